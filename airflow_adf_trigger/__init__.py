@@ -1,0 +1,28 @@
+"""Apache Airflow provider that starts Azure Data Factory pipeline runs and follows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe this provider to Airflow (the ``apache_airflow_provider`` entry point)."""
+    from airflow_adf_trigger.hooks.connection import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+
+    return {
+        "package-name": "airflow-adf-trigger",
+        "name": "Azure Data Factory (airflow-adf-trigger)",
+        "description": "Start Azure Data Factory pipeline runs and follow them to the end.",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "adf",
+                "hook-class-name": "airflow_adf_trigger.hooks.adf.AdfHook",
+                "hook-name": "Azure Data Factory (airflow-adf-trigger)",
+                "conn-fields": CONNECTION_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

@@ -1,0 +1,95 @@
+"""Azure clouds: where to get a token, where ARM lives, and which scope to ask for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.validation import check_endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Cloud:
+    """The endpoints of one Azure cloud (or of a private or local stand-in for one)."""
+
+    name: str
+    authority_host: str
+    """Base URL of Azure AD, e.g. ``https://login.microsoftonline.com``."""
+    management_endpoint: str
+    """Base URL of Azure Resource Manager, e.g. ``https://management.azure.com``."""
+    resource: str
+    """The ARM audience; the v2 token scope is this followed by ``.default``."""
+    studio_host: str
+    """Host of the ADF Studio web UI for monitoring links."""
+
+    @property
+    def scope(self) -> str:
+        return self.resource.rstrip("/") + "/.default"
+
+
+PUBLIC = Cloud(
+    name="public",
+    authority_host="https://login.microsoftonline.com",
+    management_endpoint="https://management.azure.com",
+    resource="https://management.azure.com/",
+    studio_host="adf.azure.com",
+)
+CHINA = Cloud(
+    name="china",
+    authority_host="https://login.chinacloudapi.cn",
+    management_endpoint="https://management.chinacloudapi.cn",
+    resource="https://management.chinacloudapi.cn/",
+    studio_host="adf.azure.cn",
+)
+US_GOVERNMENT = Cloud(
+    name="usgov",
+    authority_host="https://login.microsoftonline.us",
+    management_endpoint="https://management.usgovcloudapi.net",
+    resource="https://management.core.usgovcloudapi.net/",
+    studio_host="adf.azure.us",
+)
+
+CLOUDS: dict[str, Cloud] = {
+    "public": PUBLIC,
+    "azurecloud": PUBLIC,
+    "china": CHINA,
+    "azurechinacloud": CHINA,
+    "usgov": US_GOVERNMENT,
+    "usgovernment": US_GOVERNMENT,
+    "azureusgovernment": US_GOVERNMENT,
+}
+
+
+def resolve_cloud(
+    name: str | None = None,
+    *,
+    authority_host: str | None = None,
+    management_endpoint: str | None = None,
+) -> Cloud:
+    """Pick a cloud by name and apply endpoint overrides (emulator, private link).
+
+    The token scope follows ARM: when the management endpoint is overridden to a custom
+    host, the default public scope is kept (a private link still issues tokens for the
+    public audience); pass a named cloud to change it.
+    """
+    key = (name or "public").strip().lower().replace(" ", "").replace("_", "")
+    if key not in CLOUDS:
+        raise AdfConfigurationError(
+            "cloud",
+            f"unknown cloud {name!r}",
+            "use one of: public, china, usgov (or leave it empty for the public cloud)",
+        )
+    cloud = CLOUDS[key]
+    if authority_host:
+        cloud = replace(
+            cloud,
+            name="custom",
+            authority_host=check_endpoint("authority_host", authority_host),
+        )
+    if management_endpoint:
+        cloud = replace(
+            cloud,
+            name="custom",
+            management_endpoint=check_endpoint("management_endpoint", management_endpoint),
+        )
+    return cloud

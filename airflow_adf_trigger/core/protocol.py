@@ -1,0 +1,460 @@
+"""Sans-IO protocol of Azure AD and the ADF REST API (api-version 2018-06-01).
+
+Pure functions: build a :class:`HttpRequest`, interpret a :class:`HttpResponse`, decide
+whether and when to retry. No sockets here; the sync and async clients are the transports.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from airflow_adf_trigger.core.auth import AccessToken
+from airflow_adf_trigger.core.errors import (
+    AdfAuthenticationError,
+    AdfAuthorizationError,
+    AdfBadRequestError,
+    AdfConfigurationError,
+    AdfConflictError,
+    AdfNotFoundError,
+    AdfRequestError,
+    AdfServiceError,
+    AdfThrottledError,
+)
+from airflow_adf_trigger.core.models import PipelineRun
+from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef
+from airflow_adf_trigger.core.validation import check_pipeline, check_run_id
+
+API_VERSION = "2018-06-01"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request ready to send. ``idempotent`` tells the transport whether it may resend it."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    body: bytes | None = field(default=None, repr=False)
+    idempotent: bool = True
+    operation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """What came back; header names are lower-cased."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    def create(cls, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        return cls(status, {k.lower(): v for k, v in headers.items()}, body)
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-ms-request-id") or self.headers.get(
+            "x-ms-correlation-request-id"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request was about, so errors can say which thing was missing or forbidden."""
+
+    factory: FactoryRef
+    pipeline_name: str | None = None
+    run_id: str | None = None
+    client_id: str | None = None
+
+
+# --------------------------------------------------------------------------- Azure AD tokens
+
+
+def build_token_request(settings: AdfSettings) -> HttpRequest:
+    """Client-credentials grant on the v2 endpoint (``scope``) or the v1 one (``resource``)."""
+    tenant = quote(settings.tenant_id, safe="")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret.reveal(),
+    }
+    if settings.token_api == "v1":
+        path = f"/{tenant}/oauth2/token"
+        form["resource"] = settings.cloud.resource
+    else:
+        path = f"/{tenant}/oauth2/v2.0/token"
+        form["scope"] = settings.cloud.scope
+    return HttpRequest(
+        method="POST",
+        url=settings.cloud.authority_host + path,
+        headers={"Content-Type": _FORM, "Accept": _JSON},
+        body=urlencode(form).encode(),
+        operation="token",
+    )
+
+
+def parse_token_response(
+    response: HttpResponse, now: float, settings: AdfSettings | None = None
+) -> AccessToken:
+    """Read a v2 body (integers) or a v1 body (numbers as strings) into an AccessToken."""
+    client_id = settings.client_id if settings else None
+    tenant = settings.tenant_id if settings else None
+    if response.status != 200:
+        raise token_error(response, client_id, tenant)
+    try:
+        body = _json_object(response)
+    except ValueError as error:
+        raise AdfAuthenticationError(
+            f"Azure AD answered with an unreadable token response: {error}",
+            status=response.status,
+            request_id=response.request_id,
+        ) from None
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise AdfAuthenticationError(
+            "Azure AD answered without an access token", status=response.status
+        )
+    expires_at: float
+    if body.get("expires_in") not in (None, ""):
+        expires_at = now + float(body["expires_in"])
+    elif body.get("expires_on") not in (None, ""):
+        expires_at = float(body["expires_on"])
+    else:
+        expires_at = now + 3599.0
+    return AccessToken(token=token, expires_at=expires_at)
+
+
+_AADSTS_ADVICE = {
+    7000215: "Azure AD rejected the client secret (AADSTS7000215): check the connection holds "
+    "the secret's value, not its secret ID, and that it belongs to this application",
+    7000222: "the client secret has expired (AADSTS7000222): create a new secret for the app "
+    "registration and put its value in the connection",
+    700016: "application {client_id} was not found in the tenant (AADSTS700016): check the "
+    "client ID and the tenant ID, and that the app is registered in that tenant",
+    90002: "tenant {tenant} was not found (AADSTS90002): check the tenant ID",
+    900023: "tenant {tenant} is not a valid tenant (AADSTS900023): check the tenant ID",
+}
+
+
+def token_error(
+    response: HttpResponse, client_id: str | None = None, tenant: str | None = None
+) -> AdfAuthenticationError:
+    """Turn an Azure AD error body into one readable line, keeping the AADSTS code."""
+    try:
+        body = _json_object(response)
+    except ValueError:
+        body = {}
+    codes = body.get("error_codes") or []
+    description = str(body.get("error_description") or "").splitlines()
+    first_line = description[0].strip() if description else ""
+    code = next((c for c in codes if isinstance(c, int)), None)
+    if code is None and first_line.startswith("AADSTS"):
+        digits = first_line[6:].split(":", 1)[0]
+        code = int(digits) if digits.isdigit() else None
+    advice = _AADSTS_ADVICE.get(code) if code is not None else None
+    if advice:
+        message = advice.format(client_id=client_id or "(client id)", tenant=tenant or "")
+    elif first_line:
+        message = f"Azure AD refused to issue a token: {first_line}"
+    else:
+        message = f"Azure AD refused to issue a token (HTTP {response.status})"
+    return AdfAuthenticationError(
+        message,
+        status=response.status,
+        code=str(body.get("error") or "") or None,
+        request_id=str(body.get("trace_id") or "") or response.request_id,
+    )
+
+
+# --------------------------------------------------------------------------- ADF REST
+
+
+def factory_url(settings: AdfSettings, factory: FactoryRef | None = None) -> str:
+    ref = factory or settings.factory
+    return settings.cloud.management_endpoint + "".join(
+        f"/{quote(part, safe='')}"
+        for part in (
+            "subscriptions",
+            ref.subscription_id,
+            "resourceGroups",
+            ref.resource_group,
+            "providers",
+            "Microsoft.DataFactory",
+            "factories",
+            ref.factory_name,
+        )
+    )
+
+
+def build_get_factory(settings: AdfSettings) -> HttpRequest:
+    """``GET`` the factory itself: the cheapest authenticated check that everything is right."""
+    return HttpRequest(
+        method="GET",
+        url=factory_url(settings),
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="read the factory",
+    )
+
+
+def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
+    if response.status != 200:
+        raise arm_error(response, target, "read")
+    return _json_object(response)
+
+
+def build_create_run(
+    settings: AdfSettings,
+    pipeline_name: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    reference_pipeline_run_id: str | None = None,
+    is_recovery: bool | None = None,
+    start_activity_name: str | None = None,
+    start_from_failure: bool | None = None,
+) -> HttpRequest:
+    """``POST .../pipelines/{name}/createRun``; no body when there are no parameters."""
+    pipeline = check_pipeline(pipeline_name)
+    params: dict[str, str] = {"api-version": API_VERSION}
+    if reference_pipeline_run_id:
+        params["referencePipelineRunId"] = check_run_id(reference_pipeline_run_id)
+    if is_recovery is not None:
+        params["isRecovery"] = _bool(is_recovery)
+    if start_activity_name:
+        params["startActivityName"] = start_activity_name
+    if start_from_failure is not None:
+        params["startFromFailure"] = _bool(start_from_failure)
+    body: bytes | None = None
+    headers = {"Accept": _JSON}
+    if parameters:
+        if not isinstance(parameters, Mapping):
+            raise AdfConfigurationError(
+                "parameters",
+                f"must be a mapping of parameter names to values, not {type(parameters).__name__}",
+                "pass a dict such as {'date': '2026-01-31'}",
+            )
+        try:
+            body = json.dumps(dict(parameters), allow_nan=False).encode()
+        except (TypeError, ValueError) as error:
+            raise AdfConfigurationError(
+                "parameters",
+                f"cannot be sent as JSON ({error})",
+                "use only strings, numbers, booleans, lists, dicts and None as values",
+            ) from None
+        headers["Content-Type"] = _JSON
+    return HttpRequest(
+        method="POST",
+        url=f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}/createRun",
+        params=params,
+        headers=headers,
+        body=body,
+        idempotent=False,
+        operation="create run",
+    )
+
+
+def parse_create_run(response: HttpResponse, target: Target) -> str:
+    if response.status not in (200, 202):
+        raise arm_error(response, target, "create a run of")
+    run_id = _json_object(response).get("runId")
+    if not isinstance(run_id, str) or not run_id:
+        raise AdfServiceError(
+            "ADF accepted the create-run request but returned no runId",
+            status=response.status,
+            request_id=response.request_id,
+        )
+    return run_id
+
+
+def build_get_run(settings: AdfSettings, run_id: str) -> HttpRequest:
+    return HttpRequest(
+        method="GET",
+        url=f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="get run",
+    )
+
+
+def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
+    if response.status != 200:
+        raise arm_error(response, target, "read")
+    try:
+        return PipelineRun.from_json(_json_object(response))
+    except (KeyError, ValueError, TypeError) as error:
+        raise AdfServiceError(
+            f"ADF returned a pipeline run this client cannot read: {error}",
+            status=response.status,
+            request_id=response.request_id,
+        ) from None
+
+
+def arm_error(response: HttpResponse, target: Target, action: str) -> AdfRequestError:
+    """Turn an ARM error body into the exception a user can act on."""
+    try:
+        body = _json_object(response)
+    except ValueError:
+        body = {}
+    nested = body.get("error")
+    error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
+    code = str(error.get("code") or "") or None
+    azure_message = str(error.get("message") or "").strip()
+    status = response.status
+    factory = target.factory
+    thing = (
+        f"pipeline {target.pipeline_name!r}"
+        if target.pipeline_name
+        else f"run {target.run_id}"
+        if target.run_id
+        else f"factory {factory.factory_name!r}"
+    )
+    said = f" Azure said: {azure_message}" if azure_message else ""
+    kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": response.request_id}
+    if status == 400:
+        return AdfBadRequestError(f"ADF rejected the request to {action} {thing}.{said}", **kwargs)
+    if status == 401:
+        return AdfAuthenticationError(
+            f"Azure Resource Manager refused the access token.{said}", **kwargs
+        )
+    if status == 403:
+        principal = f"service principal {target.client_id}" if target.client_id else "caller"
+        return AdfAuthorizationError(
+            f"The {principal} may not {action} {thing}: grant it the 'Data Factory "
+            f"Contributor' role on {factory.resource_id} (or on its resource group).{said}",
+            **kwargs,
+        )
+    if status == 404:
+        return AdfNotFoundError(_not_found_message(code, target, thing) + said, **kwargs)
+    if status == 409:
+        return AdfConflictError(f"ADF could not {action} {thing} now.{said}", **kwargs)
+    if status == 429:
+        return AdfThrottledError(
+            f"Azure throttled the request to {action} {thing}; retries ran out.{said}",
+            retry_after=retry_after_seconds(response.headers),
+            **kwargs,
+        )
+    if status >= 500:
+        return AdfServiceError(
+            f"Azure failed to {action} {thing} (a service error on Azure's side).{said}",
+            **kwargs,
+        )
+    return AdfRequestError(f"Azure refused to {action} {thing}.{said}", **kwargs)
+
+
+def _not_found_message(code: str | None, target: Target, thing: str) -> str:
+    factory = target.factory
+    if code == "SubscriptionNotFound":
+        return (
+            f"Subscription {factory.subscription_id} was not found, or the service principal "
+            "has no access to it: check subscription_id."
+        )
+    if code == "ResourceGroupNotFound":
+        return (
+            f"Resource group {factory.resource_group!r} was not found in subscription "
+            f"{factory.subscription_id}: check resource_group."
+        )
+    if code in ("ResourceNotFound", "FactoryNotFound") and not (
+        target.pipeline_name or target.run_id
+    ):
+        return (
+            f"Data factory {factory.factory_name!r} was not found in resource group "
+            f"{factory.resource_group!r}: check factory_name."
+        )
+    if target.pipeline_name:
+        return (
+            f"Pipeline {target.pipeline_name!r} was not found in data factory "
+            f"{factory.factory_name!r} (or the factory itself is missing): check the "
+            "pipeline name and factory_name, and that the pipeline is published."
+        )
+    if target.run_id:
+        return (
+            f"Run {target.run_id} was not found in data factory {factory.factory_name!r}: "
+            "check the run id and that it belongs to this factory."
+        )
+    return f"{thing} was not found."
+
+
+# --------------------------------------------------------------------------- retries
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: bounded both by attempts and by total time."""
+
+    max_attempts: int = 5
+    max_total_seconds: float = 120.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+
+
+def should_retry_status(request: HttpRequest, status: int) -> bool:
+    """Reads retry on throttling and 5xx; a create-run only on a 429, sent before processing."""
+    if request.idempotent:
+        return status in RETRYABLE_STATUSES
+    return status == 429
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Azure's wait hint: ``retry-after-ms``, ``x-ms-retry-after-ms``, then ``Retry-After``."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = lowered.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if now is None:
+        import time
+
+        now = time.time()
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(
+    policy: RetryPolicy, attempt: int, hint: float | None, rng: random.Random | None = None
+) -> float:
+    """Delay before retry ``attempt`` (1-based): Azure's hint if given, else jittered backoff."""
+    if hint is not None:
+        return hint
+    ceiling = min(policy.backoff_max, policy.backoff_base * (2 ** (attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _json_object(response: HttpResponse) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"response body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise ValueError("response body is not a JSON object")
+    return body

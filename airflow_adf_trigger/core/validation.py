@@ -1,0 +1,117 @@
+"""Local checks of user input, done before any request so that mistakes fail fast and clearly."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from airflow_adf_trigger.core.errors import AdfConfigurationError
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_FACTORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{1,61}[A-Za-z0-9])$")
+_RESOURCE_GROUP = re.compile(r"^[\w\-.()]{1,90}$")
+_PIPELINE_FORBIDDEN = set(".+?/<>*%&:\\")
+
+
+def require(field: str, value: str | None, fix: str) -> str:
+    """Return ``value`` stripped, or fail naming ``field`` when it is empty."""
+    if value is None or not str(value).strip():
+        raise AdfConfigurationError(field, "is missing", fix)
+    return str(value).strip()
+
+
+def check_guid(field: str, value: str | None, fix: str) -> str:
+    value = require(field, value, fix)
+    if not _GUID.match(value):
+        raise AdfConfigurationError(
+            field, f"{value!r} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", fix
+        )
+    return value.lower()
+
+
+def check_tenant(value: str | None) -> str:
+    fix = "set the Directory (tenant) ID from the app registration's overview page in Azure"
+    value = require("tenant_id", value, fix)
+    if _GUID.match(value) or _DOMAIN.match(value):
+        return value
+    raise AdfConfigurationError(
+        "tenant_id", f"{value!r} is neither a GUID nor a domain name like contoso.com", fix
+    )
+
+
+def check_subscription(value: str | None) -> str:
+    return check_guid(
+        "subscription_id",
+        value,
+        "set the subscription ID (a GUID) shown on the data factory's overview page",
+    )
+
+
+def check_resource_group(value: str | None) -> str:
+    fix = "set the resource group that holds the data factory"
+    value = require("resource_group", value, fix)
+    if not _RESOURCE_GROUP.match(value) or value.endswith("."):
+        raise AdfConfigurationError(
+            "resource_group",
+            f"{value!r} is not a valid resource group name (1-90 letters, digits, "
+            "'_', '-', '.', '(', ')', not ending in '.')",
+            fix,
+        )
+    return value
+
+
+def check_factory(value: str | None) -> str:
+    fix = "set the data factory's name as shown in the Azure portal"
+    value = require("factory_name", value, fix)
+    if not _FACTORY.match(value):
+        raise AdfConfigurationError(
+            "factory_name",
+            f"{value!r} is not a valid factory name (3-63 letters, digits and hyphens, "
+            "starting and ending with a letter or digit)",
+            fix,
+        )
+    return value
+
+
+def check_pipeline(value: str | None) -> str:
+    fix = "use the pipeline's name exactly as it appears in ADF Studio"
+    value = require("pipeline_name", value, fix)
+    bad = sorted(set(value) & _PIPELINE_FORBIDDEN)
+    if bad:
+        raise AdfConfigurationError(
+            "pipeline_name",
+            f"{value!r} contains {''.join(bad)!r}, which ADF pipeline names may not contain",
+            fix,
+        )
+    return value
+
+
+def check_run_id(value: str | None) -> str:
+    return check_guid("run_id", value, "pass the runId returned when the run was created (a GUID)")
+
+
+def check_endpoint(field: str, value: str) -> str:
+    """An endpoint must be https, except plain http to a loopback address (the emulator)."""
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    fix = "use an https:// URL (plain http is allowed only for 127.0.0.1 or localhost)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AdfConfigurationError(field, f"{value!r} is not an http(s) URL", fix)
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise AdfConfigurationError(
+            field, f"{value!r} would send credentials in clear text over the network", fix
+        )
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,64 @@
+"""``python -m airflow_adf_trigger.emulator --port N --scenario FILE``"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from airflow_adf_trigger.emulator.scenario import Scenario, ScenarioError
+from airflow_adf_trigger.emulator.server import EmulatorServer
+
+DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_adf_trigger.emulator",
+        description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=DEFAULT_SCENARIO,
+        help="scenario file (JSON or YAML); default: the bundled demo scenario",
+    )
+    parser.add_argument(
+        "--port-file", type=Path, help="write the port here once the server listens"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s adf-emulator %(levelname)s %(message)s",
+    )
+    try:
+        scenario = Scenario.load(args.scenario)
+    except (OSError, ValueError, ScenarioError) as error:
+        print(f"cannot load scenario {args.scenario}: {error}", file=sys.stderr)
+        return 2
+    server = EmulatorServer(scenario, host=args.host, port=args.port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"ADF emulator listening on {server.url} (factory {scenario.factory_name})", flush=True)
+    if args.port_file:
+        args.port_file.write_text(str(server.port), encoding="utf-8")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""AdfHook: turns an Airflow connection into a ready :class:`AdfClient`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from airflow.sdk import BaseHook
+
+from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.hooks.connection import CONN_TYPE, settings_from_connection
+
+
+class AdfHook(BaseHook):
+    """Talk to Azure Data Factory with the credentials of an ``adf`` connection.
+
+    :param adf_conn_id: the connection (login = client id, password = client secret,
+        extras ``tenant_id``, ``subscription_id``, ``resource_group``, ``factory_name``).
+    :param resource_group: use this resource group instead of the connection's.
+    :param factory_name: use this factory instead of the connection's.
+    """
+
+    conn_name_attr = "adf_conn_id"
+    default_conn_name = "adf_default"
+    conn_type = CONN_TYPE
+    hook_name = "Azure Data Factory (airflow-adf-trigger)"
+
+    def __init__(
+        self,
+        adf_conn_id: str = default_conn_name,
+        *,
+        resource_group: str | None = None,
+        factory_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.adf_conn_id = adf_conn_id
+        self.resource_group = resource_group
+        self.factory_name = factory_name
+
+    def __repr__(self) -> str:
+        return f"AdfHook(adf_conn_id={self.adf_conn_id!r})"
+
+    def get_settings(self) -> AdfSettings:
+        """Read and validate the connection; raises before any request when a field is wrong."""
+        conn = self.get_connection(self.adf_conn_id)
+        settings = settings_from_connection(conn.login, conn.password, conn.extra_dejson)
+        return settings.with_factory(
+            resource_group=self.resource_group, factory_name=self.factory_name
+        )
+
+    @cached_property
+    def client(self) -> AdfClient:
+        return AdfClient(self.get_settings())
+
+    def get_conn(self) -> AdfClient:
+        return self.client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Sign in and read the factory: the UI's Test button."""
+        try:
+            factory = self.client.get_factory()
+        except AdfError as error:
+            return False, str(error)
+        return True, f"Signed in and found data factory {factory.get('name')!r}."
