@@ -30,10 +30,10 @@ test: lint typecheck
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m airflow_adf_trigger.emulator.demo
 
 emulator: $(STAMP)
-	$(BIN)/python -m airflow_adf_trigger.emulator --port 8765 --scenario scenarios/demo.json
+	$(BIN)/python -m airflow_adf_trigger.emulator --port 8765 --scenario airflow_adf_trigger/emulator/scenarios/demo.json
 
 # Re-pin every dependency after changing setup.cfg.
 lock: $(STAMP)

@@ -115,7 +115,7 @@ class AdfClient:
         )
         target = self._target(pipeline_name=pipeline_name)
         run_id = protocol.parse_create_run(self._send(request, pipeline_name), target)
-        log.info("Started pipeline %r: run id %s", pipeline_name, run_id)
+        log.debug("Started pipeline %r: run id %s", pipeline_name, run_id)
         return run_id
 
     def get_factory(self) -> dict[str, Any]:

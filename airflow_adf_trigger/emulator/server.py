@@ -392,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.state.lock:
             self.state.runs[run_id] = run
-        log.info("created run %s of pipeline %s", run_id, pipeline)
+        log.debug("created run %s of pipeline %s", run_id, pipeline)
         self._send_json(200, {"runId": run_id})
 
     def _get_run(self, run_id: str) -> None:
