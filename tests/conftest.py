@@ -1,0 +1,61 @@
+"""Shared fixtures. Airflow's settings are fixed here, before anything imports airflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DAGS_FOLDER = REPO / "dags_examples"
+SCENARIOS = REPO / "airflow_adf_trigger" / "emulator" / "scenarios"
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-")
+os.environ.update(
+    AIRFLOW_HOME=_AIRFLOW_HOME,
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+    AIRFLOW__CORE__UNIT_TEST_MODE="True",
+)
+
+from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE  # noqa: E402
+from airflow_adf_trigger.emulator import EmulatorServer, Scenario  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    """Each test signs in anew, as a fresh worker process would."""
+    SHARED_TOKEN_CACHE.clear()
+    yield
+    SHARED_TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def demo_scenario() -> Scenario:
+    return Scenario.load(SCENARIOS / "demo.json")
+
+
+@pytest.fixture
+def failing_scenario() -> Scenario:
+    return Scenario.load(SCENARIOS / "failing.json")
+
+
+@pytest.fixture
+def emulator(demo_scenario: Scenario) -> Iterator[EmulatorServer]:
+    with EmulatorServer(demo_scenario) as server:
+        yield server
+
+
+@pytest.fixture
+def adf_connection_env(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> dict[str, object]:
+    """Point the ``adf_default`` connection at the running emulator."""
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    return connection

@@ -1,0 +1,45 @@
+"""Settings and fakes shared by the unit tests."""
+
+from __future__ import annotations
+
+from airflow_adf_trigger.core.settings import AdfSettings
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
+CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+SECRET = "unit-test-secret-value-XYZ"
+RUN_ID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+ARM = "https://management.azure.com"
+FACTORY_URL = (
+    f"{ARM}/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-analytics"
+    "/providers/Microsoft.DataFactory/factories/adf-demo"
+)
+TOKEN_URL = f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"
+
+
+def make_settings(**overrides: object) -> AdfSettings:
+    values: dict[str, object] = {
+        "tenant_id": TENANT,
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-analytics",
+        "factory_name": "adf-demo",
+    }
+    values.update(overrides)
+    return AdfSettings.create(**values)  # type: ignore[arg-type]
+
+
+class FakeClock:
+    """A clock that moves only when slept on, so retries and expiry cost no real time."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

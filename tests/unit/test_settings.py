@@ -1,0 +1,132 @@
+"""Settings are validated before any request, with errors that name the field and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_adf_trigger.core.clouds import resolve_cloud
+from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.hooks.connection import settings_from_connection
+
+from .helpers import SECRET, SUBSCRIPTION, TENANT, make_settings
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fix"),
+    [
+        ("tenant_id", "not a tenant", "Directory (tenant) ID"),
+        ("tenant_id", "", "Directory (tenant) ID"),
+        ("subscription_id", "1234", "subscription ID (a GUID)"),
+        ("resource_group", "rg.", "resource group"),
+        ("resource_group", "rg/evil", "resource group"),
+        ("factory_name", "-bad", "factory's name"),
+        ("factory_name", "ab", "factory's name"),
+        ("client_id", "", "Application (client) ID"),
+        ("client_secret", "", "secret *value*"),
+    ],
+)
+def test_bad_field_is_named_with_its_fix(field: str, value: str, fix: str) -> None:
+    with pytest.raises(AdfConfigurationError) as caught:
+        make_settings(**{field: value})
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+    assert fix in str(caught.value)
+
+
+def test_tenant_may_be_a_domain_name() -> None:
+    assert make_settings(tenant_id="contoso.onmicrosoft.com").tenant_id == "contoso.onmicrosoft.com"
+
+
+def test_guids_are_normalised_to_lower_case() -> None:
+    assert (
+        make_settings(subscription_id=SUBSCRIPTION.upper()).factory.subscription_id == SUBSCRIPTION
+    )
+
+
+def test_plain_http_is_refused_except_on_loopback() -> None:
+    with pytest.raises(AdfConfigurationError, match=r"management_endpoint: .*clear text"):
+        make_settings(management_endpoint="http://adf.example.com")
+    settings = make_settings(management_endpoint="http://127.0.0.1:8765/")
+    assert settings.cloud.management_endpoint == "http://127.0.0.1:8765"
+
+
+@pytest.mark.parametrize(
+    ("name", "authority", "arm", "scope", "studio"),
+    [
+        (
+            "public",
+            "https://login.microsoftonline.com",
+            "https://management.azure.com",
+            "https://management.azure.com/.default",
+            "adf.azure.com",
+        ),
+        (
+            "china",
+            "https://login.chinacloudapi.cn",
+            "https://management.chinacloudapi.cn",
+            "https://management.chinacloudapi.cn/.default",
+            "adf.azure.cn",
+        ),
+        (
+            "usgov",
+            "https://login.microsoftonline.us",
+            "https://management.usgovcloudapi.net",
+            "https://management.core.usgovcloudapi.net/.default",
+            "adf.azure.us",
+        ),
+    ],
+)
+def test_each_cloud_has_its_endpoints(
+    name: str, authority: str, arm: str, scope: str, studio: str
+) -> None:
+    cloud = resolve_cloud(name)
+    assert (cloud.authority_host, cloud.management_endpoint, cloud.scope, cloud.studio_host) == (
+        authority,
+        arm,
+        scope,
+        studio,
+    )
+
+
+def test_unknown_cloud_lists_the_choices() -> None:
+    with pytest.raises(AdfConfigurationError, match=r"cloud: unknown cloud 'mars'.*public, china"):
+        resolve_cloud("mars")
+
+
+def test_secret_is_hidden_in_settings_repr() -> None:
+    settings = make_settings()
+    assert SECRET not in repr(settings)
+    assert settings.client_secret.reveal() == SECRET
+
+
+def test_task_overrides_point_the_same_credentials_at_another_factory() -> None:
+    settings = make_settings().with_factory(factory_name="adf-other")
+    assert settings.factory.factory_name == "adf-other"
+    assert settings.factory.resource_group == "rg-analytics"
+    with pytest.raises(AdfConfigurationError, match="factory_name"):
+        make_settings().with_factory(factory_name="x")
+
+
+def test_connection_extras_plain_or_form_prefixed() -> None:
+    extra = {
+        "extra__adf__tenant_id": TENANT,
+        "subscription_id": SUBSCRIPTION,
+        "extra__adf__resource_group": "rg-analytics",
+        "factory_name": "adf-demo",
+        "cloud": "usgov",
+        "request_timeout": "12",
+    }
+    settings = settings_from_connection("client", SECRET, extra)
+    assert settings.tenant_id == TENANT
+    assert settings.factory.resource_group == "rg-analytics"
+    assert settings.cloud.name == "usgov"
+    assert settings.request_timeout == 12.0
+
+
+def test_connection_without_factory_names_the_missing_extra() -> None:
+    with pytest.raises(AdfConfigurationError, match="factory_name: is missing"):
+        settings_from_connection(
+            "client",
+            SECRET,
+            {"tenant_id": TENANT, "subscription_id": SUBSCRIPTION, "resource_group": "rg"},
+        )
