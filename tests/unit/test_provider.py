@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import airflow_adf_trigger
 
@@ -35,13 +37,25 @@ def test_provider_info_declares_the_adf_connection() -> None:
     assert {"host", "port", "schema"} <= set(behaviour["hidden-fields"])
 
 
-def test_airflow_lists_the_provider_and_its_hook() -> None:
-    from airflow.providers_manager import ProvidersManager
+def test_airflow_cli_lists_the_provider_and_its_hook() -> None:
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    providers = subprocess.run(
+        [airflow, "providers", "list", "-o", "json"], capture_output=True, text=True, check=True
+    )
+    hooks = subprocess.run(
+        [airflow, "providers", "hooks", "-o", "json"], capture_output=True, text=True, check=True
+    )
+    assert "airflow-adf-trigger" in {p["package_name"] for p in _json_rows(providers.stdout)}
+    adf = {h["connection_type"]: h for h in _json_rows(hooks.stdout)}["adf"]
+    assert adf["class"] == "airflow_adf_trigger.hooks.adf.AdfHook"
+    assert adf["conn_id_attribute_name"] == "adf_conn_id"
 
-    manager = ProvidersManager()
-    assert "airflow-adf-trigger" in manager.providers
-    assert manager.hooks["adf"] is not None
-    assert manager.hooks["adf"].hook_class_name == "airflow_adf_trigger.hooks.adf.AdfHook"
+
+def _json_rows(output: str) -> list[dict[str, str]]:
+    """The JSON table Airflow prints, without log lines that may precede it."""
+    table = next(line for line in output.splitlines() if line.startswith("[{"))
+    rows: list[dict[str, str]] = json.loads(table)
+    return rows
 
 
 def test_core_client_imports_without_airflow() -> None:
