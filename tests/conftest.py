@@ -23,8 +23,12 @@ os.environ.update(
     AIRFLOW__CORE__UNIT_TEST_MODE="True",
 )
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE  # noqa: E402
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario  # noqa: E402
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 
 
 @pytest.fixture(autouse=True)
@@ -37,16 +41,22 @@ def _fresh_token_cache() -> Iterator[None]:
 
 @pytest.fixture
 def demo_scenario() -> Scenario:
+    from airflow_adf_trigger.emulator import Scenario
+
     return Scenario.load(SCENARIOS / "demo.json")
 
 
 @pytest.fixture
 def failing_scenario() -> Scenario:
+    from airflow_adf_trigger.emulator import Scenario
+
     return Scenario.load(SCENARIOS / "failing.json")
 
 
 @pytest.fixture
 def emulator(demo_scenario: Scenario) -> Iterator[EmulatorServer]:
+    from airflow_adf_trigger.emulator import EmulatorServer
+
     with EmulatorServer(demo_scenario) as server:
         yield server
 

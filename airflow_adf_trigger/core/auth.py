@@ -1,12 +1,20 @@
-"""Access tokens and the process-wide token cache."""
+"""Access tokens, the process-wide token cache, and azure-identity credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_adf_trigger.core.errors import AdfAuthenticationError, AdfConfigurationError
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.core.settings import AdfSettings
 
 REFRESH_MARGIN_SECONDS = 300.0
-"""A cached token is replaced this long before it expires."""
+"""A cached token is replaced this long before it expires (or a tenth of its life if shorter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,26 +23,44 @@ class AccessToken:
 
     token: str = field(repr=False)
     expires_at: float
+    obtained_at: float | None = None
 
-    def is_fresh(self, now: float, margin: float = REFRESH_MARGIN_SECONDS) -> bool:
+    def is_fresh(self, now: float) -> bool:
+        margin = REFRESH_MARGIN_SECONDS
+        if self.obtained_at is not None:
+            margin = min(margin, (self.expires_at - self.obtained_at) / 10)
         return now < self.expires_at - margin
 
 
-CacheKey = tuple[str, str, str, str, str]
-"""(authority host, tenant, client id, scope or resource, secret fingerprint)."""
+CacheKey = tuple[str, ...]
+"""(authority host, tenant, client id or credential kind, scope, secret fingerprint)."""
+
+
+def cache_key(settings: AdfSettings) -> CacheKey:
+    cloud = settings.cloud
+    audience = cloud.resource if settings.token_api == "v1" else cloud.scope
+    if settings.client_secret is not None:
+        who = (settings.client_id or "", settings.client_secret.fingerprint())
+    else:
+        who = (settings.client_id or "", f"identity:{settings.identity}")
+    return (cloud.authority_host, settings.tenant_id, audience, *who)
 
 
 class TokenCache:
-    """Tokens shared by every client of the same credential in this process; thread-safe.
+    """Tokens shared by every client of the same credential in this process.
 
-    The key includes a one-way fingerprint of the secret, so a client given a wrong secret
-    never borrows a token another client earned with the right one.
+    Thread-safe, and task-safe for asyncio: one fetch per credential at a time. The key
+    includes a one-way fingerprint of the secret, so a client given a wrong secret never
+    borrows a token another client earned with the right one.
     """
 
     def __init__(self) -> None:
         self._tokens: dict[CacheKey, AccessToken] = {}
         self._guard = threading.Lock()
         self._fetch_locks: dict[CacheKey, threading.Lock] = {}
+        self._async_locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[CacheKey, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
 
     def get(self, key: CacheKey, now: float) -> AccessToken | None:
         token = self._tokens.get(key)
@@ -50,9 +76,15 @@ class TokenCache:
                 self._tokens.pop(key, None)
 
     def fetch_lock(self, key: CacheKey) -> threading.Lock:
-        """One lock per credential, so concurrent callers fetch a token only once."""
+        """One lock per credential, so concurrent threads fetch a token only once."""
         with self._guard:
             return self._fetch_locks.setdefault(key, threading.Lock())
+
+    def async_fetch_lock(self, key: CacheKey) -> asyncio.Lock:
+        """The same for asyncio tasks of the running event loop."""
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            return self._async_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
 
     def clear(self) -> None:
         with self._guard:
@@ -60,3 +92,70 @@ class TokenCache:
 
 
 SHARED_TOKEN_CACHE = TokenCache()
+
+
+class TokenCredential(Protocol):
+    """What azure-identity credentials offer (``get_token(scope)``)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+
+
+def credential_token(credential: TokenCredential, scope: str, now: float) -> AccessToken:
+    """Ask an azure-identity credential for a token; its errors become ours, in one line."""
+    try:
+        result = credential.get_token(scope)
+    except Exception as error:  # azure-identity raises its own tree; keep only the message
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise AdfAuthenticationError(
+            f"The azure-identity credential could not get a token: {first_line}"
+        ) from None
+    return AccessToken(
+        token=str(result.token), expires_at=float(result.expires_on), obtained_at=now
+    )
+
+
+_CREDENTIALS: dict[CacheKey, TokenCredential] = {}
+_CREDENTIALS_GUARD = threading.Lock()
+
+
+def identity_credential(settings: AdfSettings) -> TokenCredential:
+    """The azure-identity credential named by the settings; one per process and settings."""
+    key = cache_key(settings)
+    with _CREDENTIALS_GUARD:
+        if key not in _CREDENTIALS:
+            _CREDENTIALS[key] = _build_identity_credential(settings)
+        return _CREDENTIALS[key]
+
+
+def _build_identity_credential(settings: AdfSettings) -> TokenCredential:
+    try:
+        import azure.identity as identity
+    except ImportError:
+        raise AdfConfigurationError(
+            "client_secret",
+            "is empty and azure-identity is not installed",
+            "set the client secret value, or pip install 'airflow-adf-trigger[identity]' to "
+            "sign in with a managed identity, workload identity or the Azure CLI",
+        ) from None
+    authority = settings.cloud.authority_host
+    client_id = settings.client_id
+    kind = settings.identity or "default"
+    credential: TokenCredential
+    if kind == "managed_identity":
+        credential = identity.ManagedIdentityCredential(client_id=client_id)
+    elif kind == "workload_identity":
+        credential = identity.WorkloadIdentityCredential(
+            tenant_id=settings.tenant_id, client_id=client_id, authority=authority
+        )
+    elif kind == "azure_cli":
+        credential = identity.AzureCliCredential(tenant_id=settings.tenant_id)
+    elif kind == "environment":
+        credential = identity.EnvironmentCredential(authority=authority)
+    else:
+        credential = identity.DefaultAzureCredential(
+            authority=authority,
+            managed_identity_client_id=client_id,
+            workload_identity_client_id=client_id,
+            workload_identity_tenant_id=settings.tenant_id,
+        )
+    return credential

@@ -5,44 +5,93 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from airflow_adf_trigger.core import protocol
-from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE, AccessToken, CacheKey, TokenCache
-from airflow_adf_trigger.core.errors import (
-    AdfConnectionError,
-    AdfError,
-    AdfRunOutcomeUnknownError,
+from airflow_adf_trigger.core import operations, protocol
+from airflow_adf_trigger.core.auth import (
+    SHARED_TOKEN_CACHE,
+    AccessToken,
+    TokenCache,
+    TokenCredential,
+    cache_key,
+    credential_token,
+    identity_credential,
 )
-from airflow_adf_trigger.core.models import PipelineRun
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RetryPolicy, Target
+from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
+from airflow_adf_trigger.core.operations import Flow, Sleep
+from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RetryLoop, TransportFailure
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-Sleep = Callable[[float], None]
+T = TypeVar("T")
 
 
-class AdfWaitTimeoutError(AdfError):
-    """A run was still going when the caller's wait ran out; the run itself was not touched."""
+class ClientBase:
+    """What the sync and async clients share: settings, clock, token cache, credential."""
 
-    def __init__(self, run: PipelineRun, waited: float) -> None:
-        self.run = run
-        super().__init__(
-            f"Pipeline {run.pipeline_name!r} run {run.run_id} was still {run.status.value} "
-            f"after waiting {waited:.0f} s"
+    def __init__(
+        self,
+        settings: AdfSettings,
+        *,
+        token_cache: TokenCache,
+        clock: Clock,
+        credential: TokenCredential | None,
+    ) -> None:
+        self.settings = settings
+        self._cache = token_cache
+        self._clock = clock
+        self._cache_key = cache_key(settings)
+        self._credential = credential
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(factory={self.settings.factory.resource_id!r}, "
+            f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
         )
 
+    @property
+    def uses_secret(self) -> bool:
+        return self._credential is None and self.settings.client_secret is not None
 
-class AdfClient:
-    """Create and follow ADF pipeline runs for one factory.
+    def _identity(self) -> TokenCredential:
+        if self._credential is None:
+            self._credential = identity_credential(self.settings)
+        return self._credential
 
-    ``session``, ``clock`` and ``sleep`` can be injected (proxies, tests without waiting).
+    def _token_from_identity(self) -> AccessToken:
+        audience = (
+            self.settings.cloud.resource.rstrip("/") + "/.default"
+            if self.settings.token_api == "v1"
+            else self.settings.cloud.scope
+        )
+        return credential_token(self._identity(), audience, self._clock())
+
+    def _parse_token(self, response: HttpResponse) -> AccessToken:
+        now = self._clock()
+        token = protocol.parse_token_response(response, now, self.settings)
+        log.debug(
+            "Got an Azure AD token for %s, valid for %.0f s",
+            self.settings.credential_label,
+            token.expires_at - now,
+        )
+        return AccessToken(token.token, token.expires_at, obtained_at=now)
+
+    def _retry_loop(self, request: HttpRequest, subject: str | None = None) -> RetryLoop:
+        return RetryLoop(request, self.settings.retry, self._clock, subject=subject)
+
+
+class AdfClient(ClientBase):
+    """Create, follow and cancel ADF pipeline runs of one factory, synchronously.
+
+    ``session``, ``clock`` and ``sleep`` can be injected (proxies, tests without waiting);
+    ``credential`` takes any azure-identity credential instead of the client secret.
     """
 
     def __init__(
@@ -50,32 +99,15 @@ class AdfClient:
         settings: AdfSettings,
         *,
         session: requests.Session | None = None,
-        retry_policy: RetryPolicy | None = None,
         token_cache: TokenCache = SHARED_TOKEN_CACHE,
         clock: Clock = time.time,
-        sleep: Sleep = time.sleep,
+        sleep: Callable[[float], None] = time.sleep,
+        credential: TokenCredential | None = None,
     ) -> None:
-        self.settings = settings
-        self.retry_policy = retry_policy or RetryPolicy()
+        super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
         self._session = session or requests.Session()
         self._owns_session = session is None
-        self._cache = token_cache
-        self._clock = clock
         self._sleep = sleep
-        cloud = settings.cloud
-        self._cache_key: CacheKey = (
-            cloud.authority_host,
-            settings.tenant_id,
-            settings.client_id,
-            cloud.resource if settings.token_api == "v1" else cloud.scope,
-            settings.client_secret.fingerprint(),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"AdfClient(factory={self.settings.factory.resource_id!r}, "
-            f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
-        )
 
     def __enter__(self) -> AdfClient:
         return self
@@ -88,6 +120,10 @@ class AdfClient:
             self._session.close()
 
     # ------------------------------------------------------------------ operations
+
+    def get_factory(self) -> dict[str, Any]:
+        """Read the factory's ARM resource; proves the credentials, the role and the names."""
+        return self._drive(operations.get_factory(self.settings))
 
     def create_run(
         self,
@@ -102,9 +138,9 @@ class AdfClient:
         """Start a run of ``pipeline_name`` and return its run id.
 
         Never sent twice: if the request may have reached ADF but no answer came back,
-        :class:`AdfRunOutcomeUnknownError` says where to look instead.
+        :class:`~airflow_adf_trigger.core.errors.AdfRunOutcomeUnknownError` says where to look.
         """
-        request = protocol.build_create_run(
+        flow = operations.create_run(
             self.settings,
             pipeline_name,
             parameters,
@@ -113,19 +149,28 @@ class AdfClient:
             start_activity_name=start_activity_name,
             start_from_failure=start_from_failure,
         )
-        target = self._target(pipeline_name=pipeline_name)
-        run_id = protocol.parse_create_run(self._send(request, pipeline_name), target)
-        log.debug("Started pipeline %r: run id %s", pipeline_name, run_id)
-        return run_id
-
-    def get_factory(self) -> dict[str, Any]:
-        """Read the factory's ARM resource; proves the credentials, the role and the names."""
-        request = protocol.build_get_factory(self.settings)
-        return protocol.parse_factory(self._send(request), self._target())
+        return self._drive(flow, subject=pipeline_name)
 
     def get_run(self, run_id: str) -> PipelineRun:
-        request = protocol.build_get_run(self.settings, run_id)
-        return protocol.parse_run(self._send(request), self._target(run_id=run_id))
+        return self._drive(operations.get_run(self.settings, run_id))
+
+    def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
+        """Cancel a run (and, by default, the child pipelines it started)."""
+        return self._drive(operations.cancel_run(self.settings, run_id, is_recursive=is_recursive))
+
+    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        return self._drive(operations.query_pipeline_runs(self.settings, query))
+
+    def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
+        return self._drive(operations.query_activity_runs(self.settings, run_id, query))
+
+    def failure_details(
+        self, run: PipelineRun | str, now: datetime | None = None
+    ) -> list[ActivityRun]:
+        """The failed activities of a run, with ADF's own error code and message."""
+        if isinstance(run, str):
+            run = self.get_run(run)
+        return self._drive(operations.failure_details(self.settings, run, now))
 
     def wait_for_run(
         self,
@@ -136,132 +181,64 @@ class AdfClient:
         on_poll: Callable[[PipelineRun], None] | None = None,
     ) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it."""
-        started = self._clock()
-        while True:
-            run = self.get_run(run_id)
-            if on_poll is not None:
-                on_poll(run)
-            if run.status.is_terminal:
-                return run
-            waited = self._clock() - started
-            if timeout is not None and waited + poll_interval > timeout:
-                if waited >= timeout:
-                    raise AdfWaitTimeoutError(run, waited)
-                self._sleep(max(0.0, timeout - waited))
-                continue
-            self._sleep(poll_interval)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _target(self, *, pipeline_name: str | None = None, run_id: str | None = None) -> Target:
-        return Target(
-            factory=self.settings.factory,
-            pipeline_name=pipeline_name,
-            run_id=run_id,
-            client_id=self.settings.client_id,
+        flow = operations.wait_for_run(
+            self.settings,
+            run_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            clock=self._clock,
+            on_poll=on_poll,
         )
+        return self._drive(flow)
+
+    # ------------------------------------------------------------------ the driver
+
+    def _drive(self, flow: Flow[T], subject: str | None = None) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    self._sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(self._send(step, subject))
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
     def _token(self) -> AccessToken:
-        now = self._clock()
-        token = self._cache.get(self._cache_key, now)
+        token = self._cache.get(self._cache_key, self._clock())
         if token is not None:
             return token
         with self._cache.fetch_lock(self._cache_key):
             token = self._cache.get(self._cache_key, self._clock())
-            if token is not None:
-                return token
-            request = protocol.build_token_request(self.settings)
-            response = self._send_with_retries(request, authenticated=False)
-            token = protocol.parse_token_response(response, self._clock(), self.settings)
-            self._cache.put(self._cache_key, token)
-            log.debug(
-                "Got an Azure AD token for client %s, valid for %.0f s",
-                self.settings.client_id,
-                token.expires_at - self._clock(),
-            )
+            if token is None:
+                if self.uses_secret:
+                    request = protocol.build_token_request(self.settings)
+                    token = self._parse_token(self._send(request, authenticated=False))
+                else:
+                    token = self._token_from_identity()
+                self._cache.put(self._cache_key, token)
             return token
 
-    def _send(self, request: HttpRequest, pipeline_name: str | None = None) -> HttpResponse:
-        return self._send_with_retries(request, authenticated=True, pipeline_name=pipeline_name)
-
-    def _send_with_retries(
-        self,
-        request: HttpRequest,
-        *,
-        authenticated: bool,
-        pipeline_name: str | None = None,
+    def _send(
+        self, request: HttpRequest, subject: str | None = None, *, authenticated: bool = True
     ) -> HttpResponse:
-        policy = self.retry_policy
-        started = self._clock()
-        sent_at = datetime.now(UTC)
-        refreshed_token = False
-        attempt = 0
+        loop = self._retry_loop(request, subject)
         while True:
-            attempt += 1
             token = self._token() if authenticated else None
             try:
                 response = self._transmit(request, token)
             except requests.exceptions.RequestException as error:
-                never_sent = _never_sent(error)
-                if not request.idempotent and not never_sent:
-                    raise AdfRunOutcomeUnknownError(
-                        pipeline_name or request.url,
-                        sent_at,
-                        datetime.now(UTC),
-                        _describe(error),
-                    ) from None
-                if isinstance(error, requests.exceptions.SSLError) or not self._may_retry(
-                    attempt, started, 0.0
-                ):
-                    raise AdfConnectionError(
-                        f"Could not {request.operation or 'reach Azure'} at "
-                        f"{_host(request.url)}: {_describe(error)}"
-                    ) from None
-                delay = protocol.backoff_delay(policy, attempt, None)
-                log.warning(
-                    "Retrying %s in %.1f s after a connection error: %s (attempt %d of %d)",
-                    request.operation,
-                    delay,
-                    _describe(error),
-                    attempt + 1,
-                    policy.max_attempts,
-                )
-                self._sleep(delay)
+                self._sleep(loop.after_failure(classify_requests_error(error)))
                 continue
-
-            if response.status == 401 and token is not None and not refreshed_token:
-                # ARM refused the token before doing anything: drop it and try once more.
+            if token is not None and loop.refresh_token_after(response):
                 self._cache.discard(self._cache_key, token)
-                refreshed_token = True
-                attempt -= 1
                 continue
-            if protocol.should_retry_status(request, response.status):
-                hint = protocol.retry_after_seconds(response.headers, self._clock())
-                delay = protocol.backoff_delay(policy, attempt, hint)
-                if self._may_retry(attempt, started, delay):
-                    log.warning(
-                        "Retrying %s in %.1f s after HTTP %d (attempt %d of %d)",
-                        request.operation,
-                        delay,
-                        response.status,
-                        attempt + 1,
-                        policy.max_attempts,
-                    )
-                    self._sleep(delay)
-                    continue
-            elif not request.idempotent and response.status >= 500:
-                raise AdfRunOutcomeUnknownError(
-                    pipeline_name or request.url,
-                    sent_at,
-                    datetime.now(UTC),
-                    f"HTTP {response.status} from ADF after the request was sent",
-                )
-            return response
-
-    def _may_retry(self, attempt: int, started: float, delay: float) -> bool:
-        policy = self.retry_policy
-        within_time = self._clock() - started + delay <= policy.max_total_seconds
-        return attempt < policy.max_attempts and within_time
+            delay = loop.after_response(response)
+            if delay is None:
+                return response
+            self._sleep(delay)
 
     def _transmit(self, request: HttpRequest, token: AccessToken | None) -> HttpResponse:
         headers = dict(request.headers)
@@ -279,33 +256,26 @@ class AdfClient:
         return HttpResponse.create(raw.status_code, dict(raw.headers), raw.content)
 
 
-def _never_sent(error: requests.exceptions.RequestException) -> bool:
-    """True when the request provably never reached the server (no connection was made)."""
-    if isinstance(error, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    reason: object = error.args[0] if error.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-
-
-def _describe(error: BaseException) -> str:
-    """A short cause without URLs' query strings or anything from the request body."""
-    if isinstance(error, requests.exceptions.ReadTimeout):
-        return "no answer within the request timeout"
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return "the connection attempt timed out"
+def classify_requests_error(error: requests.exceptions.RequestException) -> TransportFailure:
+    """Was the request sent? ``requests`` tells by the exception type and its cause."""
     if isinstance(error, requests.exceptions.SSLError):
-        return "the TLS handshake failed (check the endpoint's certificate)"
+        return TransportFailure(
+            "the TLS handshake failed (check the endpoint's certificate)",
+            never_sent=True,
+            fatal=True,
+        )
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return TransportFailure("the connection attempt timed out", never_sent=True)
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return TransportFailure("no answer within the request timeout", never_sent=False)
     reason: object = error.args[0] if error.args else error
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
-    if isinstance(reason, NewConnectionError):
-        return "the connection was refused or the host name did not resolve"
-    return f"the connection broke ({type(reason).__name__})"
+    if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+        return TransportFailure(
+            "the connection was refused or the host name did not resolve", never_sent=True
+        )
+    return TransportFailure(f"the connection broke ({type(reason).__name__})", never_sent=False)
 
 
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc
+__all__ = ["AdfClient", "AdfError", "ClientBase", "classify_requests_error"]

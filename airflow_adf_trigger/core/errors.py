@@ -6,11 +6,12 @@ or ``repr`` ever contains a client secret or an access token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.models import ActivityRun, PipelineRun
 
 
 class AdfError(Exception):
@@ -111,9 +112,23 @@ class AdfRunOutcomeUnknownError(AdfError):
 class AdfPipelineRunError(AdfError):
     """A pipeline run ended without succeeding (Failed or Cancelled)."""
 
-    def __init__(self, run: PipelineRun) -> None:
+    def __init__(self, run: PipelineRun, failures: Sequence[ActivityRun] = ()) -> None:
         self.run = run
+        self.failures = tuple(failures)
         detail = f": {run.message}" if run.message else ""
-        super().__init__(
+        lines = [
             f"Pipeline {run.pipeline_name!r} run {run.run_id} ended {run.status.value}{detail}"
+        ]
+        lines.extend(f"  - {failure.describe()}" for failure in self.failures)
+        super().__init__("\n".join(lines))
+
+
+class AdfWaitTimeoutError(AdfError):
+    """A run was still going when the caller's wait ran out; the run itself was not touched."""
+
+    def __init__(self, run: PipelineRun, waited: float) -> None:
+        self.run = run
+        super().__init__(
+            f"Pipeline {run.pipeline_name!r} run {run.run_id} was still {run.status.value} "
+            f"after waiting {waited:.0f} s"
         )

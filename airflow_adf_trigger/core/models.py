@@ -95,3 +95,116 @@ class PipelineRun:
             last_updated=parse_timestamp(body.get("lastUpdated")),
             invoked_by=invoked_by.get("name") if isinstance(invoked_by, Mapping) else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityError:
+    """The error of one activity run, in ADF's own words."""
+
+    code: str
+    message: str
+    failure_type: str = ""
+    target: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRun:
+    """One activity run of a pipeline run (``queryActivityruns``)."""
+
+    activity_run_id: str
+    activity_name: str
+    activity_type: str
+    status: str
+    pipeline_run_id: str
+    pipeline_name: str = ""
+    run_start: datetime | None = None
+    run_end: datetime | None = None
+    duration_ms: int | None = None
+    retry_attempt: int | None = None
+    error: ActivityError | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status.lower() == "failed"
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ActivityRun:
+        raw_error = body.get("error")
+        error = None
+        if isinstance(raw_error, Mapping) and (
+            raw_error.get("message") or raw_error.get("errorCode")
+        ):
+            error = ActivityError(
+                code=str(raw_error.get("errorCode") or ""),
+                message=str(raw_error.get("message") or ""),
+                failure_type=str(raw_error.get("failureType") or ""),
+                target=str(raw_error.get("target") or ""),
+            )
+        duration = body.get("durationInMs")
+        retry = body.get("retryAttempt")
+        return cls(
+            activity_run_id=str(body["activityRunId"]),
+            activity_name=str(body.get("activityName") or ""),
+            activity_type=str(body.get("activityType") or ""),
+            status=str(body.get("status") or ""),
+            pipeline_run_id=str(body.get("pipelineRunId") or ""),
+            pipeline_name=str(body.get("pipelineName") or ""),
+            run_start=parse_timestamp(body.get("activityRunStart")),
+            run_end=parse_timestamp(body.get("activityRunEnd")),
+            duration_ms=None if duration is None else int(duration),
+            retry_attempt=None if retry is None else int(retry),
+            error=error,
+        )
+
+    def describe(self) -> str:
+        """``activity 'Copy' (Copy) failed: [2200] message`` for task logs."""
+        line = f"activity {self.activity_name!r} ({self.activity_type}) {self.status.lower()}"
+        if self.error is not None:
+            code = f"[{self.error.code}] " if self.error.code else ""
+            line += f": {code}{self.error.message}"
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """What a cancel request achieved."""
+
+    run_id: str
+    cancel_requested: bool
+    """True when ADF accepted the cancel (the run was queued or in progress)."""
+    finished_status: RunStatus | None = None
+    """When the run had already ended: its final status."""
+
+    def describe(self) -> str:
+        if self.cancel_requested:
+            return f"cancel requested for run {self.run_id}"
+        status = self.finished_status.value if self.finished_status else "unknown"
+        return f"run {self.run_id} already finished with status {status}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """One ``filters`` entry of a run query, e.g. ``RunFilter("Status", "In", ("Failed",))``."""
+
+    operand: str
+    operator: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """A ``queryPipelineRuns`` / ``queryActivityruns`` body, without the paging token."""
+
+    last_updated_after: datetime
+    last_updated_before: datetime
+    filters: tuple[RunFilter, ...] = ()
+    order_by: tuple[tuple[str, str], ...] = ()
+    """(field, "ASC" | "DESC") pairs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a query answer."""
+
+    value: tuple[Any, ...]
+    continuation_token: str | None

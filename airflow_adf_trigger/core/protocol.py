@@ -7,9 +7,12 @@ whether and when to retry. No sockets here; the sync and async clients are the t
 from __future__ import annotations
 
 import json
+import logging
 import random
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -21,14 +24,25 @@ from airflow_adf_trigger.core.errors import (
     AdfBadRequestError,
     AdfConfigurationError,
     AdfConflictError,
+    AdfConnectionError,
     AdfNotFoundError,
     AdfRequestError,
+    AdfRunOutcomeUnknownError,
     AdfServiceError,
     AdfThrottledError,
 )
-from airflow_adf_trigger.core.models import PipelineRun
-from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef
+from airflow_adf_trigger.core.models import (
+    ActivityRun,
+    CancelResult,
+    Page,
+    PipelineRun,
+    RunQuery,
+    RunStatus,
+)
+from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef, RetryPolicy
 from airflow_adf_trigger.core.validation import check_pipeline, check_run_id
+
+log = logging.getLogger(__name__)
 
 API_VERSION = "2018-06-01"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -78,7 +92,8 @@ class Target:
     factory: FactoryRef
     pipeline_name: str | None = None
     run_id: str | None = None
-    client_id: str | None = None
+    principal: str = "caller"
+    """Who signed in, e.g. ``service principal <client id>``."""
 
 
 # --------------------------------------------------------------------------- Azure AD tokens
@@ -86,6 +101,10 @@ class Target:
 
 def build_token_request(settings: AdfSettings) -> HttpRequest:
     """Client-credentials grant on the v2 endpoint (``scope``) or the v1 one (``resource``)."""
+    if settings.client_secret is None or settings.client_id is None:
+        raise AdfConfigurationError(
+            "client_secret", "is missing", "set the client id and secret value of the app"
+        )
     tenant = quote(settings.tenant_id, safe="")
     form = {
         "grant_type": "client_credentials",
@@ -303,6 +322,137 @@ def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
         ) from None
 
 
+def build_cancel_run(settings: AdfSettings, run_id: str, *, is_recursive: bool) -> HttpRequest:
+    """``POST .../pipelineruns/{runId}/cancel``; recursive by default so child pipelines stop."""
+    return HttpRequest(
+        method="POST",
+        url=f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}/cancel",
+        params={"api-version": API_VERSION, "isRecursive": _bool(is_recursive)},
+        headers={"Accept": _JSON},
+        operation="cancel run",
+    )
+
+
+_FINISHED_STATUS = re.compile(r"status\s+'([A-Za-z]+)'")
+
+
+def parse_cancel(response: HttpResponse, target: Target) -> CancelResult:
+    """200 means the cancel was accepted; ``PipelineRunNotRunning`` means the run had ended."""
+    run_id = target.run_id or ""
+    if response.status == 200:
+        return CancelResult(run_id=run_id, cancel_requested=True)
+    error = arm_error(response, target, "cancel")
+    if 400 <= response.status < 500 and error.code == "PipelineRunNotRunning":
+        match = _FINISHED_STATUS.search(error.message)
+        status = None
+        if match:
+            try:
+                status = RunStatus.parse(match.group(1))
+            except ValueError:
+                status = None
+        return CancelResult(run_id=run_id, cancel_requested=False, finished_status=status)
+    raise error
+
+
+def build_query_pipeline_runs(
+    settings: AdfSettings, query: RunQuery, continuation_token: str | None = None
+) -> HttpRequest:
+    """``POST .../queryPipelineRuns``: a read, so it may be retried."""
+    return HttpRequest(
+        method="POST",
+        url=f"{factory_url(settings)}/queryPipelineRuns",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON, "Content-Type": _JSON},
+        body=_query_body(query, continuation_token),
+        operation="query pipeline runs",
+    )
+
+
+def build_query_activity_runs(
+    settings: AdfSettings, run_id: str, query: RunQuery, continuation_token: str | None = None
+) -> HttpRequest:
+    """``POST .../pipelineruns/{runId}/queryActivityruns``: a read, so it may be retried."""
+    run = quote(check_run_id(run_id), safe="")
+    return HttpRequest(
+        method="POST",
+        url=f"{factory_url(settings)}/pipelineruns/{run}/queryActivityruns",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON, "Content-Type": _JSON},
+        body=_query_body(query, continuation_token),
+        operation="query activity runs",
+    )
+
+
+def parse_pipeline_run_page(response: HttpResponse, target: Target) -> Page:
+    return _parse_page(response, target, "query the runs of", PipelineRun.from_json)
+
+
+def parse_activity_run_page(response: HttpResponse, target: Target) -> Page:
+    return _parse_page(response, target, "query the activity runs of", ActivityRun.from_json)
+
+
+def _parse_page(
+    response: HttpResponse, target: Target, action: str, parse: Callable[[Any], Any]
+) -> Page:
+    if response.status != 200:
+        raise arm_error(response, target, action)
+    try:
+        body = _json_object(response)
+        items = tuple(parse(item) for item in body.get("value") or [])
+    except (KeyError, ValueError, TypeError) as error:
+        raise AdfServiceError(
+            f"ADF returned a query page this client cannot read: {error}",
+            status=response.status,
+            request_id=response.request_id,
+        ) from None
+    token = body.get("continuationToken")
+    return Page(value=items, continuation_token=str(token) if token else None)
+
+
+def _query_body(query: RunQuery, continuation_token: str | None) -> bytes:
+    if query.last_updated_after >= query.last_updated_before:
+        raise AdfConfigurationError(
+            "last_updated_after",
+            "is not before last_updated_before",
+            "give a window that starts before it ends",
+        )
+    for item in query.filters:
+        if item.operator not in _FILTER_OPERATORS:
+            raise AdfConfigurationError(
+                "filters",
+                f"operator {item.operator!r} is not one ADF knows",
+                f"use one of {', '.join(_FILTER_OPERATORS)}",
+            )
+    for _, order in query.order_by:
+        if order not in ("ASC", "DESC"):
+            raise AdfConfigurationError(
+                "order_by", f"order {order!r} is unknown", "use ASC or DESC"
+            )
+    body: dict[str, Any] = {
+        "lastUpdatedAfter": _iso(query.last_updated_after),
+        "lastUpdatedBefore": _iso(query.last_updated_before),
+    }
+    if continuation_token:
+        body["continuationToken"] = continuation_token
+    if query.filters:
+        body["filters"] = [
+            {"operand": f.operand, "operator": f.operator, "values": list(f.values)}
+            for f in query.filters
+        ]
+    if query.order_by:
+        body["orderBy"] = [{"orderBy": field, "order": order} for field, order in query.order_by]
+    return json.dumps(body).encode()
+
+
+_FILTER_OPERATORS = ("Equals", "NotEquals", "In", "NotIn")
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def arm_error(response: HttpResponse, target: Target, action: str) -> AdfRequestError:
     """Turn an ARM error body into the exception a user can act on."""
     try:
@@ -331,9 +481,8 @@ def arm_error(response: HttpResponse, target: Target, action: str) -> AdfRequest
             f"Azure Resource Manager refused the access token.{said}", **kwargs
         )
     if status == 403:
-        principal = f"service principal {target.client_id}" if target.client_id else "caller"
         return AdfAuthorizationError(
-            f"The {principal} may not {action} {thing}: grant it the 'Data Factory "
+            f"The {target.principal} may not {action} {thing}: grant it the 'Data Factory "
             f"Contributor' role on {factory.resource_id} (or on its resource group).{said}",
             **kwargs,
         )
@@ -392,13 +541,91 @@ def _not_found_message(code: str | None, target: Target, thing: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to try: bounded both by attempts and by total time."""
+class TransportFailure:
+    """A request that got no HTTP answer, as a transport describes it."""
 
-    max_attempts: int = 5
-    max_total_seconds: float = 120.0
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
+    description: str
+    never_sent: bool
+    """True only when the request provably never reached the server."""
+    fatal: bool = False
+    """True when trying again cannot help (e.g. a TLS certificate problem)."""
+
+
+class RetryLoop:
+    """Whether and when to try one logical request again; the same for both transports.
+
+    A transport sends, then reports what happened: :meth:`after_response` or
+    :meth:`after_failure` return the delay before the next attempt, ``None`` to accept the
+    response, or raise the error to give the caller.
+    """
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        policy: RetryPolicy,
+        clock: Callable[[], float],
+        *,
+        subject: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.request = request
+        self.policy = policy
+        self.clock = clock
+        self.subject = subject or request.operation
+        self.rng = rng
+        self.attempt = 1
+        self.started = clock()
+        self.sent_at = datetime.now(UTC)
+        self.token_refreshed = False
+
+    def refresh_token_after(self, response: HttpResponse) -> bool:
+        """A 401 from ARM: drop the token and try once more (ARM did nothing with it)."""
+        if response.status == 401 and not self.token_refreshed:
+            self.token_refreshed = True
+            return True
+        return False
+
+    def after_response(self, response: HttpResponse) -> float | None:
+        request = self.request
+        if should_retry_status(request, response.status):
+            hint = retry_after_seconds(response.headers, self.clock())
+            delay = backoff_delay(self.policy, self.attempt, hint, self.rng)
+            if self._may_retry(delay):
+                return self._next(delay, f"HTTP {response.status}")
+            return None
+        if not request.idempotent and response.status >= 500:
+            raise self._outcome_unknown(f"HTTP {response.status} after the request was sent")
+        return None
+
+    def after_failure(self, failure: TransportFailure) -> float:
+        if not self.request.idempotent and not failure.never_sent:
+            raise self._outcome_unknown(failure.description)
+        delay = backoff_delay(self.policy, self.attempt, None, self.rng)
+        if failure.fatal or not self._may_retry(delay):
+            raise AdfConnectionError(
+                f"Could not {self.request.operation or 'reach Azure'} at "
+                f"{_netloc(self.request.url)}: {failure.description}"
+            )
+        return self._next(delay, failure.description)
+
+    def _may_retry(self, delay: float) -> bool:
+        within_time = self.clock() - self.started + delay <= self.policy.max_total_seconds
+        return self.attempt < self.policy.max_attempts and within_time
+
+    def _next(self, delay: float, cause: str) -> float:
+        self.attempt += 1
+        log.warning(
+            "Retrying %s in %.1f s after %s (attempt %d of %d)",
+            self.request.operation,
+            delay,
+            cause,
+            self.attempt,
+            self.policy.max_attempts,
+        )
+        return delay
+
+    def _outcome_unknown(self, cause: str) -> AdfRunOutcomeUnknownError:
+        return AdfRunOutcomeUnknownError(self.subject, self.sent_at, datetime.now(UTC), cause)
 
 
 def should_retry_status(request: HttpRequest, status: int) -> bool:
@@ -444,6 +671,12 @@ def backoff_delay(
         return hint
     ceiling = min(policy.backoff_max, policy.backoff_base * (2 ** (attempt - 1)))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def _netloc(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc
 
 
 def _bool(value: bool) -> str:

@@ -18,6 +18,42 @@ from airflow_adf_trigger.core.validation import (
 
 TokenApi = Literal["v2", "v1"]
 
+IDENTITY_KINDS = ("default", "managed_identity", "workload_identity", "azure_cli", "environment")
+"""azure-identity credentials usable instead of a client secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to retry a request: bounded both by attempts and by total time."""
+
+    max_attempts: int = 5
+    max_total_seconds: float = 120.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+
+    @classmethod
+    def create(cls, max_attempts: object = None, max_total_seconds: object = None) -> RetryPolicy:
+        defaults = cls()
+        attempts = (
+            defaults.max_attempts
+            if max_attempts in (None, "")
+            else _number("retry_max_attempts", max_attempts, int)
+        )
+        seconds = (
+            defaults.max_total_seconds
+            if max_total_seconds in (None, "")
+            else _number("retry_max_seconds", max_total_seconds, float)
+        )
+        if attempts < 1:
+            raise AdfConfigurationError(
+                "retry_max_attempts", f"{max_attempts!r} is below 1", "use 1 (no retry) or more"
+            )
+        if seconds < 0:
+            raise AdfConfigurationError(
+                "retry_max_seconds", f"{max_total_seconds!r} is negative", "use seconds >= 0"
+            )
+        return cls(max_attempts=int(attempts), max_total_seconds=float(seconds))
+
 
 class Secret:
     """A credential that shows itself only when asked: never in ``repr``, ``str`` or logs."""
@@ -75,12 +111,23 @@ class AdfSettings:
     """Everything an :class:`~airflow_adf_trigger.core.client.AdfClient` needs."""
 
     tenant_id: str
-    client_id: str
-    client_secret: Secret = field(repr=False)
+    client_id: str | None
+    client_secret: Secret | None = field(repr=False)
+    """``None``: sign in with the azure-identity credential named by ``identity``."""
     factory: FactoryRef
     cloud: Cloud = PUBLIC
     token_api: TokenApi = "v2"
     request_timeout: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+    identity: str | None = None
+    """One of :data:`IDENTITY_KINDS` when there is no client secret."""
+
+    @property
+    def credential_label(self) -> str:
+        """Who signs in, for messages: the client id, or the azure-identity credential."""
+        if self.client_secret is not None:
+            return f"service principal {self.client_id}"
+        return f"azure-identity {self.identity} credential"
 
     @classmethod
     def create(
@@ -96,26 +143,47 @@ class AdfSettings:
         authority_host: str | None = None,
         management_endpoint: str | None = None,
         token_api: str | None = None,
-        request_timeout: float | None = None,
+        request_timeout: object = None,
+        retry_max_attempts: object = None,
+        retry_max_seconds: object = None,
+        identity: str | None = None,
     ) -> AdfSettings:
-        """Validate raw values (from a connection, the environment or flags) into settings."""
+        """Validate raw values (from a connection, the environment or flags) into settings.
+
+        Without a client secret, an azure-identity credential signs in: ``identity`` names
+        which (default: ``DefaultAzureCredential``).
+        """
+        secret: Secret | None
         if isinstance(client_secret, Secret):
             secret = client_secret
+        elif client_secret:
+            secret = Secret(str(client_secret))
         else:
-            secret = Secret(
-                require(
-                    "client_secret",
-                    client_secret,
-                    "set the client secret *value* of the app registration "
-                    "(Certificates & secrets), not its secret ID",
+            secret = None
+        kind: str | None = None
+        if secret is None:
+            kind = (identity or "default").strip().lower()
+            if kind not in IDENTITY_KINDS:
+                raise AdfConfigurationError(
+                    "identity",
+                    f"{identity!r} is not a supported credential",
+                    f"use one of {', '.join(IDENTITY_KINDS)}, or set the client secret *value* "
+                    "of the app registration (Certificates & secrets), not its secret ID",
                 )
+        elif identity:
+            raise AdfConfigurationError(
+                "identity",
+                f"{identity!r} was given together with a client secret",
+                "leave the client secret empty to sign in with an azure-identity credential",
             )
         api = (token_api or "v2").lower()
         if api not in ("v1", "v2"):
             raise AdfConfigurationError(
                 "token_api", f"{token_api!r} is not a token endpoint version", "use v2 or v1"
             )
-        timeout = 30.0 if request_timeout is None else float(request_timeout)
+        timeout = (
+            30.0 if request_timeout is None else _number("request_timeout", request_timeout, float)
+        )
         if timeout <= 0:
             raise AdfConfigurationError(
                 "request_timeout", f"{request_timeout!r} is not positive", "use seconds > 0"
@@ -126,7 +194,9 @@ class AdfSettings:
                 "client_id",
                 client_id,
                 "set the Application (client) ID of the app registration",
-            ),
+            )
+            if secret is not None
+            else (client_id.strip() if client_id and client_id.strip() else None),
             client_secret=secret,
             factory=FactoryRef.create(
                 subscription_id or "", resource_group or "", factory_name or ""
@@ -136,6 +206,8 @@ class AdfSettings:
             ),
             token_api="v1" if api == "v1" else "v2",
             request_timeout=timeout,
+            retry=RetryPolicy.create(retry_max_attempts, retry_max_seconds),
+            identity=kind,
         )
 
     def with_factory(
@@ -150,3 +222,13 @@ class AdfSettings:
             factory_name or self.factory.factory_name,
         )
         return replace(self, factory=factory)
+
+
+def _number(field: str, value: object, kind: type[int] | type[float]) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise AdfConfigurationError(
+            field, f"{value!r} is not a number", f"use a {kind.__name__} such as 30"
+        ) from None
+    return int(number) if kind is int else number

@@ -64,6 +64,9 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 _SETTING_KEYS = (
+    "identity",
+    "retry_max_attempts",
+    "retry_max_seconds",
     "tenant_id",
     "subscription_id",
     "resource_group",
@@ -90,10 +93,4 @@ def settings_from_connection(
 ) -> AdfSettings:
     """Validate an ``adf`` connection into settings; errors name the connection field."""
     values = {key: extra_value(extra, key) for key in _SETTING_KEYS}
-    timeout = values.pop("request_timeout")
-    return AdfSettings.create(
-        client_id=login,
-        client_secret=password,
-        request_timeout=None if timeout is None else float(timeout),
-        **values,
-    )
+    return AdfSettings.create(client_id=login, client_secret=password, **values)

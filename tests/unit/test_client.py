@@ -9,15 +9,15 @@ import requests
 import requests_mock
 
 from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient, AdfWaitTimeoutError
+from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import (
     AdfConnectionError,
     AdfRunOutcomeUnknownError,
     AdfServiceError,
     AdfThrottledError,
+    AdfWaitTimeoutError,
 )
 from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.core.protocol import RetryPolicy
 
 from .helpers import FACTORY_URL, RUN_ID, SECRET, TOKEN_URL, FakeClock, make_settings
 
@@ -41,11 +41,10 @@ def clock() -> FakeClock:
 @pytest.fixture
 def client(clock: FakeClock) -> AdfClient:
     return AdfClient(
-        make_settings(),
+        make_settings(retry_max_attempts=4, retry_max_seconds=60),
         token_cache=TokenCache(),
         clock=clock,
         sleep=clock.sleep,
-        retry_policy=RetryPolicy(max_attempts=4, max_total_seconds=60),
     )
 
 

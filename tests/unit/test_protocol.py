@@ -19,6 +19,7 @@ from airflow_adf_trigger.core.errors import (
 )
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.core.protocol import HttpResponse, Target
+from airflow_adf_trigger.core.settings import RetryPolicy
 
 from .helpers import CLIENT_ID, FACTORY_URL, RUN_ID, SECRET, TENANT, make_settings
 
@@ -29,7 +30,9 @@ def response(status: int, body: object = None, **headers: str) -> HttpResponse:
 
 
 def target(**kwargs: str) -> Target:
-    return Target(factory=make_settings().factory, client_id=CLIENT_ID, **kwargs)
+    return Target(
+        factory=make_settings().factory, principal=f"service principal {CLIENT_ID}", **kwargs
+    )
 
 
 class TestTokenRequest:
@@ -305,10 +308,10 @@ class TestRetryRules:
         assert protocol.retry_after_seconds(headers, now=1767225600.0) == expected
 
     def test_backoff_grows_and_is_capped(self) -> None:
-        policy = protocol.RetryPolicy(backoff_base=1.0, backoff_max=8.0)
+        policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0)
         delays = [protocol.backoff_delay(policy, attempt, None) for attempt in range(1, 7)]
         assert 0.5 <= delays[0] <= 1.0
         assert all(4.0 <= d <= 8.0 for d in delays[3:])
 
     def test_azures_hint_wins_over_backoff(self) -> None:
-        assert protocol.backoff_delay(protocol.RetryPolicy(), 1, 20.0) == 20.0
+        assert protocol.backoff_delay(RetryPolicy(), 1, 20.0) == 20.0

@@ -22,12 +22,18 @@ from .helpers import SECRET, SUBSCRIPTION, TENANT, make_settings
         ("factory_name", "-bad", "factory's name"),
         ("factory_name", "ab", "factory's name"),
         ("client_id", "", "Application (client) ID"),
-        ("client_secret", "", "secret *value*"),
+        ("identity", "kerberos", "managed_identity"),
+        ("retry_max_attempts", "0", "use 1 (no retry) or more"),
+        ("retry_max_attempts", "many", "is not a number"),
+        ("request_timeout", "-1", "use seconds > 0"),
     ],
 )
 def test_bad_field_is_named_with_its_fix(field: str, value: str, fix: str) -> None:
+    overrides: dict[str, object] = {field: value}
+    if field == "identity":
+        overrides["client_secret"] = None
     with pytest.raises(AdfConfigurationError) as caught:
-        make_settings(**{field: value})
+        make_settings(**overrides)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
     assert fix in str(caught.value)
@@ -130,3 +136,29 @@ def test_connection_without_factory_names_the_missing_extra() -> None:
             SECRET,
             {"tenant_id": TENANT, "subscription_id": SUBSCRIPTION, "resource_group": "rg"},
         )
+
+
+def test_without_a_secret_an_azure_identity_credential_signs_in() -> None:
+    settings = make_settings(client_secret="", identity="managed_identity")
+    assert settings.client_secret is None
+    assert settings.identity == "managed_identity"
+    assert settings.credential_label == "azure-identity managed_identity credential"
+    assert make_settings(client_secret=None).identity == "default"
+
+
+def test_identity_together_with_a_secret_is_refused() -> None:
+    with pytest.raises(AdfConfigurationError, match="identity: 'azure_cli' was given together"):
+        make_settings(identity="azure_cli")
+
+
+def test_retry_budget_comes_from_the_connection() -> None:
+    extra = {
+        "tenant_id": TENANT,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg",
+        "factory_name": "adf-demo",
+        "retry_max_attempts": "3",
+        "retry_max_seconds": 40,
+    }
+    retry = settings_from_connection("client", SECRET, extra).retry
+    assert (retry.max_attempts, retry.max_total_seconds) == (3, 40.0)

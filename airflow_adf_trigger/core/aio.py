@@ -1,0 +1,212 @@
+"""AsyncAdfClient: the same operations and retry rules as AdfClient, over ``httpx``.
+
+For Airflow's triggerer and any asyncio program. Only the transport differs from the sync
+client: requests, parsing, retry decisions and paging come from the shared sans-IO modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from airflow_adf_trigger.core import operations, protocol
+from airflow_adf_trigger.core.auth import (
+    SHARED_TOKEN_CACHE,
+    AccessToken,
+    TokenCache,
+    TokenCredential,
+)
+from airflow_adf_trigger.core.client import ClientBase, Clock
+from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
+from airflow_adf_trigger.core.operations import Flow, Sleep
+from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
+from airflow_adf_trigger.core.settings import AdfSettings
+
+T = TypeVar("T")
+
+
+class AsyncAdfClient(ClientBase):
+    """Create, follow and cancel ADF pipeline runs of one factory, with asyncio.
+
+    ``http_client`` (an ``httpx.AsyncClient``), ``clock`` and ``sleep`` can be injected.
+    """
+
+    def __init__(
+        self,
+        settings: AdfSettings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        token_cache: TokenCache = SHARED_TOKEN_CACHE,
+        clock: Clock = time.time,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        credential: TokenCredential | None = None,
+    ) -> None:
+        super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
+        self._http = http_client or httpx.AsyncClient(timeout=settings.request_timeout)
+        self._owns_http = http_client is None
+        self._sleep = sleep
+
+    async def __aenter__(self) -> AsyncAdfClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # ------------------------------------------------------------------ operations
+
+    async def get_factory(self) -> dict[str, Any]:
+        return await self._drive(operations.get_factory(self.settings))
+
+    async def create_run(
+        self,
+        pipeline_name: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        reference_pipeline_run_id: str | None = None,
+        is_recovery: bool | None = None,
+        start_activity_name: str | None = None,
+        start_from_failure: bool | None = None,
+    ) -> str:
+        flow = operations.create_run(
+            self.settings,
+            pipeline_name,
+            parameters,
+            reference_pipeline_run_id=reference_pipeline_run_id,
+            is_recovery=is_recovery,
+            start_activity_name=start_activity_name,
+            start_from_failure=start_from_failure,
+        )
+        return await self._drive(flow, subject=pipeline_name)
+
+    async def get_run(self, run_id: str) -> PipelineRun:
+        return await self._drive(operations.get_run(self.settings, run_id))
+
+    async def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
+        flow = operations.cancel_run(self.settings, run_id, is_recursive=is_recursive)
+        return await self._drive(flow)
+
+    async def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        return await self._drive(operations.query_pipeline_runs(self.settings, query))
+
+    async def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
+        return await self._drive(operations.query_activity_runs(self.settings, run_id, query))
+
+    async def failure_details(
+        self, run: PipelineRun | str, now: datetime | None = None
+    ) -> list[ActivityRun]:
+        if isinstance(run, str):
+            run = await self.get_run(run)
+        return await self._drive(operations.failure_details(self.settings, run, now))
+
+    async def wait_for_run(
+        self,
+        run_id: str,
+        *,
+        poll_interval: float = 15.0,
+        timeout: float | None = None,
+        on_poll: Callable[[PipelineRun], None] | None = None,
+    ) -> PipelineRun:
+        flow = operations.wait_for_run(
+            self.settings,
+            run_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            clock=self._clock,
+            on_poll=on_poll,
+        )
+        return await self._drive(flow)
+
+    # ------------------------------------------------------------------ the driver
+
+    async def _drive(self, flow: Flow[T], subject: str | None = None) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    await self._sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    step = flow.send(await self._send(step, subject))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def _token(self) -> AccessToken:
+        token = self._cache.get(self._cache_key, self._clock())
+        if token is not None:
+            return token
+        async with self._cache.async_fetch_lock(self._cache_key):
+            token = self._cache.get(self._cache_key, self._clock())
+            if token is None:
+                if self.uses_secret:
+                    request = protocol.build_token_request(self.settings)
+                    token = self._parse_token(await self._send(request, authenticated=False))
+                else:
+                    token = await asyncio.to_thread(self._token_from_identity)
+                self._cache.put(self._cache_key, token)
+            return token
+
+    async def _send(
+        self, request: HttpRequest, subject: str | None = None, *, authenticated: bool = True
+    ) -> HttpResponse:
+        loop = self._retry_loop(request, subject)
+        while True:
+            token = await self._token() if authenticated else None
+            try:
+                response = await self._transmit(request, token)
+            except httpx.TransportError as error:
+                await self._sleep(loop.after_failure(classify_httpx_error(error)))
+                continue
+            if token is not None and loop.refresh_token_after(response):
+                self._cache.discard(self._cache_key, token)
+                continue
+            delay = loop.after_response(response)
+            if delay is None:
+                return response
+            await self._sleep(delay)
+
+    async def _transmit(self, request: HttpRequest, token: AccessToken | None) -> HttpResponse:
+        headers = dict(request.headers)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.token}"
+        raw = await self._http.request(
+            request.method,
+            request.url,
+            params=dict(request.params),
+            headers=headers,
+            content=request.body,
+            timeout=self.settings.request_timeout,
+            follow_redirects=False,
+        )
+        return HttpResponse.create(raw.status_code, dict(raw.headers), raw.content)
+
+
+def classify_httpx_error(error: httpx.TransportError) -> TransportFailure:
+    """Was the request sent? httpx tells by the exception type."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return TransportFailure("the connection attempt timed out", never_sent=True)
+    if isinstance(error, httpx.ConnectError):
+        text = str(error).lower()
+        if "ssl" in text or "certificate" in text:
+            return TransportFailure(
+                "the TLS handshake failed (check the endpoint's certificate)",
+                never_sent=True,
+                fatal=True,
+            )
+        return TransportFailure(
+            "the connection was refused or the host name did not resolve", never_sent=True
+        )
+    if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        if isinstance(error, httpx.PoolTimeout):
+            return TransportFailure("no free connection in the pool", never_sent=True)
+        return TransportFailure("no answer within the request timeout", never_sent=False)
+    return TransportFailure(f"the connection broke ({type(error).__name__})", never_sent=False)

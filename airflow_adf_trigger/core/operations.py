@@ -1,0 +1,181 @@
+"""Every ADF operation written once, as a sans-IO flow both clients drive.
+
+A flow is a generator: it yields an :class:`HttpRequest` and is sent back the
+:class:`HttpResponse`, or it yields a :class:`Sleep` and is sent back ``None``. Its return
+value is the operation's result. Retries and tokens are the driver's business; paging,
+follow-up requests and polling are the flow's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from airflow_adf_trigger.core import protocol
+from airflow_adf_trigger.core.errors import AdfServiceError, AdfWaitTimeoutError
+from airflow_adf_trigger.core.models import (
+    ActivityRun,
+    CancelResult,
+    Page,
+    PipelineRun,
+    RunQuery,
+)
+from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, Target
+from airflow_adf_trigger.core.settings import AdfSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Ask the driver to wait (polling), with its own injectable sleep."""
+
+    seconds: float
+
+
+Step = HttpRequest | Sleep
+Flow = Generator[Step, HttpResponse | None, T]
+
+
+def target(
+    settings: AdfSettings, *, pipeline_name: str | None = None, run_id: str | None = None
+) -> Target:
+    return Target(
+        factory=settings.factory,
+        pipeline_name=pipeline_name,
+        run_id=run_id,
+        principal=settings.credential_label,
+    )
+
+
+def send(request: HttpRequest) -> Flow[HttpResponse]:
+    response = yield request
+    assert isinstance(response, HttpResponse), "the driver must answer a request"
+    return response
+
+
+def get_factory(settings: AdfSettings) -> Flow[dict[str, Any]]:
+    response = yield from send(protocol.build_get_factory(settings))
+    return protocol.parse_factory(response, target(settings))
+
+
+def create_run(
+    settings: AdfSettings,
+    pipeline_name: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    reference_pipeline_run_id: str | None = None,
+    is_recovery: bool | None = None,
+    start_activity_name: str | None = None,
+    start_from_failure: bool | None = None,
+) -> Flow[str]:
+    request = protocol.build_create_run(
+        settings,
+        pipeline_name,
+        parameters,
+        reference_pipeline_run_id=reference_pipeline_run_id,
+        is_recovery=is_recovery,
+        start_activity_name=start_activity_name,
+        start_from_failure=start_from_failure,
+    )
+    response = yield from send(request)
+    return protocol.parse_create_run(response, target(settings, pipeline_name=pipeline_name))
+
+
+def get_run(settings: AdfSettings, run_id: str) -> Flow[PipelineRun]:
+    response = yield from send(protocol.build_get_run(settings, run_id))
+    return protocol.parse_run(response, target(settings, run_id=run_id))
+
+
+def cancel_run(
+    settings: AdfSettings, run_id: str, *, is_recursive: bool = True
+) -> Flow[CancelResult]:
+    request = protocol.build_cancel_run(settings, run_id, is_recursive=is_recursive)
+    response = yield from send(request)
+    result = protocol.parse_cancel(response, target(settings, run_id=run_id))
+    if not result.cancel_requested and result.finished_status is None:
+        run = yield from get_run(settings, run_id)
+        result = replace(result, finished_status=run.status)
+    return result
+
+
+def query_pipeline_runs(settings: AdfSettings, query: RunQuery) -> Flow[list[PipelineRun]]:
+    """Every run matching ``query``, following ``continuationToken`` to the last page."""
+    where = target(settings)
+    return (
+        yield from _all_pages(
+            lambda token: protocol.build_query_pipeline_runs(settings, query, token),
+            lambda response: protocol.parse_pipeline_run_page(response, where),
+        )
+    )
+
+
+def query_activity_runs(
+    settings: AdfSettings, run_id: str, query: RunQuery
+) -> Flow[list[ActivityRun]]:
+    """Every activity run of ``run_id`` matching ``query``, all pages."""
+    where = target(settings, run_id=run_id)
+    return (
+        yield from _all_pages(
+            lambda token: protocol.build_query_activity_runs(settings, run_id, query, token),
+            lambda response: protocol.parse_activity_run_page(response, where),
+        )
+    )
+
+
+def failure_details(
+    settings: AdfSettings, run: PipelineRun, now: datetime | None = None
+) -> Flow[list[ActivityRun]]:
+    """The failed activities of a run, with ADF's own error code and message."""
+    now = now or datetime.now(UTC)
+    start = run.run_start or run.last_updated or now - timedelta(days=30)
+    query = RunQuery(
+        last_updated_after=start - timedelta(hours=1),
+        last_updated_before=max(now, run.run_end or now) + timedelta(days=1),
+    )
+    activities = yield from query_activity_runs(settings, run.run_id, query)
+    return [activity for activity in activities if activity.failed]
+
+
+def wait_for_run(
+    settings: AdfSettings,
+    run_id: str,
+    *,
+    poll_interval: float,
+    timeout: float | None,
+    clock: Callable[[], float],
+    on_poll: Callable[[PipelineRun], None] | None = None,
+) -> Flow[PipelineRun]:
+    """Poll until the run is Succeeded, Failed or Cancelled; the run is never touched."""
+    started = clock()
+    while True:
+        run = yield from get_run(settings, run_id)
+        if on_poll is not None:
+            on_poll(run)
+        if run.status.is_terminal:
+            return run
+        waited = clock() - started
+        if timeout is not None and waited >= timeout:
+            raise AdfWaitTimeoutError(run, waited)
+        pause = poll_interval if timeout is None else min(poll_interval, timeout - waited)
+        yield Sleep(max(0.0, pause))
+
+
+def _all_pages(
+    build: Callable[[str | None], HttpRequest], parse: Callable[[HttpResponse], Page]
+) -> Flow[list[Any]]:
+    items: list[Any] = []
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        response = yield from send(build(token))
+        page = parse(response)
+        items.extend(page.value)
+        token = page.continuation_token
+        if not token:
+            return items
+        if token in seen:
+            raise AdfServiceError("ADF repeated a continuation token; stopped paging")
+        seen.add(token)
