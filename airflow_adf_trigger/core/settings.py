@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -104,6 +105,12 @@ class FactoryRef:
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
         )
+
+    def monitoring_url(self, cloud: Cloud, run_id: str | None = None) -> str:
+        """ADF Studio's page for a run, or the factory's run list before a run exists."""
+        page = f"pipelineruns/{quote(run_id, safe='')}" if run_id else "pipelineruns"
+        factory = quote(self.resource_id, safe="/")
+        return f"https://{cloud.studio_host}/en-us/monitoring/{page}?factory={factory}"
 
 
 @dataclass(frozen=True, slots=True)

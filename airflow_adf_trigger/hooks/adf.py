@@ -7,7 +7,8 @@ from functools import cached_property
 from airflow.sdk import BaseHook
 
 from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
+from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.hooks.connection import CONN_TYPE, settings_from_connection
 
@@ -55,6 +56,18 @@ class AdfHook(BaseHook):
 
     def get_conn(self) -> AdfClient:
         return self.client
+
+    def unsuccessful_run_error(self, run: PipelineRun) -> AdfPipelineRunError:
+        """The error for a Failed or Cancelled run, with the failed activities' own errors."""
+        failures: list[ActivityRun] = []
+        if run.status is RunStatus.FAILED:
+            try:
+                failures = self.client.failure_details(run)
+            except AdfError as error:
+                self.log.warning(
+                    "Could not read the failed activities of run %s: %s", run.run_id, error
+                )
+        return AdfPipelineRunError(run, failures)
 
     def test_connection(self) -> tuple[bool, str]:
         """Sign in and read the factory: the UI's Test button."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_adf_trigger.core.errors import AdfPipelineRunError
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ class AdfRunPipelineOperator(BaseOperator):
                 run_id, poll_interval=self.check_interval, on_poll=self._log_status
             )
             if not run.status.is_successful:
-                raise AdfPipelineRunError(run)
+                raise hook.unsuccessful_run_error(run)
             self.log.info("Pipeline %r run %s succeeded", self.pipeline_name, run_id)
         return run_id
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_adf_trigger.core.errors import AdfPipelineRunError
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 if TYPE_CHECKING:
@@ -53,5 +52,5 @@ class AdfPipelineRunSensor(BaseSensorOperator):
             return True
         if run.status.is_terminal:
             # Poking again cannot change a finished run's outcome: fail without retries.
-            raise AirflowFailException(str(AdfPipelineRunError(run)))
+            raise AirflowFailException(str(hook.unsuccessful_run_error(run)))
         return False

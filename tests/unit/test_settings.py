@@ -162,3 +162,22 @@ def test_retry_budget_comes_from_the_connection() -> None:
     }
     retry = settings_from_connection("client", SECRET, extra).retry
     assert (retry.max_attempts, retry.max_total_seconds) == (3, 40.0)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "host"),
+    [("public", "adf.azure.com"), ("china", "adf.azure.cn"), ("usgov", "adf.azure.us")],
+)
+def test_monitoring_links_point_at_the_clouds_studio(cloud: str, host: str) -> None:
+    settings = make_settings(cloud=cloud)
+    factory = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-analytics"
+        "/providers/Microsoft.DataFactory/factories/adf-demo"
+    )
+    run_id = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    assert settings.factory.monitoring_url(settings.cloud, run_id) == (
+        f"https://{host}/en-us/monitoring/pipelineruns/{run_id}?factory={factory}"
+    )
+    assert settings.factory.monitoring_url(settings.cloud) == (
+        f"https://{host}/en-us/monitoring/pipelineruns?factory={factory}"
+    )
