@@ -16,6 +16,38 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Azure Data Factory (airflow-adf-trigger)",
         "description": "Start Azure Data Factory pipeline runs and follow them to the end.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Azure Data Factory",
+                "external-doc-url": "https://learn.microsoft.com/azure/data-factory/",
+                "tags": ["azure"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Azure Data Factory",
+                "python-modules": ["airflow_adf_trigger.operators.adf"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Azure Data Factory",
+                "python-modules": ["airflow_adf_trigger.sensors.adf"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Azure Data Factory",
+                "python-modules": ["airflow_adf_trigger.hooks.adf"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Azure Data Factory",
+                "python-modules": ["airflow_adf_trigger.triggers.adf"],
+            }
+        ],
+        "extra-links": ["airflow_adf_trigger.links.adf.AdfPipelineRunLink"],
         "connection-types": [
             {
                 "connection-type": "adf",

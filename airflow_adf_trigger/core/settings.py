@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import quote
 from dataclasses import dataclass, field, replace
 from typing import Literal
+from urllib.parse import quote
 
 from airflow_adf_trigger.core.clouds import PUBLIC, Cloud, resolve_cloud
 from airflow_adf_trigger.core.errors import AdfConfigurationError

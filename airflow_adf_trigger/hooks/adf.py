@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 
@@ -12,12 +13,16 @@ from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.hooks.connection import CONN_TYPE, settings_from_connection
 
+if TYPE_CHECKING:
+    from airflow_adf_trigger.core.aio import AsyncAdfClient
+
 
 class AdfHook(BaseHook):
     """Talk to Azure Data Factory with the credentials of an ``adf`` connection.
 
     :param adf_conn_id: the connection (login = client id, password = client secret,
         extras ``tenant_id``, ``subscription_id``, ``resource_group``, ``factory_name``).
+        A connection of the official provider's ``azure_data_factory`` type works too.
     :param resource_group: use this resource group instead of the connection's.
     :param factory_name: use this factory instead of the connection's.
     """
@@ -42,20 +47,39 @@ class AdfHook(BaseHook):
     def __repr__(self) -> str:
         return f"AdfHook(adf_conn_id={self.adf_conn_id!r})"
 
-    def get_settings(self) -> AdfSettings:
-        """Read and validate the connection; raises before any request when a field is wrong."""
+    @cached_property
+    def settings(self) -> AdfSettings:
+        """The connection, validated; raises before any request when a field is wrong."""
         conn = self.get_connection(self.adf_conn_id)
-        settings = settings_from_connection(conn.login, conn.password, conn.extra_dejson)
+        return self._settings(conn.login, conn.password, conn.extra_dejson)
+
+    async def async_settings(self) -> AdfSettings:
+        """The same, read without blocking the triggerer's event loop."""
+        conn = await self.aget_connection(self.adf_conn_id)
+        return self._settings(conn.login, conn.password, conn.extra_dejson)
+
+    def _settings(self, login: str | None, password: str | None, extra: dict) -> AdfSettings:  # type: ignore[type-arg]
+        settings = settings_from_connection(login, password, extra)
         return settings.with_factory(
             resource_group=self.resource_group, factory_name=self.factory_name
         )
 
     @cached_property
     def client(self) -> AdfClient:
-        return AdfClient(self.get_settings())
+        return AdfClient(self.settings)
 
     def get_conn(self) -> AdfClient:
         return self.client
+
+    async def async_client(self) -> AsyncAdfClient:
+        """A new asyncio client (for triggers); the caller closes it."""
+        from airflow_adf_trigger.core.aio import AsyncAdfClient
+
+        return AsyncAdfClient(await self.async_settings())
+
+    def monitoring_url(self, run_id: str | None = None) -> str:
+        """ADF Studio's page of the run, or of the factory's runs before a run exists."""
+        return self.settings.factory.monitoring_url(self.settings.cloud, run_id)
 
     def unsuccessful_run_error(self, run: PipelineRun) -> AdfPipelineRunError:
         """The error for a Failed or Cancelled run, with the failed activities' own errors."""
@@ -73,6 +97,6 @@ class AdfHook(BaseHook):
         """Sign in and read the factory: the UI's Test button."""
         try:
             factory = self.client.get_factory()
-        except AdfError as error:
+        except (AdfError, ValueError) as error:
             return False, str(error)
         return True, f"Signed in and found data factory {factory.get('name')!r}."

@@ -79,9 +79,29 @@ _SETTING_KEYS = (
 )
 
 
+OFFICIAL_CONN_TYPE = "azure_data_factory"
+"""The official Azure provider's connection type; its connections work here unchanged."""
+
+_OFFICIAL_NAMES = {
+    "tenant_id": "tenantId",
+    "subscription_id": "subscriptionId",
+    "resource_group": "resource_group_name",
+    "factory_name": "factory_name",
+    "identity": None,
+}
+
+
 def extra_value(extra: Mapping[str, Any], key: str) -> Any:
-    """Read ``key`` from a connection's extras, plain or with the form's ``extra__adf__`` prefix."""
-    for name in (key, f"extra__{CONN_TYPE}__{key}"):
+    """Read ``key`` from a connection's extras, under any name a form or provider gives it.
+
+    ``tenant_id`` is found as ``tenant_id``, ``extra__adf__tenant_id``, or, in a connection
+    of the official provider, ``tenantId`` / ``extra__azure_data_factory__tenantId``.
+    """
+    names = [key, f"extra__{CONN_TYPE}__{key}"]
+    official = _OFFICIAL_NAMES.get(key, key)
+    if official:
+        names += [official, f"extra__{OFFICIAL_CONN_TYPE}__{official}"]
+    for name in names:
         value = extra.get(name)
         if value not in (None, ""):
             return value

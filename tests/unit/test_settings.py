@@ -181,3 +181,18 @@ def test_monitoring_links_point_at_the_clouds_studio(cloud: str, host: str) -> N
     assert settings.factory.monitoring_url(settings.cloud) == (
         f"https://{host}/en-us/monitoring/pipelineruns?factory={factory}"
     )
+
+
+@pytest.mark.parametrize("prefix", ["", "extra__azure_data_factory__"])
+def test_official_provider_connections_work_unchanged(prefix: str) -> None:
+    extra = {
+        f"{prefix}tenantId": TENANT,
+        f"{prefix}subscriptionId": SUBSCRIPTION,
+        f"{prefix}resource_group_name": "rg-analytics",
+        f"{prefix}factory_name": "adf-demo",
+    }
+    settings = settings_from_connection("client", SECRET, extra)
+    assert settings.tenant_id == TENANT
+    assert settings.factory.subscription_id == SUBSCRIPTION
+    assert settings.factory.resource_group == "rg-analytics"
+    assert settings.factory.factory_name == "adf-demo"

@@ -1,0 +1,200 @@
+"""AdfPipelineRunTrigger: follow a pipeline run from Airflow's triggerer, without a worker.
+
+The trigger asks a :class:`RunStatusSource` for the run's current state every
+``poll_interval`` seconds. Today the source is one GET per poll on the trigger's own client;
+the interface is the seam where triggers of one process can share a poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_adf_trigger.core.errors import (
+    AdfConnectionError,
+    AdfError,
+    AdfPipelineRunError,
+    AdfServiceError,
+    AdfThrottledError,
+)
+from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
+from airflow_adf_trigger.hooks.adf import AdfHook
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
+"""Errors that outlived the client's own retries but say nothing about the run: keep polling."""
+
+
+class RunStatusSource(Protocol):
+    """Where a trigger learns a run's current state."""
+
+    async def current(self, run_id: str) -> PipelineRun: ...
+
+
+class DirectRunStatus:
+    """One GET per poll, on the trigger's own client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def current(self, run_id: str) -> PipelineRun:
+        run: PipelineRun = await self._client.get_run(run_id)
+        return run
+
+
+class AdfPipelineRunTrigger(BaseTrigger):
+    """Wait for a pipeline run to end; yield one event with its outcome.
+
+    :param run_id: the pipeline run to follow.
+    :param adf_conn_id: the ``adf`` connection.
+    :param resource_group: overrides the connection's resource group.
+    :param factory_name: overrides the connection's factory.
+    :param poll_interval: seconds between status checks.
+    :param end_time: a deadline (seconds since the epoch); when it passes the trigger stops
+        waiting (and cancels the run when ``cancel_on_timeout``).
+    :param cancel_on_timeout: cancel the run (recursively) when ``end_time`` passes.
+    :param cancel_on_kill: cancel the run (recursively) when a user stops the deferred task.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        adf_conn_id: str = AdfHook.default_conn_name,
+        resource_group: str | None = None,
+        factory_name: str | None = None,
+        poll_interval: float = 15.0,
+        end_time: float | None = None,
+        cancel_on_timeout: bool = False,
+        cancel_on_kill: bool = False,
+    ) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.adf_conn_id = adf_conn_id
+        self.resource_group = resource_group
+        self.factory_name = factory_name
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+        self.cancel_on_timeout = cancel_on_timeout
+        self.cancel_on_kill = cancel_on_kill
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "run_id": self.run_id,
+                "adf_conn_id": self.adf_conn_id,
+                "resource_group": self.resource_group,
+                "factory_name": self.factory_name,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "cancel_on_timeout": self.cancel_on_timeout,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    def _hook(self) -> AdfHook:
+        return AdfHook(
+            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        try:
+            client = await hook.async_client()
+        except AdfError as error:
+            yield TriggerEvent(self._event("error", message=str(error)))
+            return
+        try:
+            event = await self.follow(client, DirectRunStatus(client))
+        finally:
+            await client.aclose()
+        yield TriggerEvent(event)
+
+    async def follow(self, client: Any, source: RunStatusSource) -> dict[str, Any]:
+        """Poll ``source`` until the run ends, the deadline passes, or an error that won't heal."""
+        settings = client.settings
+        url = settings.factory.monitoring_url(settings.cloud, self.run_id)
+        while True:
+            try:
+                run = await source.current(self.run_id)
+            except TRANSIENT_ERRORS as error:
+                log.warning(
+                    "Could not read run %s (%s); still waiting, next try in %.0f s",
+                    self.run_id,
+                    error,
+                    self.poll_interval,
+                )
+            except AdfError as error:
+                return self._event("error", message=str(error), run_page_url=url)
+            else:
+                if run.status.is_terminal:
+                    return await self._final_event(client, run, url)
+                log.info(
+                    "Pipeline %r run %s is %s; next check in %.0f s",
+                    run.pipeline_name,
+                    run.run_id,
+                    run.status.value,
+                    self.poll_interval,
+                )
+            remaining = None if self.end_time is None else self.end_time - time.time()
+            if remaining is not None and remaining <= 0:
+                return await self._timeout_event(client, url)
+            pause = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            await asyncio.sleep(pause)
+
+    async def _final_event(self, client: Any, run: PipelineRun, url: str) -> dict[str, Any]:
+        failures: list[ActivityRun] = []
+        if run.status is RunStatus.FAILED:
+            try:
+                failures = await client.failure_details(run)
+            except AdfError as error:
+                log.warning("Could not read the failed activities of run %s: %s", run.run_id, error)
+        message = (
+            f"Pipeline {run.pipeline_name!r} run {run.run_id} succeeded"
+            if run.status.is_successful
+            else str(AdfPipelineRunError(run, failures))
+        )
+        return self._event(
+            run.status.value,
+            message=message,
+            pipeline_name=run.pipeline_name,
+            failures=[failure.describe() for failure in failures],
+            run_page_url=url,
+        )
+
+    async def _timeout_event(self, client: Any, url: str) -> dict[str, Any]:
+        message = f"Run {self.run_id} did not finish before the deadline"
+        if self.cancel_on_timeout:
+            try:
+                result = await client.cancel_run(self.run_id, is_recursive=True)
+                message += f"; {result.describe()} (child pipelines included)"
+            except AdfError as error:
+                message += f"; cancelling it failed: {error}"
+        else:
+            message += "; the run was left running"
+        return self._event("timeout", message=message, run_page_url=url)
+
+    def _event(self, status: str, **details: Any) -> dict[str, Any]:
+        return {"status": status, "run_id": self.run_id, **details}
+
+    async def on_kill(self) -> None:
+        """A user stopped the deferred task: cancel the run (and its child pipelines)."""
+        if not self.cancel_on_kill:
+            return
+        client = await self._hook().async_client()
+        try:
+            result = await client.cancel_run(self.run_id, is_recursive=True)
+            log.info("Task stopped by a user: %s", result.describe())
+        except AdfError as error:
+            log.error(
+                "Task stopped by a user, but cancelling run %s failed: %s", self.run_id, error
+            )
+        finally:
+            await client.aclose()
