@@ -1,11 +1,27 @@
 """A local Azure AD + Azure Data Factory service for demos, examples and tests.
 
 It speaks the same HTTP protocol as Azure (status codes, bodies, headers), keeps its state in
-memory, and plays pipeline runs as a scenario file describes them. Start it with
+memory, plays pipeline runs as a scenario file describes them (activities, outcomes, cancel,
+recovery reruns, run queries with paging) and injects faults on request. Start it with
 ``python -m airflow_adf_trigger.emulator --port 8765 --scenario FILE``.
 """
 
-from airflow_adf_trigger.emulator.scenario import PipelineSpec, Scenario, ServicePrincipal
+from airflow_adf_trigger.emulator.faults import FaultSpec
+from airflow_adf_trigger.emulator.scenario import (
+    ActivitySpec,
+    OutcomeSpec,
+    PipelineSpec,
+    Scenario,
+    ServicePrincipal,
+)
 from airflow_adf_trigger.emulator.server import EmulatorServer
 
-__all__ = ["EmulatorServer", "PipelineSpec", "Scenario", "ServicePrincipal"]
+__all__ = [
+    "ActivitySpec",
+    "EmulatorServer",
+    "FaultSpec",
+    "OutcomeSpec",
+    "PipelineSpec",
+    "Scenario",
+    "ServicePrincipal",
+]

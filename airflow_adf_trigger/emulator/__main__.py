@@ -1,4 +1,7 @@
-"""``python -m airflow_adf_trigger.emulator --port N --scenario FILE``"""
+"""``python -m airflow_adf_trigger.emulator --port N --scenario FILE``
+
+Applied faults are logged at INFO level; ``-v`` logs every request too.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(f"ADF emulator listening on {server.url} (factory {scenario.factory_name})", flush=True)
+    if scenario.faults:
+        logging.getLogger("airflow_adf_trigger.emulator").info(
+            "%d fault(s) armed from the scenario; GET %s/_emulator/faults lists them",
+            len(scenario.faults),
+            server.url,
+        )
     if args.port_file:
         args.port_file.write_text(str(server.port), encoding="utf-8")
     try:

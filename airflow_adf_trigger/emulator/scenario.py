@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_adf_trigger.emulator.faults import FaultSpec, parse_faults
+
 TERMINAL_OUTCOMES = ("Succeeded", "Failed", "Cancelled")
+DEFAULT_ACTIVITY = "Copy data"
+DEFAULT_ERROR_CODE = "2200"
+DEFAULT_PAGE_SIZE = 100
+
+__all__ = [
+    "TERMINAL_OUTCOMES",
+    "ActivitySpec",
+    "OutcomeSpec",
+    "PipelineSpec",
+    "Scenario",
+    "ScenarioError",
+    "ServicePrincipal",
+]
 
 
 class ScenarioError(ValueError):
@@ -17,42 +32,95 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ServicePrincipal:
+    """An app registration that may sign in; ``secret_expired`` makes AAD answer AADSTS7000222."""
+
     client_id: str
     client_secret: str = field(repr=False)
+    secret_expired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActivitySpec:
+    """One activity of a pipeline; ``duration_seconds`` None takes a share of the pipeline's."""
+
+    name: str
+    type: str = "Copy"
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeSpec:
+    """How one run ends; a None message or error code falls back to the pipeline's."""
+
+    status: str
+    message: str | None = None
+    error_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineSpec:
-    """How every run of one pipeline plays out."""
+    """How the runs of one pipeline play out: timing, activities and scripted outcomes."""
 
     name: str
     queued_seconds: float = 0.2
     duration_seconds: float = 1.0
     outcome: str = "Succeeded"
     message: str = ""
-    failed_activity: str = "Copy data"
+    failed_activity: str = DEFAULT_ACTIVITY
     parameters: tuple[str, ...] | None = None
     """Declared parameter names; ``None`` accepts any parameter."""
+    outcomes: tuple[OutcomeSpec, ...] = ()
+    """Outcome of the n-th run (the last one repeats); empty means ``outcome`` every time."""
+    activities: tuple[ActivitySpec, ...] = ()
+    """Activities run one after the other; empty means one Copy activity ``failed_activity``."""
+    cancel_seconds: float = 0.5
+    error_code: str = DEFAULT_ERROR_CODE
 
     @classmethod
     def from_json(cls, name: str, body: Mapping[str, Any]) -> PipelineSpec:
-        outcome = str(body.get("outcome", "Succeeded"))
-        if outcome not in TERMINAL_OUTCOMES:
-            raise ScenarioError(
-                f"pipelines.{name}.outcome: {outcome!r} is not one of {TERMINAL_OUTCOMES}"
-            )
+        """Parse one ``pipelines.<name>`` entry of a scenario file."""
+        if not isinstance(body, Mapping):
+            raise ScenarioError(f"pipelines.{name}: must be an object")
+        if "outcome" in body and "outcomes" in body:
+            raise ScenarioError(f"pipelines.{name}: give either outcome or outcomes, not both")
+        outcome = _outcome_status(body.get("outcome", "Succeeded"), f"pipelines.{name}.outcome")
+        failed_activity = str(body.get("failed_activity", DEFAULT_ACTIVITY))
         declared = body.get("parameters")
-        message = str(body.get("message") or "")
-        if outcome == "Failed" and not message:
-            message = f"Operation on target {body.get('failed_activity', 'Copy data')} failed"
         return cls(
             name=name,
             queued_seconds=_seconds(body, "queued_seconds", 0.2, name),
             duration_seconds=_seconds(body, "duration_seconds", 1.0, name),
             outcome=outcome,
-            message=message,
-            failed_activity=str(body.get("failed_activity", "Copy data")),
+            message=str(body.get("message") or ""),
+            failed_activity=failed_activity,
             parameters=None if declared is None else tuple(str(p) for p in declared),
+            outcomes=_outcomes(name, body.get("outcomes")),
+            activities=_activities(name, body.get("activities")),
+            cancel_seconds=_seconds(body, "cancel_seconds", 0.5, name),
+            error_code=str(body.get("error_code", DEFAULT_ERROR_CODE)),
+        )
+
+    def outcome_for(self, ordinal: int) -> OutcomeSpec:
+        """The scripted end of run number ``ordinal`` (0-based) of this pipeline.
+
+        A message left out falls back to the pipeline's ``message`` (for a list of outcomes:
+        only on Failed and Cancelled ones); a Failed run without any gets ADF's default.
+        """
+        if not self.outcomes:
+            return OutcomeSpec(self.outcome, self.message or None)
+        chosen = self.outcomes[min(ordinal, len(self.outcomes) - 1)]
+        if chosen.message is None and chosen.status != "Succeeded" and self.message:
+            return OutcomeSpec(chosen.status, self.message, chosen.error_code)
+        return chosen
+
+    def activity_plan(self) -> tuple[tuple[ActivitySpec, float], ...]:
+        """Every activity with its duration; unset durations share what the others leave."""
+        activities = self.activities or (ActivitySpec(self.failed_activity, "Copy"),)
+        given = sum(a.duration_seconds for a in activities if a.duration_seconds is not None)
+        unset = sum(1 for a in activities if a.duration_seconds is None)
+        share = max(self.duration_seconds - given, 0.0) / unset if unset else 0.0
+        return tuple(
+            (a, share if a.duration_seconds is None else a.duration_seconds) for a in activities
         )
 
 
@@ -67,9 +135,14 @@ class Scenario:
     service_principals: tuple[ServicePrincipal, ...]
     pipelines: Mapping[str, PipelineSpec]
     token_lifetime_seconds: int = 3599
+    page_size: int = DEFAULT_PAGE_SIZE
+    """How many runs one query answer holds before it hands out a continuation token."""
+    faults: tuple[FaultSpec, ...] = ()
+    """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
+        """Read a scenario from a JSON or YAML file."""
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -82,11 +155,16 @@ class Scenario:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Scenario:
+        """Build a scenario from its parsed JSON; raises ScenarioError naming the bad field."""
         for key in ("tenant_id", "subscription_id", "resource_group", "factory_name"):
             if not body.get(key):
                 raise ScenarioError(f"{key}: missing from the scenario")
         principals = tuple(
-            ServicePrincipal(str(p["client_id"]), str(p["client_secret"]))
+            ServicePrincipal(
+                str(p["client_id"]),
+                str(p["client_secret"]),
+                secret_expired=bool(p.get("secret_expired", False)),
+            )
             for p in body.get("service_principals") or []
         )
         if not principals:
@@ -95,6 +173,13 @@ class Scenario:
             str(name): PipelineSpec.from_json(str(name), spec or {})
             for name, spec in (body.get("pipelines") or {}).items()
         }
+        page_size = body.get("page_size", DEFAULT_PAGE_SIZE)
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+            raise ScenarioError("page_size: must be a positive integer")
+        try:
+            faults = parse_faults(body.get("faults") or [])
+        except ValueError as error:
+            raise ScenarioError(f"faults: {error}") from None
         return cls(
             tenant_id=str(body["tenant_id"]),
             subscription_id=str(body["subscription_id"]).lower(),
@@ -103,6 +188,8 @@ class Scenario:
             service_principals=principals,
             pipelines=pipelines,
             token_lifetime_seconds=int(body.get("token_lifetime_seconds", 3599)),
+            page_size=page_size,
+            faults=faults,
         )
 
     def airflow_connection(self, base_url: str, principal: int = 0) -> dict[str, Any]:
@@ -128,3 +215,60 @@ def _seconds(body: Mapping[str, Any], key: str, default: float, pipeline: str) -
     if value < 0:
         raise ScenarioError(f"pipelines.{pipeline}.{key}: must not be negative")
     return value
+
+
+def _outcome_status(value: object, where: str) -> str:
+    status = str(value)
+    if status not in TERMINAL_OUTCOMES:
+        raise ScenarioError(f"{where}: {status!r} is not one of {TERMINAL_OUTCOMES}")
+    return status
+
+
+def _outcomes(pipeline: str, raw: object) -> tuple[OutcomeSpec, ...]:
+    if raw is None:
+        return ()
+    where = f"pipelines.{pipeline}.outcomes"
+    if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
+        raise ScenarioError(f"{where}: must be a non-empty list")
+    outcomes = []
+    for index, item in enumerate(raw):
+        if isinstance(item, Mapping):
+            status = _outcome_status(item.get("outcome"), f"{where}[{index}].outcome")
+            message = item.get("message")
+            code = item.get("error_code")
+            outcomes.append(
+                OutcomeSpec(
+                    status,
+                    None if message is None else str(message),
+                    None if code is None else str(code),
+                )
+            )
+        else:
+            outcomes.append(OutcomeSpec(_outcome_status(item, f"{where}[{index}]")))
+    return tuple(outcomes)
+
+
+def _activities(pipeline: str, raw: object) -> tuple[ActivitySpec, ...]:
+    if raw is None:
+        return ()
+    where = f"pipelines.{pipeline}.activities"
+    if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
+        raise ScenarioError(f"{where}: must be a non-empty list")
+    activities: list[ActivitySpec] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not item.get("name"):
+            raise ScenarioError(f"{where}[{index}]: needs a name")
+        duration = item.get("duration_seconds")
+        if duration is not None and float(duration) < 0:
+            raise ScenarioError(f"{where}[{index}].duration_seconds: must not be negative")
+        activities.append(
+            ActivitySpec(
+                name=str(item["name"]),
+                type=str(item.get("type", "Copy")),
+                duration_seconds=None if duration is None else float(duration),
+            )
+        )
+    names = [a.name for a in activities]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"{where}: activity names must be unique")
+    return tuple(activities)

@@ -1,95 +1,43 @@
-"""The emulator's HTTP server: Azure AD token endpoints and the ADF REST API, in memory."""
+"""The emulator's HTTP server: Azure AD token endpoints and the ADF REST API, in memory.
+
+Each request is read into a :class:`~airflow_adf_trigger.emulator.wire.Request`, counted
+under its operation name, matched against the armed faults, and answered by the AAD, ARM
+or admin module as a :class:`~airflow_adf_trigger.emulator.wire.Response`.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import secrets
+import socket
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from airflow_adf_trigger.emulator.scenario import PipelineSpec, Scenario
-
-log = logging.getLogger(__name__)
-
-API_VERSION = "2018-06-01"
-ARM_SCOPES = (
-    "https://management.azure.com/.default",
-    "https://management.chinacloudapi.cn/.default",
-    "https://management.core.usgovcloudapi.net/.default",
+from airflow_adf_trigger.emulator import aad, admin, arm
+from airflow_adf_trigger.emulator.faults import (
+    FaultSpec,
+    aad_fault_error,
+    arm_fault_body,
+    parse_fault,
+    parse_faults,
 )
-ARM_RESOURCES = tuple(scope.removesuffix(".default") for scope in ARM_SCOPES)
+from airflow_adf_trigger.emulator.runs import EmulatedRun
+from airflow_adf_trigger.emulator.scenario import Scenario
+from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.wire import Request, Response, aad_error, arm_error
 
+__all__ = ["EmulatedRun", "EmulatorServer", "EmulatorState"]
 
-@dataclass(slots=True)
-class EmulatedRun:
-    run_id: str
-    spec: PipelineSpec
-    parameters: dict[str, str]
-    created_wall: datetime
-    created_at: float
-    run_group_id: str
+log = logging.getLogger("airflow_adf_trigger.emulator")
 
-    def status_at(self, now: float) -> str:
-        elapsed = now - self.created_at
-        if elapsed < self.spec.queued_seconds:
-            return "Queued"
-        if elapsed < self.spec.queued_seconds + self.spec.duration_seconds:
-            return "InProgress"
-        return self.spec.outcome
-
-    def to_json(self, now: float) -> dict[str, Any]:
-        status = self.status_at(now)
-        elapsed = now - self.created_at
-        run_start = (
-            self.created_wall + timedelta(seconds=self.spec.queued_seconds)
-            if status != "Queued"
-            else None
-        )
-        terminal = status in ("Succeeded", "Failed", "Cancelled")
-        total = self.spec.queued_seconds + self.spec.duration_seconds
-        run_end = self.created_wall + timedelta(seconds=total) if terminal else None
-        last_updated = self.created_wall + timedelta(seconds=min(elapsed, total))
-        return {
-            "runId": self.run_id,
-            "runGroupId": self.run_group_id,
-            "isLatest": True,
-            "pipelineName": self.spec.name,
-            "parameters": self.parameters,
-            "runDimensions": {},
-            "invokedBy": {
-                "name": "Manual",
-                "id": uuid.uuid4().hex,
-                "invokedByType": "Manual",
-            },
-            "lastUpdated": _timestamp(last_updated),
-            "runStart": _timestamp(run_start),
-            "runEnd": _timestamp(run_end),
-            "durationInMs": int(self.spec.duration_seconds * 1000) if terminal else None,
-            "status": status,
-            "message": self.spec.message if terminal else "",
-            "annotations": [],
-        }
-
-
-@dataclass(slots=True)
-class EmulatorState:
-    """Everything the emulator remembers, behind one lock."""
-
-    scenario: Scenario
-    clock: Callable[[], float]
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    runs: dict[str, EmulatedRun] = field(default_factory=dict)
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
-    requests: Counter[str] = field(default_factory=Counter)
+Handler = Callable[[EmulatorState, Request], Response]
+SHUTDOWN_POLL_SECONDS = 0.05
+"""How often the serving loop checks for stop(); short, so tests tear down quickly."""
 
 
 class EmulatorServer:
@@ -111,30 +59,87 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
+        """The base URL, for both the authority host and the management endpoint."""
         host, port = self._httpd.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
         return f"http://{name}:{port}"
 
     @property
     def port(self) -> int:
+        """The port the server listens on."""
         return int(self._httpd.server_address[1])
 
     @property
     def runs_created(self) -> int:
+        """How many pipeline runs were created, reruns included."""
         with self.state.lock:
             return len(self.state.runs)
 
+    @property
+    def faults_applied(self) -> int:
+        """How many requests a fault has hit so far."""
+        with self.state.lock:
+            return self.state.faults.applied
+
+    def request_counts(self) -> dict[str, int]:
+        """A copy of the per-operation request counter (faulted requests included)."""
+        with self.state.lock:
+            return dict(self.state.requests)
+
+    def stats(self) -> dict[str, Any]:
+        """What ``GET /_emulator/stats`` answers."""
+        with self.state.lock:
+            return self.state.stats()
+
+    def run_summaries(self) -> list[dict[str, Any]]:
+        """What ``GET /_emulator/runs`` answers: one line per run, status as of now."""
+        with self.state.lock:
+            return self.state.run_summaries()
+
+    def add_fault(self, **fault: Any) -> FaultSpec:
+        """Arm one fault after those already armed, e.g. ``add_fault(operation="get run",
+        action="status", status=429, retry_after=1)``; raises ValueError if malformed."""
+        spec = parse_fault(fault)
+        with self.state.lock:
+            self.state.faults.add([spec])
+        return spec
+
+    def add_faults(self, faults: Iterable[Mapping[str, Any] | FaultSpec]) -> tuple[FaultSpec, ...]:
+        """Arm several faults, in order; raises ValueError (and arms none) if one is malformed."""
+        specs = parse_faults(list(faults))
+        with self.state.lock:
+            self.state.faults.add(specs)
+        return specs
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        with self.state.lock:
+            self.state.faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The armed faults with their remaining counts, as ``GET /_emulator/faults``."""
+        with self.state.lock:
+            return self.state.faults.to_json()
+
+    def update_settings(
+        self, *, token_lifetime_seconds: int | None = None, page_size: int | None = None
+    ) -> None:
+        """Change settings for what happens next (tokens issued, queries answered)."""
+        changes = {"token_lifetime_seconds": token_lifetime_seconds, "page_size": page_size}
+        admin.apply_settings(self.state, {k: v for k, v in changes.items() if v is not None})
+
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="adf-emulator", daemon=True
-        )
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, name="adf-emulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever()
+        """Serve in this thread until stop() (or a KeyboardInterrupt)."""
+        self._httpd.serve_forever(poll_interval=SHUTDOWN_POLL_SECONDS)
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -147,6 +152,47 @@ class EmulatorServer:
         self.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request goes: its operation name (None: not counted, never faulted)."""
+
+    operation: str | None
+    handler: Handler
+    pipeline: str | None = None
+
+
+def resolve(state: EmulatorState, request: Request) -> Route:
+    """Name the operation of a request and pick the module that answers it."""
+    segments = request.segments
+    if segments[:1] == ("_emulator",):
+        return Route(None, admin.handle)
+    if aad.is_token_request(request):
+        return Route("token", aad.issue_token)
+    if segments[1:2] == ("oauth2",):
+        return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
+    if segments[:1] == ("subscriptions",):
+        call = arm.classify(request)
+        pipeline = call.pipeline
+        if call.run_id is not None:
+            with state.lock:
+                run = state.runs.get(call.run_id.lower())
+            pipeline = None if run is None else run.pipeline_name
+        return Route(call.operation, arm.handle, pipeline)
+    return Route(
+        None,
+        lambda _state, _request: arm_error(404, "NotFound", "Unknown path"),
+    )
+
+
+def fault_response(fault: FaultSpec, operation: str) -> Response:
+    """The answer of a ``status`` fault: AAD's error shape for tokens, ARM's otherwise."""
+    status = fault.status or 500
+    if operation == "token":
+        error, code, text = aad_fault_error(fault, status)
+        return aad_error(status, error, code, text, **fault.headers())
+    return Response(status, arm_fault_body(fault, status), fault.headers())
+
+
 class _Handler(BaseHTTPRequestHandler):
     state: EmulatorState
     protocol_version = "HTTP/1.1"
@@ -155,334 +201,68 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
-    # ------------------------------------------------------------------ dispatch
-
     def do_GET(self) -> None:
         self._dispatch("GET")
 
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     def _dispatch(self, method: str) -> None:
-        split = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        segments = [unquote(s) for s in split.path.split("/") if s]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        try:
-            if segments[:1] == ["_emulator"]:
-                self._admin(method, segments[1:])
-            elif len(segments) >= 3 and segments[1] == "oauth2" and method == "POST":
-                self._token(segments, body)
-            elif segments[:1] == ["subscriptions"]:
-                self._arm(method, segments, query, body)
-            else:
-                self._send_json(404, {"error": {"code": "NotFound", "message": "Unknown path"}})
-        except Exception:  # the emulator must answer, like Azure, even when it breaks
-            log.exception("emulator failed on %s %s", method, split.path)
-            self._send_json(
-                500, {"error": {"code": "InternalServerError", "message": "Emulator error"}}
-            )
-
-    # ------------------------------------------------------------------ Azure AD
-
-    def _token(self, segments: list[str], body: bytes) -> None:
-        tenant = segments[0]
-        endpoint = "/".join(segments[1:])
-        if endpoint not in ("oauth2/token", "oauth2/v2.0/token"):
-            self._send_json(404, {"error": "not_found"})
-            return
-        v1 = endpoint == "oauth2/token"
-        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        scenario = self.state.scenario
-        with self.state.lock:
-            self.state.requests["token"] += 1
-        if tenant.lower() != scenario.tenant_id.lower():
-            self._aad_error(
-                400,
-                "invalid_tenant",
-                90002,
-                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant "
-                "ID and are signing into the correct cloud.",
-            )
-            return
-        if form.get("grant_type") != "client_credentials":
-            self._aad_error(
-                400,
-                "unsupported_grant_type",
-                70003,
-                "The app requested an unsupported grant type.",
-            )
-            return
-        audience = form.get("resource") if v1 else form.get("scope")
-        if audience not in (ARM_RESOURCES if v1 else ARM_SCOPES):
-            self._aad_error(
-                400,
-                "invalid_resource" if v1 else "invalid_scope",
-                500011 if v1 else 70011,
-                f"The provided value for the input parameter "
-                f"'{'resource' if v1 else 'scope'}' is not valid.",
-            )
-            return
-        client_id = form.get("client_id", "")
-        principal = next((p for p in scenario.service_principals if p.client_id == client_id), None)
-        if principal is None:
-            self._aad_error(
-                400,
-                "unauthorized_client",
-                700016,
-                f"Application with identifier '{client_id}' was not found in the directory "
-                f"'{tenant}'.",
-            )
-            return
-        if not secrets.compare_digest(form.get("client_secret", ""), principal.client_secret):
-            self._aad_error(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request "
-                "is the client secret value, not the client secret ID, for a secret added to "
-                f"app '{client_id}'.",
-            )
-            return
-        lifetime = scenario.token_lifetime_seconds
-        token = "emu." + secrets.token_urlsafe(24)
-        with self.state.lock:
-            self.state.tokens[token] = (client_id, self.state.clock() + lifetime)
-        if v1:
-            now = int(time.time())
-            self._send_json(
-                200,
-                {
-                    "token_type": "Bearer",
-                    "expires_in": str(lifetime),
-                    "ext_expires_in": str(lifetime),
-                    "expires_on": str(now + lifetime),
-                    "not_before": str(now),
-                    "resource": audience,
-                    "access_token": token,
-                },
-            )
-        else:
-            self._send_json(
-                200,
-                {
-                    "token_type": "Bearer",
-                    "expires_in": lifetime,
-                    "ext_expires_in": lifetime,
-                    "access_token": token,
-                },
-            )
-
-    def _aad_error(self, status: int, error: str, code: int, text: str) -> None:
-        trace_id = str(uuid.uuid4())
-        correlation_id = str(uuid.uuid4())
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        self._send_json(
-            status,
-            {
-                "error": error,
-                "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {trace_id}\r\n"
-                f"Correlation ID: {correlation_id}\r\nTimestamp: {stamp}",
-                "error_codes": [code],
-                "timestamp": stamp,
-                "trace_id": trace_id,
-                "correlation_id": correlation_id,
-                "error_uri": f"https://login.microsoftonline.com/error?code={code}",
-            },
-        )
-
-    # ------------------------------------------------------------------ ARM / ADF
-
-    def _arm(self, method: str, segments: list[str], query: dict[str, str], body: bytes) -> None:
-        if not self._authorized():
-            return
-        if query.get("api-version") != API_VERSION:
-            self._arm_error(
-                400,
-                "InvalidApiVersionParameter",
-                f"The api-version '{query.get('api-version', '')}' is invalid. "
-                f"The supported version is '{API_VERSION}'.",
-            )
-            return
-        scenario = self.state.scenario
-        if len(segments) < 2 or segments[1].lower() != scenario.subscription_id:
-            sub = segments[1] if len(segments) > 1 else ""
-            self._arm_error(
-                404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
-            )
-            return
-        if (
-            len(segments) < 4
-            or segments[2] != "resourceGroups"
-            or (segments[3].lower() != scenario.resource_group.lower())
-        ):
-            group = segments[3] if len(segments) > 3 else ""
-            self._arm_error(
-                404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
-            )
-            return
-        if (
-            len(segments) < 8
-            or [s.lower() for s in segments[4:7]]
-            != ["providers", "microsoft.datafactory", "factories"]
-            or segments[7].lower() != scenario.factory_name.lower()
-        ):
-            name = segments[7] if len(segments) > 7 else ""
-            self._arm_error(
-                404,
-                "ResourceNotFound",
-                f"The Resource 'Microsoft.DataFactory/factories/{name}' under resource group "
-                f"'{segments[3]}' was not found.",
-            )
-            return
-        rest = segments[8:]
-        if method == "GET" and not rest:
-            self._count("get factory")
-            self._send_json(200, self._factory_json())
-        elif (
-            method == "POST"
-            and len(rest) == 3
-            and rest[0] == "pipelines"
-            and rest[2] == "createRun"
-        ):
-            self._create_run(rest[1], query, body)
-        elif method == "GET" and len(rest) == 2 and rest[0] == "pipelineruns":
-            self._get_run(rest[1])
-        else:
-            self._arm_error(404, "NotFound", f"No route for {method} {'/'.join(rest)}")
-
-    def _create_run(self, pipeline: str, query: dict[str, str], body: bytes) -> None:
-        self._count("create run")
-        spec = self.state.scenario.pipelines.get(pipeline)
-        if spec is None:
-            self._arm_error(
-                404,
-                "PipelineNotFound",
-                f"Pipeline '{pipeline}' was not found in factory "
-                f"'{self.state.scenario.factory_name}'.",
-            )
-            return
-        try:
-            parameters = json.loads(body) if body else {}
-        except ValueError:
-            self._arm_error(400, "BadRequest", "The request body is not valid JSON.")
-            return
-        if not isinstance(parameters, dict):
-            self._arm_error(400, "BadRequest", "The request body must be a JSON object.")
-            return
-        if spec.parameters is not None:
-            unknown = sorted(set(parameters) - set(spec.parameters))
-            if unknown:
-                self._arm_error(
-                    400,
-                    "BadRequest",
-                    f"The parameters {', '.join(unknown)} are not defined in pipeline "
-                    f"'{pipeline}'.",
-                )
-                return
-        run_id = str(uuid.uuid4())
-        run = EmulatedRun(
-            run_id=run_id,
-            spec=spec,
-            parameters={k: _as_parameter_string(v) for k, v in parameters.items()},
-            created_wall=datetime.now(UTC),
-            created_at=self.state.clock(),
-            run_group_id=run_id,
-        )
-        with self.state.lock:
-            self.state.runs[run_id] = run
-        log.debug("created run %s of pipeline %s", run_id, pipeline)
-        self._send_json(200, {"runId": run_id})
-
-    def _get_run(self, run_id: str) -> None:
-        self._count("get run")
-        with self.state.lock:
-            run = self.state.runs.get(run_id.lower())
-        if run is None:
-            self._arm_error(404, "PipelineRunNotFound", f"Pipeline run '{run_id}' was not found.")
-            return
-        self._send_json(200, run.to_json(self.state.clock()))
-
-    def _factory_json(self) -> dict[str, Any]:
-        s = self.state.scenario
-        return {
-            "id": f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
-            f"/providers/Microsoft.DataFactory/factories/{s.factory_name}",
-            "name": s.factory_name,
-            "type": "Microsoft.DataFactory/factories",
-            "location": "westeurope",
-            "properties": {"provisioningState": "Succeeded", "version": "2018-06-01"},
-        }
-
-    def _authorized(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            self._arm_error(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-            )
-            return False
-        with self.state.lock:
-            entry = self.state.tokens.get(token)
-        if entry is None:
-            self._arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
-            return False
-        if self.state.clock() >= entry[1]:
-            self._arm_error(
-                401,
-                "ExpiredAuthenticationToken",
-                "The access token expiry UTC time is earlier than current UTC time.",
-            )
-            return False
-        return True
-
-    # ------------------------------------------------------------------ admin
-
-    def _admin(self, method: str, segments: list[str]) -> None:
-        if method == "GET" and segments == ["stats"]:
+        request = Request.parse(method, self.path, dict(self.headers.items()), body)
+        route = resolve(self.state, request)
+        fault = None
+        if route.operation is not None:
             with self.state.lock:
-                stats = {
-                    "runs_created": len(self.state.runs),
-                    "requests": dict(self.state.requests),
-                }
-            self._send_json(200, stats)
-        else:
-            self._send_json(404, {"error": {"code": "NotFound", "message": "Unknown admin path"}})
+                self.state.requests[route.operation] += 1
+                fault = self.state.faults.take(route.operation, route.pipeline)
+        if fault is not None:
+            log.info(
+                "fault on %s%s: %s%s%s",
+                route.operation,
+                f" (pipeline {route.pipeline})" if route.pipeline else "",
+                fault.action,
+                f" {fault.status}" if fault.action == "status" else "",
+                f" after {fault.delay_seconds:g} s" if fault.delay_seconds else "",
+            )
+            if fault.delay_seconds:
+                time.sleep(fault.delay_seconds)
+            if fault.action == "drop":
+                self._drop()
+                return
+            if fault.action == "status" and route.operation is not None:
+                self._write(fault_response(fault, route.operation))
+                return
+        try:
+            response = route.handler(self.state, request)
+        except Exception:  # the emulator must answer, like Azure, even when it breaks
+            log.exception("emulator failed on %s /%s", method, "/".join(request.segments))
+            response = arm_error(500, "InternalServerError", "Emulator error")
+        if fault is not None and fault.action == "lose_response":
+            self._drop()
+            return
+        self._write(response)
 
-    # ------------------------------------------------------------------ output
-
-    def _count(self, operation: str) -> None:
-        with self.state.lock:
-            self.state.requests[operation] += 1
-
-    def _arm_error(self, status: int, code: str, message: str) -> None:
-        self._send_json(status, {"error": {"code": code, "message": message, "target": None}})
-
-    def _send_json(self, status: int, body: object) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+    def _write(self, response: Response) -> None:
+        payload = response.payload()
+        self.send_response(response.status)
+        if response.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         request_id = str(uuid.uuid4())
         self.send_header("x-ms-request-id", request_id)
         self.send_header("x-ms-correlation-request-id", request_id)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
-
-def _timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-
-
-def _as_parameter_string(value: object) -> str:
-    """ADF reports run parameters as strings; objects and arrays as their JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+    def _drop(self) -> None:
+        """Close the connection without a word, as a network failure would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,69 @@
+"""``/_emulator/...``: plain-JSON endpoints to inspect and steer the emulator (no auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_adf_trigger.emulator.faults import parse_faults
+from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.wire import Request, Response
+
+SETTINGS = ("token_lifetime_seconds", "page_size")
+
+
+def handle(state: EmulatorState, request: Request) -> Response:
+    """Serve stats, runs, faults and settings."""
+    route = (request.method, "/".join(request.segments[1:]))
+    try:
+        if route == ("GET", "stats"):
+            with state.lock:
+                return Response(200, state.stats())
+        if route == ("GET", "runs"):
+            with state.lock:
+                return Response(200, state.run_summaries())
+        if route[1] == "faults" and request.method in ("GET", "POST", "DELETE"):
+            return _faults(state, request)
+        if route[1] == "settings" and request.method in ("GET", "POST"):
+            return _settings(state, request)
+    except ValueError as error:
+        return _bad_request(str(error))
+    return Response(404, {"error": {"code": "NotFound", "message": "Unknown admin path"}})
+
+
+def _faults(state: EmulatorState, request: Request) -> Response:
+    if request.method == "POST":
+        faults = parse_faults(request.json_body())
+        with state.lock:
+            state.faults.add(faults)
+    elif request.method == "DELETE":
+        with state.lock:
+            state.faults.clear()
+    with state.lock:
+        return Response(200, state.faults.to_json())
+
+
+def _settings(state: EmulatorState, request: Request) -> Response:
+    if request.method == "POST":
+        body = request.json_body()
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        apply_settings(state, body)
+    with state.lock:
+        return Response(200, state.settings.to_json())
+
+
+def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
+    """Validate and apply setting changes; raises ValueError naming a bad one."""
+    unknown = sorted(set(changes) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {SETTINGS}")
+    for key, value in changes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key}: must be a positive integer")
+    with state.lock:
+        for key, value in changes.items():
+            setattr(state.settings, key, value)
+
+
+def _bad_request(message: str) -> Response:
+    return Response(400, {"error": {"code": "BadRequest", "message": message}})

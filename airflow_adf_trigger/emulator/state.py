@@ -1,0 +1,94 @@
+"""Everything the emulator remembers, in memory, behind one lock."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow_adf_trigger.emulator.faults import FaultBook
+from airflow_adf_trigger.emulator.runs import EmulatedRun
+from airflow_adf_trigger.emulator.scenario import Scenario
+
+
+@dataclass(slots=True)
+class EmulatorSettings:
+    """What ``POST /_emulator/settings`` may change while the emulator runs."""
+
+    token_lifetime_seconds: int
+    page_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON."""
+        return {"token_lifetime_seconds": self.token_lifetime_seconds, "page_size": self.page_size}
+
+
+@dataclass(slots=True)
+class EmulatorState:
+    """Runs, tokens, counters, armed faults and settings. Hold ``lock`` to read or change them."""
+
+    scenario: Scenario
+    clock: Callable[[], float]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    runs: dict[str, EmulatedRun] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    runs_by_pipeline: Counter[str] = field(default_factory=Counter)
+    latest_in_group: dict[str, str] = field(default_factory=dict)
+    """runGroupId -> the runId that is ``isLatest`` in that group."""
+    faults: FaultBook = field(init=False)
+    settings: EmulatorSettings = field(init=False)
+    clock_origin: float = field(init=False)
+    wall_origin: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.faults = FaultBook(self.scenario.faults)
+        self.settings = EmulatorSettings(
+            token_lifetime_seconds=self.scenario.token_lifetime_seconds,
+            page_size=self.scenario.page_size,
+        )
+        self.clock_origin = self.clock()
+        self.wall_origin = datetime.now(UTC)
+
+    def wall(self, moment: float) -> datetime:
+        """A time of the injected clock as UTC wall time (the clock's origin is 'now')."""
+        return self.wall_origin + timedelta(seconds=moment - self.clock_origin)
+
+    def is_latest(self, run: EmulatedRun) -> bool:
+        """Whether ``run`` is the newest of its run group (the caller holds the lock)."""
+        return self.latest_in_group.get(run.run_group_id) == run.run_id
+
+    def add_run(self, run: EmulatedRun) -> None:
+        """Remember a new run; it becomes the latest of its group (the caller holds the lock)."""
+        self.runs[run.run_id] = run
+        self.runs_by_pipeline[run.pipeline_name] += 1
+        self.latest_in_group[run.run_group_id] = run.run_id
+
+    def stats(self) -> dict[str, Any]:
+        """The counters ``GET /_emulator/stats`` reports (the caller holds the lock)."""
+        return {
+            "runs_created": len(self.runs),
+            "runs_created_by_pipeline": dict(self.runs_by_pipeline),
+            "requests": dict(self.requests),
+            "requests_total": sum(self.requests.values()),
+            "faults_applied": self.faults.applied,
+        }
+
+    def run_summaries(self) -> list[dict[str, Any]]:
+        """One line per run for ``GET /_emulator/runs`` (the caller holds the lock)."""
+        now = self.clock()
+        return [
+            {
+                "runId": run.run_id,
+                "pipelineName": run.pipeline_name,
+                "status": run.status_at(now),
+                "runGroupId": run.run_group_id,
+                "isLatest": self.is_latest(run),
+                "parameters": dict(run.parameters),
+                "cancelled_recursive": run.cancelled_recursive,
+            }
+            for run in self.runs.values()
+        ]
