@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +15,19 @@ REPO = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO / "dags_examples"
 SCENARIOS = REPO / "airflow_adf_trigger" / "emulator" / "scenarios"
 
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-")
+TEST_DAGS_FOLDER = REPO / "tests" / "e2e" / "dags"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-"))
+# Airflow runs DAGs of its one dags folder: gather the examples and the test DAGs there.
+ALL_DAGS = _AIRFLOW_HOME / "dags"
+ALL_DAGS.mkdir()
+for _dag_file in [*DAGS_FOLDER.glob("*.py"), *TEST_DAGS_FOLDER.glob("*.py")]:
+    shutil.copy(_dag_file, ALL_DAGS / _dag_file.name)
 os.environ.update(
-    AIRFLOW_HOME=_AIRFLOW_HOME,
+    AIRFLOW_HOME=str(_AIRFLOW_HOME),
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+    AIRFLOW__CORE__DAGS_FOLDER=str(ALL_DAGS),
     AIRFLOW__CORE__UNIT_TEST_MODE="True",
 )
 

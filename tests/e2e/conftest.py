@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import DAGS_FOLDER
+from tests.conftest import ALL_DAGS
+
+E2E = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -19,16 +23,58 @@ def airflow_db() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def example_dag(airflow_db: None) -> Callable[[str], Any]:
+def dag_by_id(airflow_db: None) -> Callable[[str], Any]:
+    """DAGs of dags_examples/ (what users copy) and tests/e2e/dags/ (one behaviour each)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    bag = DagBag(dag_folder=str(ALL_DAGS))
     assert not bag.import_errors, bag.import_errors
 
     def get(dag_id: str) -> Any:
-        return bag.get_dag(dag_id)
+        dag = bag.get_dag(dag_id)
+        assert dag is not None, f"no DAG {dag_id!r} in {ALL_DAGS}"
+        return dag
 
     return get
+
+
+@pytest.fixture(scope="session")
+def example_dag(dag_by_id: Callable[[str], Any]) -> Callable[[str], Any]:
+    return dag_by_id
+
+
+@pytest.fixture(scope="session")
+def behaviour_dag(dag_by_id: Callable[[str], Any]) -> Callable[[str], Any]:
+    return dag_by_id
+
+
+@pytest.fixture
+def e2e_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The e2e scenario, with three connections: default, official-style and impatient."""
+    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+
+    scenario = Scenario.load(E2E / "scenario.json")
+    with EmulatorServer(scenario) as server:
+        ours = scenario.airflow_connection(server.url)
+        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(ours))
+        impatient = {**ours, "extra": {**ours["extra"], "retry_max_attempts": 2}}
+        monkeypatch.setenv("AIRFLOW_CONN_ADF_IMPATIENT", json.dumps(impatient))
+        extra = ours["extra"]
+        official = {
+            "conn_type": "azure_data_factory",
+            "login": ours["login"],
+            "password": ours["password"],
+            "extra": {
+                "tenantId": extra["tenant_id"],
+                "subscriptionId": extra["subscription_id"],
+                "resource_group_name": extra["resource_group"],
+                "factory_name": extra["factory_name"],
+                "authority_host": server.url,
+                "management_endpoint": server.url,
+            },
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_ADF_OFFICIAL_STYLE", json.dumps(official))
+        yield server
 
 
 def xcom_values(dag_id: str, run_id: str) -> dict[tuple[str, str], Any]:

@@ -1,0 +1,175 @@
+"""Each operator and sensor behaviour, through real Airflow (dag.test()) and the emulator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.emulator import EmulatorServer
+from tests.e2e.conftest import xcom_values
+
+pytestmark = pytest.mark.e2e
+
+DagGetter = Callable[[str], Any]
+
+
+@pytest.fixture
+def trigger_log() -> Iterator[list[str]]:
+    """What the trigger logged (Airflow's own log capture varies with its logging setup)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("airflow_adf_trigger.triggers.adf")
+    handler = Collect(level=logging.INFO)
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def run_statuses(emulator: EmulatorServer) -> list[str]:
+    return [summary["status"] for summary in emulator.run_summaries()]
+
+
+def test_trigger_only_pushes_the_run_id_and_does_not_wait(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
+) -> None:
+    dag_run = behaviour_dag("e2e_trigger_only").test(run_conf={"pipeline": "slow"})
+    assert str(dag_run.state) == "success"
+    (run_id,) = e2e_emulator.state.runs
+    xcom = xcom_values("e2e_trigger_only", dag_run.run_id)
+    assert xcom[("trigger", "run_id")] == run_id
+    assert xcom[("trigger", "return_value")] == run_id
+    assert run_statuses(e2e_emulator) == ["InProgress"]
+    link = xcom[("trigger", "_link_AdfPipelineRunLink")]
+    assert link == (
+        f"https://adf.azure.com/en-us/monitoring/pipelineruns/{run_id}?factory=/subscriptions/"
+        "12345678-1234-1234-1234-123456789abc/resourceGroups/rg-analytics/providers/"
+        "Microsoft.DataFactory/factories/adf-demo"
+    )
+
+
+@pytest.mark.parametrize("dag_id", ["e2e_wait_in_worker", "e2e_wait_deferred"])
+def test_waiting_succeeds_with_one_run(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer, trigger_log: list[str], dag_id: str
+) -> None:
+    dag_run = behaviour_dag(dag_id).test(run_conf={"pipeline": "medium"})
+    assert states(dag_run) == {"run": "success"}
+    assert run_statuses(e2e_emulator) == ["Succeeded"]
+    deferred = any("is InProgress; next check in 0.2 s" in line for line in trigger_log)
+    assert deferred is dag_id.endswith("deferred")
+
+
+@pytest.mark.parametrize("dag_id", ["e2e_wait_in_worker", "e2e_wait_deferred"])
+def test_a_failed_run_fails_the_task_with_the_activitys_error(
+    behaviour_dag: DagGetter,
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+    dag_id: str,
+) -> None:
+    dag_run = behaviour_dag(dag_id).test(run_conf={"pipeline": "broken"})
+    assert states(dag_run) == {"run": "failed"}
+    output = capfd.readouterr().out
+    (run_id,) = e2e_emulator.state.runs
+    assert f"Pipeline 'broken' run {run_id} ended Failed: Operation on target" in output
+    assert (
+        "- activity 'Copy sales to lake' (Copy) failed: [2200] Operation on target Copy sales "
+        "to lake failed: ErrorCode=UserErrorSourceBlobNotExists"
+    ) in output
+    assert "e2e-secret-4b1d" not in output
+
+
+@pytest.mark.parametrize("dag_id", ["e2e_timeout_in_worker", "e2e_timeout_deferred"])
+def test_timeout_cancels_the_run_recursively_and_fails_the_task(
+    behaviour_dag: DagGetter,
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+    trigger_log: list[str],
+    dag_id: str,
+) -> None:
+    dag_run = behaviour_dag(dag_id).test()
+    assert bool(trigger_log) is dag_id.endswith("deferred")
+    assert states(dag_run) == {"run": "failed"}
+    (summary,) = e2e_emulator.run_summaries()
+    assert summary["status"] in ("Canceling", "Cancelled")
+    assert summary["cancelled_recursive"] is True
+    output = capfd.readouterr().out
+    assert f"cancel requested for run {summary['runId']} (child pipelines included)" in output
+
+
+def test_retry_after_a_crash_mid_wait_reattaches_to_the_same_run(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The first try loses the network mid-wait (its two attempts at a GET are dropped);
+    # the retry must find the run it started and wait for it instead of starting another.
+    e2e_emulator.add_fault(operation="get run", action="drop", times=2)
+    dag_run = behaviour_dag("e2e_retry_reattaches").test()
+    assert states(dag_run) == {"run": "success"}
+    (ti,) = dag_run.get_task_instances()
+    assert ti.try_number == 2
+    assert "Reconnecting to existing job" in capfd.readouterr().out
+    assert e2e_emulator.runs_created == 1
+    assert e2e_emulator.request_counts()["create run"] == 1
+    assert run_statuses(e2e_emulator) == ["Succeeded"]
+
+
+def test_official_style_connection_works_unchanged(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
+) -> None:
+    dag_run = behaviour_dag("e2e_official_connection").test()
+    assert states(dag_run) == {"trigger": "success"}
+    assert run_statuses(e2e_emulator) == ["Succeeded"]
+
+
+def test_sensors_in_every_mode_see_success(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
+) -> None:
+    dag_run = behaviour_dag("e2e_sensor_modes").test()
+    assert states(dag_run) == {
+        "trigger": "success",
+        "poke": "success",
+        "reschedule": "success",
+        "soft": "success",
+    }
+    assert e2e_emulator.runs_created == 1
+
+
+def test_sensors_fail_on_a_failed_run_or_skip_with_soft_fail(
+    behaviour_dag: DagGetter, e2e_emulator: EmulatorServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = behaviour_dag("e2e_sensor_modes").test(run_conf={"pipeline": "broken"})
+    assert states(dag_run) == {
+        "trigger": "success",
+        "poke": "failed",
+        "reschedule": "failed",
+        "soft": "skipped",
+    }
+    assert "failed: [2200]" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize(("pipeline", "outcome"), [("medium", "success"), ("broken", "failed")])
+def test_deferrable_sensor_checks_once_then_waits_in_the_triggerer(
+    behaviour_dag: DagGetter,
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+    trigger_log: list[str],
+    pipeline: str,
+    outcome: str,
+) -> None:
+    dag_run = behaviour_dag("e2e_sensor_deferred").test(run_conf={"pipeline": pipeline})
+    assert states(dag_run) == {"trigger": "success", "deferred": outcome}
+    assert any("; next check in 0.2 s" in line for line in trigger_log)  # it did defer
+    if outcome == "failed":
+        assert "- activity 'Copy sales to lake' (Copy) failed: [2200]" in capfd.readouterr().out
