@@ -1,0 +1,132 @@
+"""AdfHook: the Test button, links and on_kill, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.emulator import EmulatorServer
+from airflow_adf_trigger.hooks.adf import AdfHook
+from airflow_adf_trigger.links.adf import FALLBACK_URL, AdfPipelineRunLink
+from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
+
+pytestmark = pytest.mark.integration
+
+FACTORY_ID = (
+    "/subscriptions/12345678-1234-1234-1234-123456789abc/resourceGroups/rg-analytics"
+    "/providers/Microsoft.DataFactory/factories/adf-demo"
+)
+
+
+def set_connection(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, **changes: Any
+) -> None:
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    extra = {**connection["extra"], **changes.pop("extra", {})}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ADF_DEFAULT", json.dumps({**connection, **changes, "extra": extra})
+    )
+
+
+def test_test_button_signs_in_and_reads_the_factory(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_connection(monkeypatch, emulator)
+    assert AdfHook().test_connection() == (True, "Signed in and found data factory 'adf-demo'.")
+    assert emulator.request_counts() == {"token": 1, "get factory": 1}
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"password": "wrong-secret-value"}, "AADSTS7000215"),
+        ({"extra": {"factory_name": "adf-missing"}}, "check factory_name"),
+        ({"extra": {"resource_group": "rg-missing"}}, "check resource_group"),
+        (
+            {"extra": {"subscription_id": "not-a-guid"}},
+            "subscription_id: 'not-a-guid' is not a GUID",
+        ),
+    ],
+)
+def test_test_button_gives_the_precise_reason(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, changes: dict[str, Any], reason: str
+) -> None:
+    set_connection(monkeypatch, emulator, **changes)
+    ok, message = AdfHook().test_connection()
+    assert not ok
+    assert reason in message
+    assert "wrong-secret-value" not in message
+
+
+def test_test_button_names_the_missing_role(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_connection(monkeypatch, emulator)
+    emulator.add_fault(
+        operation="get factory", action="status", status=403, code="AuthorizationFailed"
+    )
+    ok, message = AdfHook().test_connection()
+    assert not ok
+    assert f"grant it the 'Data Factory Contributor' role on {FACTORY_ID}" in message
+
+
+def test_link_points_at_the_factory_before_a_run_and_at_the_run_after(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_connection(monkeypatch, emulator)
+    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="copy_sales")
+    link = AdfPipelineRunLink()
+    before = link.get_link(operator, ti_key=None)  # type: ignore[arg-type]
+    assert before == f"https://adf.azure.com/en-us/monitoring/pipelineruns?factory={FACTORY_ID}"
+    operator.run_id = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    after = link.get_link(operator, ti_key=None)  # type: ignore[arg-type]
+    assert after.startswith(
+        f"https://adf.azure.com/en-us/monitoring/pipelineruns/{operator.run_id}?"
+    )
+
+
+def test_link_is_never_empty_even_without_a_readable_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_BROKEN", json.dumps({"conn_type": "adf", "extra": {}}))
+    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="p", adf_conn_id="adf_broken")
+    assert AdfPipelineRunLink().get_link(operator, ti_key=None) == FALLBACK_URL  # type: ignore[arg-type]
+
+
+def test_on_kill_before_the_run_exists_sends_nothing(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    set_connection(monkeypatch, emulator)
+    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="copy_sales")
+    operator.on_kill()  # killed before execute even started
+    from datetime import UTC, datetime
+
+    operator._create_sent_at = datetime.now(UTC)  # killed while create-run was in flight
+    operator.on_kill()
+    assert emulator.request_counts() == {}
+    captured = capfd.readouterr()
+    assert "Killed while starting pipeline 'copy_sales'" in captured.out + captured.err
+
+
+def test_on_kill_cancels_the_run_and_its_children(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_connection(monkeypatch, emulator)
+    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="copy_sales")
+    operator.run_id = operator.hook.client.create_run("copy_sales")
+    operator.on_kill()
+    (summary,) = emulator.run_summaries()
+    assert summary["cancelled_recursive"] is True
+    assert summary["status"] in ("Canceling", "Cancelled")
+
+
+def test_on_kill_leaves_the_run_when_asked(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_connection(monkeypatch, emulator)
+    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="copy_sales", cancel_on_kill=False)
+    operator.run_id = operator.hook.client.create_run("copy_sales")
+    operator.on_kill()
+    assert emulator.request_counts().get("cancel run", 0) == 0
