@@ -126,7 +126,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 run = await source.current(self.run_id)
             except TRANSIENT_ERRORS as error:
                 log.warning(
-                    "Could not read run %s (%s); still waiting, next try in %.0f s",
+                    "Could not read run %s (%s); still waiting, next try in %g s",
                     self.run_id,
                     error,
                     self.poll_interval,
@@ -137,7 +137,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 if run.status.is_terminal:
                     return await self._final_event(client, run, url)
                 log.info(
-                    "Pipeline %r run %s is %s; next check in %.0f s",
+                    "Pipeline %r run %s is %s; next check in %g s",
                     run.pipeline_name,
                     run.run_id,
                     run.status.value,

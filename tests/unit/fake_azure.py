@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ class FakeAzure:
 
     scripts: list[tuple[str, str, list[Answer]]] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    latency: float = 0.0
+    """Seconds each answer takes (real time), so that concurrent callers overlap."""
 
     def on(self, method: str, suffix: str, *answers: Answer) -> None:
         self.scripts.append((method, suffix, list(answers)))
@@ -97,6 +100,7 @@ class _Adapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = request.body.encode() if isinstance(request.body, str) else request.body
+        time.sleep(self.fake.latency)
         try:
             status, headers, raw = self.fake.answer(
                 _seen(str(request.method), str(request.url), dict(request.headers), body)
@@ -139,7 +143,8 @@ class Harness:
                 **kwargs,
             )
 
-        def handle(request: httpx.Request) -> httpx.Response:
+        async def handle(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(self.fake.latency)
             try:
                 status, headers, raw = self.fake.answer(
                     _seen(request.method, str(request.url), dict(request.headers), request.content)

@@ -410,3 +410,30 @@ def test_secret_and_tokens_never_show(
         harness.call_on(client, "create_run", "copy_sales")
     shown = caplog.text + repr(client) + str(caught.value) + repr(caught.value)
     assert SECRET not in shown and "tok-private-123" not in shown
+
+
+def test_concurrent_callers_fetch_one_token(kind: str, fake: FakeAzure, clock: FakeClock) -> None:
+    """Threads (sync) or tasks (async) racing for a token: exactly one token request."""
+    import threading
+
+    fake.on("GET", f"/pipelineruns/{RUN_ID}", (200, {}, run_json()))
+    fake.latency = 0.02
+    harness = Harness(kind, fake, make_settings(), clock)
+    if kind == "sync":
+        client = harness.client()
+        threads = [threading.Thread(target=client.get_run, args=(RUN_ID,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        import asyncio
+
+        client = harness.client()
+
+        async def many() -> None:
+            await asyncio.gather(*(client.get_run(RUN_ID) for _ in range(8)))  # type: ignore[misc]
+
+        asyncio.run(many())
+    assert len(fake.requests_to("/token")) == 1
+    assert len(fake.requests_to(RUN_ID)) == 8
