@@ -21,8 +21,14 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-"))
 # Airflow runs DAGs of its one dags folder: gather the examples and the test DAGs there.
 ALL_DAGS = _AIRFLOW_HOME / "dags"
 ALL_DAGS.mkdir()
+_IGNORED = {
+    line.strip().replace("\\.", ".")
+    for line in (DAGS_FOLDER / ".airflowignore").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
 for _dag_file in [*DAGS_FOLDER.glob("*.py"), *TEST_DAGS_FOLDER.glob("*.py")]:
-    shutil.copy(_dag_file, ALL_DAGS / _dag_file.name)
+    if _dag_file.name not in _IGNORED:
+        shutil.copy(_dag_file, ALL_DAGS / _dag_file.name)
 os.environ.update(
     AIRFLOW_HOME=str(_AIRFLOW_HOME),
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
