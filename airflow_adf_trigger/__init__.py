@@ -6,10 +6,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+DEFAULT_CONN_ID = "adf_default"
+"""The connection every hook, operator, sensor and trigger uses unless told otherwise."""
+
 
 def get_provider_info() -> dict[str, Any]:
     """Describe this provider to Airflow (the ``apache_airflow_provider`` entry point)."""
-    from airflow_adf_trigger.hooks.connection import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+    from airflow_adf_trigger.hooks.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 
     return {
         "package-name": "airflow-adf-trigger",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 
+from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
@@ -28,7 +29,7 @@ class AdfHook(BaseHook):
     """
 
     conn_name_attr = "adf_conn_id"
-    default_conn_name = "adf_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Azure Data Factory (airflow-adf-trigger)"
 

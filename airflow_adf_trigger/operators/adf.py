@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, ResumableJobMixin, conf
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_adf_trigger.core.errors import AdfError, AdfWaitTimeoutError
-from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.hooks.adf import AdfHook
+from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.hooks.adf import AdfHook
+
+# DAG files import this module at every parse: the hook, the HTTP client and the trigger are
+# imported where they are used, not here (see tests/unit/test_provider.py).
 
 XCOM_RUN_ID = "run_id"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
@@ -68,7 +71,7 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
         *,
         pipeline_name: str,
         parameters: dict[str, Any] | None = None,
-        adf_conn_id: str = AdfHook.default_conn_name,
+        adf_conn_id: str = DEFAULT_CONN_ID,
         resource_group: str | None = None,
         factory_name: str | None = None,
         reference_pipeline_run_id: str | None = None,
@@ -102,6 +105,8 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
 
     @cached_property
     def hook(self) -> AdfHook:
+        from airflow_adf_trigger.hooks.adf import AdfHook
+
         return AdfHook(
             self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
         )
@@ -156,6 +161,8 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------ waiting
 
     def _wait_in_worker(self, run_id: str) -> None:
+        from airflow_adf_trigger.core.errors import AdfWaitTimeoutError
+
         client = self.hook.client
         try:
             run = client.wait_for_run(
@@ -171,6 +178,8 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
         self.log.info("Pipeline %r run %s succeeded", run.pipeline_name, run_id)
 
     def _cancel_after_timeout(self, run: PipelineRun) -> str:
+        from airflow_adf_trigger.core.errors import AdfError
+
         message = (
             f"Pipeline {run.pipeline_name!r} run {run.run_id} was still {run.status.value} "
             f"after the {self.timeout:.0f} s timeout"
@@ -219,6 +228,8 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
         self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
 
     def on_kill(self) -> None:
+        from airflow_adf_trigger.core.errors import AdfError
+
         if not self.cancel_on_kill:
             return
         if self.run_id is None:

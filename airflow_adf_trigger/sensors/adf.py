@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.hooks.adf import AdfHook
+from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_adf_trigger.hooks.adf import AdfHook
 
 
 class AdfPipelineRunSensor(BaseSensorOperator):
@@ -42,7 +44,7 @@ class AdfPipelineRunSensor(BaseSensorOperator):
         self,
         *,
         run_id: str,
-        adf_conn_id: str = AdfHook.default_conn_name,
+        adf_conn_id: str = DEFAULT_CONN_ID,
         resource_group: str | None = None,
         factory_name: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -57,6 +59,8 @@ class AdfPipelineRunSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> AdfHook:
+        from airflow_adf_trigger.hooks.adf import AdfHook
+
         return AdfHook(
             self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
         )

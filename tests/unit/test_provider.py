@@ -74,11 +74,12 @@ def test_core_client_imports_without_airflow() -> None:
 
 
 def test_importing_the_operator_and_sensor_loads_nothing_heavy() -> None:
-    """DAG files import these at every parse: no emulator, async client or azure-identity."""
+    """DAG files import these at every parse: no HTTP client, hook, trigger or azure-identity."""
     code = (
         "import sys\n"
         "import airflow_adf_trigger.operators.adf, airflow_adf_trigger.sensors.adf\n"
         "heavy = ('airflow_adf_trigger.emulator', 'airflow_adf_trigger.core.aio',\n"
+        "         'airflow_adf_trigger.core.client', 'airflow_adf_trigger.hooks.adf',\n"
         "         'airflow_adf_trigger.triggers', 'azure')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )

@@ -1,0 +1,35 @@
+"""RunStatus: the state of a pipeline run, in a module light enough for DAG-parse time."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """The status of a pipeline run, as ADF names it."""
+
+    QUEUED = "Queued"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELING = "Canceling"
+    CANCELLED = "Cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_successful(self) -> bool:
+        return self is RunStatus.SUCCEEDED
+
+    @classmethod
+    def parse(cls, value: str) -> RunStatus:
+        """Exact (case-insensitive) match; an unknown status is an error, never a guess."""
+        for status in cls:
+            if status.value.lower() == str(value).lower():
+                return status
+        raise ValueError(f"unknown ADF pipeline run status {value!r}")
+
+
+_TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
