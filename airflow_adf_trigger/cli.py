@@ -1,0 +1,886 @@
+"""``adf-trigger``: start, follow, cancel and inspect Azure Data Factory pipeline runs from a shell.
+
+A thin command line over the Airflow-free core (:mod:`airflow_adf_trigger.core`): it never
+imports Airflow, and it imports the core (and ``requests``) only once the arguments are
+parsed, so ``--help`` stays instant. Run ``adf-trigger --help`` for the commands, the settings
+sources and the exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun
+    from airflow_adf_trigger.core.settings import AdfSettings
+
+PROG = "adf-trigger"
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_AZURE = 3
+EXIT_INTERRUPTED = 130
+
+DEFAULT_POLL_INTERVAL = 15.0
+"""Seconds between status checks while waiting (the operator's default too)."""
+
+CONNECTION_URI_ENV = "ADF_CONNECTION_URI"
+
+# One setting: its flag, its environment variable and the name it has in a connection.
+SETTINGS_SOURCES: dict[str, tuple[str, str]] = {
+    "tenant_id": ("--tenant-id", "AZURE_TENANT_ID"),
+    "client_id": ("--client-id", "AZURE_CLIENT_ID"),
+    "client_secret": ("--client-secret-env NAME", "AZURE_CLIENT_SECRET"),
+    "subscription_id": ("--subscription-id", "ADF_SUBSCRIPTION_ID"),
+    "resource_group": ("--resource-group", "ADF_RESOURCE_GROUP"),
+    "factory_name": ("--factory-name", "ADF_FACTORY_NAME"),
+    "cloud": ("--cloud", "ADF_CLOUD"),
+    "authority_host": ("--authority-host", "ADF_AUTHORITY_HOST"),
+    "management_endpoint": ("--management-endpoint", "ADF_MANAGEMENT_ENDPOINT"),
+}
+_CONNECTION_ONLY_KEYS = (
+    "identity",
+    "token_api",
+    "request_timeout",
+    "retry_max_attempts",
+    "retry_max_seconds",
+)
+_REQUIRED = ("tenant_id", "subscription_id", "resource_group", "factory_name")
+_CONN_TYPES = ("adf", "azure_data_factory")
+
+DESCRIPTION = """\
+Start, follow, cancel and inspect Azure Data Factory pipeline runs.
+Needs no Airflow: it uses the provider's Airflow-free core client."""
+
+EPILOG = """\
+examples:
+  export ADF_CONNECTION_URI='adf://CLIENT_ID:SECRET@/?tenant_id=TENANT&subscription_id=SUB&resource_group=rg-analytics&factory_name=adf-prod'
+  adf-trigger run copy_sales --param region=emea --param date=2026-11-26 --wait
+  RUN_ID=$(adf-trigger run copy_sales) && adf-trigger wait "$RUN_ID" --timeout 3600
+  adf-trigger status "$RUN_ID" --json
+  adf-trigger activities "$RUN_ID"
+
+settings, each taken from the first source that gives it:
+  1. flags: --tenant-id, --client-id, --subscription-id, --resource-group, --factory-name,
+     --cloud, --authority-host, --management-endpoint, --identity, and
+     --client-secret-env NAME (the environment variable that holds the secret: the
+     secret itself is never a flag)
+  2. --connection-uri URI, else $ADF_CONNECTION_URI: an Airflow connection of type adf (or
+     azure_data_factory) as a URI, adf://CLIENT_ID:SECRET@/?tenant_id=..&subscription_id=..
+     &resource_group=..&factory_name=.. (login and password URL-quoted; query = extras),
+     or in its JSON form {"conn_type": "adf", "login": .., "password": .., "extra": {..}}
+  3. environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+     ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME, and optionally ADF_CLOUD,
+     ADF_AUTHORITY_HOST, ADF_MANAGEMENT_ENDPOINT
+  The client secret is never printed, not even with --json.
+
+exit codes:
+  0  done: the run succeeded (wait, run --wait), or the command did its job (run, cancel,
+     activities, status). `status` of a Failed run exits 0: it reported the status
+     successfully; use `wait` to turn a run's outcome into an exit code.
+  1  the run ended Failed or Cancelled (wait, run --wait), or --timeout passed first (the
+     run itself is left alone: cancel it with `adf-trigger cancel RUN_ID`)
+  2  usage or configuration error: a bad flag, a missing or malformed setting, a bad run id
+  3  Azure said no or could not be reached: wrong secret, missing role, unknown factory,
+     pipeline or run, network errors
+"""
+
+
+class CliError(Exception):
+    """A problem to report as one ``adf-trigger: error:`` line, with its exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Console:
+    """Where the CLI writes: human text, or one JSON document; secrets are always masked."""
+
+    def __init__(self, *, json_mode: bool) -> None:
+        self.json_mode = json_mode
+        self._secrets: list[str] = []
+
+    def hide(self, secret: str | None) -> None:
+        """Never let ``secret`` through, whatever text carries it."""
+        if secret:
+            self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
+
+    def say(self, text: str = "") -> None:
+        """A line of human output on stdout (nothing in --json mode)."""
+        if not self.json_mode:
+            print(self.redact(text), file=sys.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line for the person at the terminal, on stderr, so stdout stays scriptable."""
+        if not self.json_mode:
+            print(self.redact(text), file=sys.stderr, flush=True)
+
+    def document(self, value: object) -> None:
+        """The one JSON document of --json mode."""
+        print(self.redact(json.dumps(value, indent=2)), file=sys.stdout, flush=True)
+
+    def error(self, text: str) -> None:
+        line = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+        print(f"{PROG}: error: {self.redact(line)}", file=sys.stderr, flush=True)
+
+
+class Progress:
+    """A run's status while waiting: a live line on a terminal, else a line per change."""
+
+    TICK_SECONDS = 1.0
+
+    def __init__(self, console: Console, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = not console.json_mode
+        self._live = self._enabled and _isatty(stream)
+        self._console = console
+        self._started = time.monotonic()
+        self._run: PipelineRun | None = None
+        self._width = 0
+
+    def update(self, run: PipelineRun) -> None:
+        """Called after every status check."""
+        changed = self._run is None or self._run.status is not run.status
+        self._run = run
+        if self._live:
+            self._draw()
+        elif self._enabled and changed:
+            self._stream.write(self._console.redact(self._line(run)) + "\n")
+            self._stream.flush()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between checks, keeping the live line's clock ticking."""
+        if not self._live or self._run is None:
+            time.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, self.TICK_SECONDS))
+            self._draw()
+
+    def finish(self) -> None:
+        """End the live line so what follows starts on a fresh one."""
+        if self._live and self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0
+
+    def _draw(self) -> None:
+        if self._run is None:
+            return
+        line = self._console.redact(self._line(self._run))
+        self._width = max(self._width, len(line))
+        self._stream.write("\r" + line.ljust(self._width))
+        self._stream.flush()
+
+    def _line(self, run: PipelineRun) -> str:
+        elapsed = int(time.monotonic() - self._started)
+        minutes, seconds = divmod(elapsed, 60)
+        return (
+            f"[{minutes:02d}:{seconds:02d}] {run.status.value:<10} "
+            f"pipeline '{run.pipeline_name}', run {run.run_id}"
+        )
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """A setting's value and where it came from, to name the source in errors."""
+
+    value: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The parts of an Airflow connection the CLI reads."""
+
+    login: str | None
+    password: str | None
+    extra: Mapping[str, Any]
+
+
+def parse_connection(text: str, origin: str) -> Connection:
+    """Read an Airflow connection URI or its JSON form; errors never echo the text."""
+    text = text.strip()
+    if text.startswith("{"):
+        return _parse_connection_json(text, origin)
+    fix = (
+        "use adf://CLIENT_ID:SECRET@/?tenant_id=..&subscription_id=..&resource_group=.."
+        "&factory_name=.. (login and secret URL-quoted), or the connection's JSON form"
+    )
+    try:
+        parts = urlsplit(text)
+        query = parse_qsl(parts.query, keep_blank_values=False)
+    except ValueError:
+        raise CliError(f"{origin}: is not a connection URI; {fix}") from None
+    if not parts.scheme or not text.lower().startswith(f"{parts.scheme.lower()}://"):
+        raise CliError(f"{origin}: is not a connection URI; {fix}")
+    _check_conn_type(parts.scheme, origin)
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    login, has_password, password = userinfo.partition(":")
+    extra: dict[str, Any] = {}
+    for key, value in query:
+        if key == "__extra__":
+            extra.update(_json_object(value, f"{origin} (__extra__)"))
+        else:
+            extra[key] = value
+    return Connection(
+        login=unquote(login) or None,
+        password=unquote(password) if has_password and password else None,
+        extra=extra,
+    )
+
+
+def _parse_connection_json(text: str, origin: str) -> Connection:
+    body = _json_object(text, origin)
+    if body.get("conn_type"):
+        _check_conn_type(str(body["conn_type"]), origin)
+    extra = body.get("extra") or {}
+    if isinstance(extra, str):
+        extra = _json_object(extra, f"{origin} (extra)")
+    if not isinstance(extra, Mapping):
+        raise CliError(f"{origin}: extra must be a JSON object")
+    login = body.get("login")
+    password = body.get("password")
+    return Connection(
+        login=str(login) if login else None,
+        password=str(password) if password else None,
+        extra=extra,
+    )
+
+
+def _json_object(text: str, origin: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        # Only the position: the text may hold the secret.
+        raise CliError(
+            f"{origin}: is not valid JSON (line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise CliError(f"{origin}: must be a JSON object")
+    return value
+
+
+def _check_conn_type(conn_type: str, origin: str) -> None:
+    normalized = conn_type.strip().lower().replace("-", "_")
+    if normalized not in _CONN_TYPES:
+        raise CliError(
+            f"{origin}: connection type {conn_type!r} is not one of {', '.join(_CONN_TYPES)}"
+        )
+
+
+def resolve_settings(
+    args: argparse.Namespace, environ: Mapping[str, str], console: Console
+) -> AdfSettings:
+    """Merge flags, the connection URI and the environment (in that order) into settings."""
+    from airflow_adf_trigger.core.errors import AdfConfigurationError
+    from airflow_adf_trigger.hooks.connection import extra_value, settings_from_connection
+
+    # Lowest precedence first; later layers override earlier ones, setting by setting.
+    layers: list[dict[str, Sourced]] = []
+
+    env_layer: dict[str, Sourced] = {}
+    for key, (_, variable) in SETTINGS_SOURCES.items():
+        value = environ.get(variable, "").strip()
+        if value:
+            env_layer[key] = Sourced(value, variable)
+    layers.append(env_layer)
+
+    uri_origin = "--connection-uri" if args.connection_uri else CONNECTION_URI_ENV
+    uri_text = args.connection_uri or environ.get(CONNECTION_URI_ENV, "")
+    if uri_text.strip():
+        connection = parse_connection(uri_text, uri_origin)
+        console.hide(connection.password)
+        source = f"the connection in {uri_origin}"
+        conn_layer: dict[str, Sourced] = {}
+        if connection.login:
+            conn_layer["client_id"] = Sourced(connection.login, f"{source} (login)")
+        if connection.password:
+            conn_layer["client_secret"] = Sourced(connection.password, f"{source} (password)")
+        for key in (*SETTINGS_SOURCES, *_CONNECTION_ONLY_KEYS):
+            if key in ("client_id", "client_secret"):
+                continue
+            value = extra_value(connection.extra, key)
+            if value not in (None, ""):
+                conn_layer[key] = Sourced(str(value), source)
+        layers.append(conn_layer)
+
+    flag_layer: dict[str, Sourced] = {}
+    for key, (flag, _) in SETTINGS_SOURCES.items():
+        given = getattr(args, key, None)
+        if key != "client_secret" and given:
+            flag_layer[key] = Sourced(str(given).strip(), flag)
+    if args.client_secret_env:
+        variable = args.client_secret_env
+        secret = environ.get(variable, "")
+        if not secret:
+            raise CliError(
+                f"client_secret: environment variable {variable} (named by --client-secret-env) "
+                "is not set or empty; export it with the client secret's value"
+            )
+        flag_layer["client_secret"] = Sourced(secret, f"${variable}")
+    if args.identity:
+        flag_layer["identity"] = Sourced(args.identity, "--identity")
+    layers.append(flag_layer)
+
+    merged: dict[str, Sourced] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if k not in ("client_secret", "identity")})
+    # The credential (a secret, or an azure-identity kind) comes whole from one source: the
+    # highest that gives either, so a secret never joins an identity from another source.
+    for layer in reversed(layers):
+        if "client_secret" in layer or "identity" in layer:
+            for key in ("client_secret", "identity"):
+                if key in layer:
+                    merged[key] = layer[key]
+            break
+    if "client_secret" in merged:
+        console.hide(merged["client_secret"].value)
+
+    _check_missing(merged)
+    values = {key: sourced.value for key, sourced in merged.items()}
+    login = values.pop("client_id", None)
+    password = values.pop("client_secret", None)
+    try:
+        return settings_from_connection(login, password, values)
+    except AdfConfigurationError as error:
+        given = merged.get(error.field)
+        where = f" (given by {given.source})" if given else ""
+        raise CliError(f"{error}{where}") from None
+
+
+def _check_missing(merged: Mapping[str, Sourced]) -> None:
+    required = list(_REQUIRED)
+    if "identity" not in merged:
+        required[1:1] = ["client_id", "client_secret"]
+    missing = [key for key in required if key not in merged]
+    if not missing:
+        return
+    hints = []
+    for key in missing:
+        flag, variable = SETTINGS_SOURCES[key]
+        hints.append(
+            f"{key} (${variable} or --client-secret-env NAME)"
+            if key == "client_secret"
+            else f"{key} ({flag} or ${variable})"
+        )
+    raise CliError(
+        f"missing settings: {', '.join(hints)}; give them as flags or environment variables, "
+        f"or all at once as a connection in ${CONNECTION_URI_ENV} or --connection-uri "
+        f"(see {PROG} --help)"
+    )
+
+
+# --------------------------------------------------------------------------- JSON and text
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(milliseconds: int | None) -> str:
+    """``850ms``, ``12.3s``, ``4m 05s`` or ``2h 01m``; ``-`` when unknown."""
+    if milliseconds is None:
+        return "-"
+    if milliseconds < 1000:
+        return f"{milliseconds}ms"
+    seconds = milliseconds / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def failure_json(activity: ActivityRun) -> dict[str, Any]:
+    return {
+        "activityName": activity.activity_name,
+        "activityType": activity.activity_type,
+        "errorCode": activity.error.code if activity.error else None,
+        "message": activity.error.message if activity.error else None,
+    }
+
+
+def run_json(
+    run: PipelineRun, settings: AdfSettings, failures: Sequence[ActivityRun] = ()
+) -> dict[str, Any]:
+    """A run as --json prints it: ADF's own field names, plus failures and the Studio link."""
+    return {
+        "runId": run.run_id,
+        "pipelineName": run.pipeline_name,
+        "status": run.status.value,
+        "message": run.message,
+        "runStart": _iso(run.run_start),
+        "runEnd": _iso(run.run_end),
+        "durationInMs": run.duration_ms,
+        "parameters": dict(run.parameters),
+        "failures": [failure_json(activity) for activity in failures],
+        "monitoringUrl": settings.factory.monitoring_url(settings.cloud, run.run_id),
+    }
+
+
+def activity_json(activity: ActivityRun) -> dict[str, Any]:
+    error = activity.error
+    return {
+        "activityRunId": activity.activity_run_id,
+        "activityName": activity.activity_name,
+        "activityType": activity.activity_type,
+        "status": activity.status,
+        "activityRunStart": _iso(activity.run_start),
+        "activityRunEnd": _iso(activity.run_end),
+        "durationInMs": activity.duration_ms,
+        "error": None
+        if error is None
+        else {"errorCode": error.code, "message": error.message, "failureType": error.failure_type},
+    }
+
+
+def print_run(
+    console: Console, run: PipelineRun, settings: AdfSettings, failures: Sequence[ActivityRun]
+) -> None:
+    """The human summary of a run: status, timing, message, failed activities, Studio link."""
+    rows = [
+        ("Run", run.run_id),
+        ("Pipeline", run.pipeline_name),
+        ("Status", run.status.value),
+        ("Started", _when(run.run_start)),
+        ("Ended", _when(run.run_end)),
+        ("Duration", format_duration(run.duration_ms)),
+    ]
+    if run.parameters:
+        rows.append(("Parameters", json.dumps(dict(run.parameters))))
+    if run.message:
+        rows.append(("Message", run.message))
+    for label, value in rows:
+        console.say(f"{label + ':':<12}{value}")
+    if failures:
+        console.say("Failed activities:")
+        for activity in failures:
+            console.say(f"  - {activity.describe()}")
+    console.say(f"{'Monitor:':<12}{settings.factory.monitoring_url(settings.cloud, run.run_id)}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _client(settings: AdfSettings, sleep: Callable[[float], None] = time.sleep) -> AdfClient:
+    from airflow_adf_trigger.core.client import AdfClient
+
+    return AdfClient(settings, sleep=sleep)
+
+
+def _failures(client: AdfClient, run: PipelineRun) -> list[ActivityRun]:
+    from airflow_adf_trigger.core.models import RunStatus
+
+    return client.failure_details(run) if run.status is RunStatus.FAILED else []
+
+
+def _check_run_id(run_id: str) -> str:
+    from airflow_adf_trigger.core.validation import check_run_id
+
+    return check_run_id(run_id)
+
+
+def follow_run(
+    client: AdfClient,
+    settings: AdfSettings,
+    console: Console,
+    progress: Progress,
+    run_id: str,
+    args: argparse.Namespace,
+) -> int:
+    """Wait for a run to end and report it: 0 if it succeeded, 1 if not (or on timeout)."""
+    from airflow_adf_trigger.core.errors import AdfWaitTimeoutError
+
+    try:
+        run = client.wait_for_run(
+            run_id, poll_interval=args.poll_interval, timeout=args.timeout, on_poll=progress.update
+        )
+    except AdfWaitTimeoutError as timeout:
+        progress.finish()
+        if console.json_mode:
+            console.document({**run_json(timeout.run, settings), "timedOut": True})
+        console.error(
+            f"timed out: {timeout}; the run goes on in ADF (stop it with `{PROG} cancel {run_id}`)"
+        )
+        return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        progress.finish()
+        raise CliError(
+            f"stopped waiting; run {run_id} goes on in ADF (stop it with `{PROG} cancel {run_id}`)",
+            EXIT_INTERRUPTED,
+        ) from None
+    finally:
+        progress.finish()
+    failures = _failures(client, run)
+    if console.json_mode:
+        console.document(run_json(run, settings, failures))
+    else:
+        print_run(console, run, settings, failures)
+    return EXIT_OK if run.status.is_successful else EXIT_RUN_FAILED
+
+
+def command_run(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """Start a run; with --wait, follow it to the end."""
+    from airflow_adf_trigger.core.errors import AdfError
+    from airflow_adf_trigger.core.validation import check_pipeline
+
+    pipeline = check_pipeline(args.pipeline)
+    parameters = collect_parameters(args.param or [], args.params_json)
+    progress = Progress(console, sys.stdout)
+    with _client(settings, sleep=progress.sleep) as client:
+        run_id = client.create_run(pipeline, parameters)
+        console.say(run_id)
+        url = settings.factory.monitoring_url(settings.cloud, run_id)
+        console.note(f"Started pipeline '{pipeline}': run {run_id}. Monitor it at {url}")
+        try:
+            if args.wait:
+                return follow_run(client, settings, console, progress, run_id, args)
+            if console.json_mode:
+                console.document(run_json(client.get_run(run_id), settings))
+        except AdfError as error:
+            raise CliError(
+                f"pipeline '{pipeline}' run {run_id} was started, but: {error}", EXIT_AZURE
+            ) from None
+    return EXIT_OK
+
+
+def command_status(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """Report a run's status once; exits 0 whatever the status."""
+    run_id = _check_run_id(args.run_id)
+    with _client(settings) as client:
+        run = client.get_run(run_id)
+        failures = _failures(client, run)
+    if console.json_mode:
+        console.document(run_json(run, settings, failures))
+    else:
+        print_run(console, run, settings, failures)
+    return EXIT_OK
+
+
+def command_wait(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """Poll a run until it ends."""
+    run_id = _check_run_id(args.run_id)
+    progress = Progress(console, sys.stdout)
+    with _client(settings, sleep=progress.sleep) as client:
+        return follow_run(client, settings, console, progress, run_id, args)
+
+
+def command_cancel(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """Cancel a run; one that already ended is reported, not an error."""
+    run_id = _check_run_id(args.run_id)
+    recursive = not args.no_recursive
+    with _client(settings) as client:
+        result: CancelResult = client.cancel_run(run_id, is_recursive=recursive)
+    if console.json_mode:
+        console.document(
+            {
+                "runId": result.run_id or run_id,
+                "cancelRequested": result.cancel_requested,
+                "finishedStatus": result.finished_status.value if result.finished_status else None,
+            }
+        )
+    elif result.cancel_requested:
+        children = "with its child pipelines" if recursive else "without its child pipelines"
+        console.say(f"{result.describe()} ({children}); it ends as Cancelled shortly")
+    else:
+        console.say(result.describe())
+    return EXIT_OK
+
+
+def command_activities(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """List the activity runs of a run, in the order they started."""
+    from airflow_adf_trigger.core.models import RunQuery
+
+    run_id = _check_run_id(args.run_id)
+    with _client(settings) as client:
+        run = client.get_run(run_id)
+        now = datetime.now(UTC)
+        start = run.run_start or run.last_updated or now - timedelta(days=30)
+        query = RunQuery(
+            last_updated_after=start - timedelta(hours=1),
+            last_updated_before=max(now, run.run_end or now) + timedelta(days=1),
+            order_by=(("ActivityRunStart", "ASC"),),
+        )
+        activities = client.query_activity_runs(run_id, query)
+    if console.json_mode:
+        console.document([activity_json(activity) for activity in activities])
+        return EXIT_OK
+    console.say(f"Pipeline '{run.pipeline_name}' run {run.run_id}: {run.status.value}")
+    if not activities:
+        console.say("No activity has run yet.")
+        return EXIT_OK
+    rows = [
+        (a.activity_name, a.activity_type, a.status, format_duration(a.duration_ms))
+        for a in activities
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for activity, row in zip(activities, rows, strict=True):
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        error = activity.error
+        if error is not None:
+            code = f"[{error.code}] " if error.code else ""
+            line += f"  {code}{error.message}"
+        console.say(line.rstrip())
+    return EXIT_OK
+
+
+def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:
+    """--params-json's object, then each --param NAME=VALUE (a string) over it."""
+    parameters: dict[str, Any] = {}
+    if json_file:
+        try:
+            if json_file == "-":
+                text = sys.stdin.read()
+            else:
+                with open(json_file, encoding="utf-8") as handle:
+                    text = handle.read()
+        except OSError as error:
+            raise CliError(f"--params-json: cannot read {json_file}: {error.strerror}") from None
+        parameters.update(_json_object(text, f"--params-json {json_file}"))
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise CliError(f"--param: {pair!r} is not NAME=VALUE, e.g. --param date=2026-11-26")
+        parameters[name.strip()] = value
+    return parameters
+
+
+# --------------------------------------------------------------------------- argument parsing
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0 seconds")
+    return value
+
+
+def _add_settings_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    # Subcommands leave unset options out (SUPPRESS), so values given before the command
+    # survive. No option shows a default: none may leak an environment value into --help.
+    default = None if top_level else argparse.SUPPRESS
+    group = parser.add_argument_group(
+        "settings", "override the connection and the environment (see the epilog of --help)"
+    )
+    group.add_argument("--tenant-id", metavar="ID", default=default, help="Directory (tenant) ID")
+    group.add_argument("--client-id", metavar="ID", default=default, help="Application (client) ID")
+    group.add_argument(
+        "--client-secret-env",
+        metavar="NAME",
+        default=default,
+        help="name of the environment variable holding the client secret's value",
+    )
+    group.add_argument("--subscription-id", metavar="ID", default=default)
+    group.add_argument("--resource-group", metavar="NAME", default=default)
+    group.add_argument("--factory-name", metavar="NAME", default=default)
+    group.add_argument(
+        "--cloud", metavar="CLOUD", default=default, help="public (default), china or usgov"
+    )
+    group.add_argument(
+        "--authority-host", metavar="URL", default=default, help="Azure AD endpoint override"
+    )
+    group.add_argument(
+        "--management-endpoint",
+        metavar="URL",
+        default=default,
+        help="Resource Manager endpoint override",
+    )
+    group.add_argument(
+        "--identity",
+        metavar="KIND",
+        default=default,
+        help="sign in without a secret via azure-identity: default, managed_identity, "
+        "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
+    )
+    group.add_argument(
+        "--connection-uri",
+        metavar="URI",
+        default=default,
+        help=f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a "
+        "flag's value shows in the process list",
+    )
+
+
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll-interval",
+        metavar="S",
+        type=_positive_seconds,
+        default=DEFAULT_POLL_INTERVAL,
+        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_positive_seconds,
+        default=None,
+        help="give up waiting after S seconds (exit 1); the run is not cancelled",
+    )
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document and nothing else"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``adf-trigger`` argument parser with its five commands."""
+    from airflow_adf_trigger import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_settings_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=summary, description=summary, epilog=EPILOG, formatter_class=formatter
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    run = command(
+        "run", "start a pipeline run and print its run id (with --wait: follow it)", command_run
+    )
+    run.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's name in ADF Studio")
+    run.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        action="append",
+        help="a pipeline parameter (a string); repeat for more; wins over --params-json",
+    )
+    run.add_argument(
+        "--params-json",
+        metavar="FILE",
+        help="a JSON object file of parameters ('-' reads stdin)",
+    )
+    run.add_argument("--wait", action="store_true", help="wait for the run to end, as `wait` does")
+    _add_json_option(run)
+    _add_wait_options(run)
+    _add_settings_options(run, top_level=False)
+
+    status = command(
+        "status",
+        "print a run's status, pipeline, start/end/duration and message (exits 0)",
+        command_status,
+    )
+    status.add_argument("run_id", metavar="RUN_ID")
+    _add_json_option(status)
+    _add_settings_options(status, top_level=False)
+
+    wait = command(
+        "wait",
+        "poll a run until it ends; on Failed, show the failed activities' errors",
+        command_wait,
+    )
+    wait.add_argument("run_id", metavar="RUN_ID")
+    _add_json_option(wait)
+    _add_wait_options(wait)
+    _add_settings_options(wait, top_level=False)
+
+    cancel = command(
+        "cancel",
+        "cancel a run, with its child pipelines; a finished run is reported, not an error",
+        command_cancel,
+    )
+    cancel.add_argument("run_id", metavar="RUN_ID")
+    cancel.add_argument(
+        "--no-recursive", action="store_true", help="leave the child pipelines running"
+    )
+    _add_json_option(cancel)
+    _add_settings_options(cancel, top_level=False)
+
+    activities = command(
+        "activities",
+        "list a run's activity runs: name, type, status, duration, error",
+        command_activities,
+    )
+    activities.add_argument("run_id", metavar="RUN_ID")
+    _add_json_option(activities)
+    _add_settings_options(activities, top_level=False)
+    return parser
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``adf-trigger`` on ``argv`` (default: the command line); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE if stop.code else EXIT_OK
+    console = Console(json_mode=bool(getattr(args, "json", False)))
+    # Hide a secret even when a later problem stops the CLI before it is read as a setting.
+    console.hide(os.environ.get("AZURE_CLIENT_SECRET"))
+    if args.client_secret_env:
+        console.hide(os.environ.get(args.client_secret_env))
+    try:
+        from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
+
+        try:
+            settings = resolve_settings(args, os.environ, console)
+            handler: Callable[[argparse.Namespace, AdfSettings, Console], int] = args.handler
+            return handler(args, settings, console)
+        except AdfConfigurationError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+        except AdfError as error:
+            raise CliError(str(error), EXIT_AZURE) from None
+    except CliError as error:
+        console.error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted; a run already started goes on in ADF")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,685 @@
+"""``adf-trigger`` against the emulator on 127.0.0.1: in-process and as a console script."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from airflow_adf_trigger.cli import main
+from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.hooks.connection import settings_from_connection
+
+pytestmark = pytest.mark.integration
+
+SECRET = "cli-secret-Zq9+/value=="
+"""Has characters that must be URL-quoted in a connection URI."""
+WRONG_SECRET = "wrong-secret-Kx7"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+FAILURE_MESSAGE = (
+    "Operation on target Copy sales to lake failed: ErrorCode=UserErrorSourceBlobNotExists,"
+    "'The required blob is missing: sales/2026-11-26.csv'"
+)
+ACTIVITIES = [
+    {"name": "Lookup files", "type": "Lookup", "duration_seconds": 0.1},
+    {"name": "Copy sales to lake", "type": "Copy"},
+]
+SCENARIO: dict[str, Any] = {
+    "tenant_id": TENANT,
+    "subscription_id": SUBSCRIPTION,
+    "resource_group": "rg-analytics",
+    "factory_name": "adf-demo",
+    "service_principals": [{"client_id": CLIENT_ID, "client_secret": SECRET}],
+    "pipelines": {
+        "copy_sales": {
+            "queued_seconds": 0.1,
+            "duration_seconds": 0.3,
+            "parameters": ["region", "date"],
+            "activities": ACTIVITIES,
+        },
+        "broken": {
+            "queued_seconds": 0.1,
+            "duration_seconds": 0.3,
+            "outcome": "Failed",
+            "failed_activity": "Copy sales to lake",
+            "error_code": "2200",
+            "message": FAILURE_MESSAGE,
+            "activities": ACTIVITIES,
+        },
+        "slow": {"queued_seconds": 0.1, "duration_seconds": 60, "cancel_seconds": 0.1},
+    },
+}
+SETTINGS_ENV = (
+    "ADF_CONNECTION_URI",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "ADF_SUBSCRIPTION_ID",
+    "ADF_RESOURCE_GROUP",
+    "ADF_FACTORY_NAME",
+    "ADF_CLOUD",
+    "ADF_AUTHORITY_HOST",
+    "ADF_MANAGEMENT_ENDPOINT",
+)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets counts: nothing from the developer's shell."""
+    for name in SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def connection_uri(server: EmulatorServer, secret: str = SECRET, **extra: str) -> str:
+    query = {
+        "tenant_id": TENANT,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-analytics",
+        "factory_name": "adf-demo",
+        "authority_host": server.url,
+        "management_endpoint": server.url,
+        **extra,
+    }
+    return f"adf://{quote(CLIENT_ID, safe='')}:{quote(secret, safe='')}@/?{urlencode(query)}"
+
+
+@pytest.fixture
+def conn(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """Settings from ADF_CONNECTION_URI, as most users give them."""
+    monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(server))
+    return server
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def finished_run(server: EmulatorServer, pipeline: str) -> str:
+    """Start a run with the core client and wait for its end; return its id."""
+    connection = server.state.scenario.airflow_connection(server.url)
+    settings = settings_from_connection(
+        connection["login"], connection["password"], connection["extra"]
+    )
+    with AdfClient(settings) as client:
+        run_id = client.create_run(pipeline)
+        client.wait_for_run(run_id, poll_interval=0.05)
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def succeeded_run(server: EmulatorServer) -> str:
+    return finished_run(server, "copy_sales")
+
+
+@pytest.fixture(scope="module")
+def failed_run(server: EmulatorServer) -> str:
+    return finished_run(server, "broken")
+
+
+def summary(server: EmulatorServer, run_id: str) -> dict[str, Any]:
+    return next(run for run in server.run_summaries() if run["runId"] == run_id)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def test_run_prints_the_run_id_and_exits_0(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"region": "emea", "date": "2026-11-26"}))
+    result = cli(
+        capsys, "run", "copy_sales", "--params-json", str(params), "--param", "region=apac"
+    )
+    assert result.code == 0, result.err
+    run_id = result.out.strip()
+    assert GUID.match(run_id), result.out
+    assert "https://adf.azure.com/en-us/monitoring/pipelineruns/" + run_id in result.err
+    assert summary(conn, run_id)["parameters"] == {"region": "apac", "date": "2026-11-26"}
+
+
+def test_run_json_describes_the_new_run(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "run", "copy_sales", "--param", "region=emea", "--json")
+    assert result.code == 0, result.err
+    document = result.json()
+    assert GUID.match(document["runId"])
+    assert document["pipelineName"] == "copy_sales"
+    assert document["status"] in ("Queued", "InProgress")
+    assert document["parameters"] == {"region": "emea"}
+    assert document["monitoringUrl"].endswith("/providers/Microsoft.DataFactory/factories/adf-demo")
+    assert result.err == ""
+
+
+def test_run_wait_follows_a_run_to_success(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.1")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert GUID.match(lines[0])
+    assert "\r" not in result.out  # not a terminal: a plain line per status change
+    changes = [line for line in lines if line.startswith("[")]
+    first = r"^\[00:0\d\] (Queued|InProgress) +pipeline 'copy_sales', run "
+    assert re.match(first + lines[0], changes[0])
+    assert "Succeeded" in changes[-1]
+    assert len(changes) == len({line.split()[1] for line in changes})  # one line per status
+    assert "Status:     Succeeded" in result.out
+    assert "Monitor:    https://adf.azure.com/" in result.out
+
+
+def test_run_wait_of_a_failing_pipeline_exits_1_with_the_activity_error(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "run", "broken", "--wait", "--poll-interval", "0.1")
+    assert result.code == 1
+    assert "Status:     Failed" in result.out
+    assert (
+        f"  - activity 'Copy sales to lake' (Copy) failed: [2200] {FAILURE_MESSAGE}" in result.out
+    )
+
+
+def test_run_wait_json_of_a_failing_pipeline(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "run", "broken", "--wait", "--json", "--poll-interval", "0.1")
+    assert result.code == 1
+    document = result.json()
+    assert document["status"] == "Failed"
+    assert document["message"] == FAILURE_MESSAGE
+    assert document["runStart"] and document["runEnd"]
+    assert document["durationInMs"] == 300
+    assert document["failures"] == [
+        {
+            "activityName": "Copy sales to lake",
+            "activityType": "Copy",
+            "errorCode": "2200",
+            "message": FAILURE_MESSAGE,
+        }
+    ]
+
+
+# --------------------------------------------------------------------------- status, wait
+
+
+def test_status_of_a_failed_run_reports_and_exits_0(
+    conn: EmulatorServer, failed_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "status", failed_run)
+    assert result.code == 0, result.err
+    for expected in (
+        f"Run:        {failed_run}",
+        "Pipeline:   broken",
+        "Status:     Failed",
+        "Duration:   300ms",
+        f"Message:    {FAILURE_MESSAGE}",
+        "(Copy) failed: [2200]",
+        f"pipelineruns/{failed_run}?factory=",
+    ):
+        assert expected in result.out
+    assert re.search(r"Started: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", result.out)
+
+
+def test_status_json(
+    conn: EmulatorServer, succeeded_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "status", succeeded_run, "--json")
+    assert result.code == 0, result.err
+    document = result.json()
+    assert set(document) == {
+        "runId",
+        "pipelineName",
+        "status",
+        "message",
+        "runStart",
+        "runEnd",
+        "durationInMs",
+        "parameters",
+        "failures",
+        "monitoringUrl",
+    }
+    assert document["runId"] == succeeded_run
+    assert document["status"] == "Succeeded"
+    assert document["failures"] == []
+    assert document["durationInMs"] == 300
+
+
+def test_wait_for_finished_runs(
+    conn: EmulatorServer,
+    succeeded_run: str,
+    failed_run: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ok = cli(capsys, "wait", succeeded_run, "--poll-interval", "0.1")
+    assert ok.code == 0, ok.err
+    assert "Status:     Succeeded" in ok.out
+    failed = cli(capsys, "wait", failed_run, "--json")
+    assert failed.code == 1
+    assert failed.json()["failures"][0]["errorCode"] == "2200"
+
+
+def test_wait_timeout_exits_1_and_says_so(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = cli(capsys, "run", "slow").out.strip()
+    result = cli(capsys, "wait", run_id, "--poll-interval", "0.1", "--timeout", "0.3", "--json")
+    assert result.code == 1
+    document = result.json()
+    assert document["timedOut"] is True
+    assert document["status"] in ("Queued", "InProgress")
+    assert "timed out" in result.err
+    assert f"adf-trigger cancel {run_id}" in result.err
+    assert summary(conn, run_id)["status"] == "InProgress"  # waiting never cancels
+    assert cli(capsys, "cancel", run_id).code == 0
+
+
+def test_a_terminal_gets_one_live_line(
+    conn: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["run", "copy_sales", "--wait", "--poll-interval", "0.1"]) == 0
+    output = terminal.getvalue()
+    live = output.split("\n")[1]
+    assert re.match(r"\r\[00:00\] (Queued|InProgress) ", live)
+    assert live.count("\r") >= 2
+    assert re.search(r"\r\[00:0\d\] Succeeded +pipeline 'copy_sales', run ", live)
+    assert "Status:     Succeeded" in output
+
+
+# --------------------------------------------------------------------------- cancel, activities
+
+
+def test_cancel_a_running_run(conn: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    recursive = cli(capsys, "run", "slow").out.strip()
+    result = cli(capsys, "cancel", recursive)
+    assert result.code == 0, result.err
+    assert f"cancel requested for run {recursive} (with its child pipelines)" in result.out
+    assert summary(conn, recursive)["cancelled_recursive"] is True
+
+    flat = cli(capsys, "run", "slow").out.strip()
+    result = cli(capsys, "cancel", flat, "--no-recursive", "--json")
+    assert result.code == 0, result.err
+    assert result.json() == {"runId": flat, "cancelRequested": True, "finishedStatus": None}
+    assert summary(conn, flat)["cancelled_recursive"] is False
+
+    cancelled = cli(capsys, "wait", flat, "--poll-interval", "0.1")
+    assert cancelled.code == 1  # a Cancelled run is not a success
+    assert "Status:     Cancelled" in cancelled.out
+
+
+def test_cancel_a_finished_run_is_not_an_error(
+    conn: EmulatorServer, succeeded_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "cancel", succeeded_run)
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"run {succeeded_run} already finished with status Succeeded"
+    document = cli(capsys, "cancel", succeeded_run, "--json").json()
+    assert document == {
+        "runId": succeeded_run,
+        "cancelRequested": False,
+        "finishedStatus": "Succeeded",
+    }
+
+
+def test_activities(
+    conn: EmulatorServer, failed_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "activities", failed_run)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == f"Pipeline 'broken' run {failed_run}: Failed"
+    assert re.match(r"^Lookup files +Lookup +Succeeded +100ms$", lines[1])
+    assert re.match(
+        r"^Copy sales to lake +Copy +Failed +200ms +\[2200\] Operation on target", lines[2]
+    )
+
+    document = cli(capsys, "activities", failed_run, "--json").json()
+    assert [a["activityName"] for a in document] == ["Lookup files", "Copy sales to lake"]
+    assert [a["status"] for a in document] == ["Succeeded", "Failed"]
+    assert document[0]["error"] is None
+    assert document[1]["error"]["errorCode"] == "2200"
+    assert document[1]["error"]["message"] == FAILURE_MESSAGE
+    assert document[1]["durationInMs"] == 200
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_from_flags_and_client_secret_env(
+    server: EmulatorServer,
+    succeeded_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MY_ADF_SECRET", SECRET)
+    result = cli(
+        capsys,
+        "status",
+        succeeded_run,
+        "--tenant-id",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret-env",
+        "MY_ADF_SECRET",
+        "--subscription-id",
+        SUBSCRIPTION,
+        "--resource-group",
+        "rg-analytics",
+        "--factory-name",
+        "adf-demo",
+        "--authority-host",
+        server.url,
+        "--management-endpoint",
+        server.url,
+    )
+    assert result.code == 0, result.err
+    assert "Status:     Succeeded" in result.out
+
+
+def test_settings_from_the_connection_uri_flag_and_json_form(
+    server: EmulatorServer,
+    succeeded_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = cli(capsys, "status", succeeded_run, "--connection-uri", connection_uri(server))
+    assert result.code == 0, result.err
+
+    monkeypatch.setenv(
+        "ADF_CONNECTION_URI", json.dumps(server.state.scenario.airflow_connection(server.url))
+    )
+    result = cli(capsys, "status", succeeded_run, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["status"] == "Succeeded"
+
+
+def test_settings_from_azure_and_adf_environment_variables(
+    server: EmulatorServer,
+    succeeded_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in {
+        "AZURE_TENANT_ID": TENANT,
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "AZURE_CLIENT_SECRET": SECRET,
+        "ADF_SUBSCRIPTION_ID": SUBSCRIPTION,
+        "ADF_RESOURCE_GROUP": "rg-analytics",
+        "ADF_FACTORY_NAME": "adf-demo",
+        "ADF_AUTHORITY_HOST": server.url,
+        "ADF_MANAGEMENT_ENDPOINT": server.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = cli(capsys, "status", succeeded_run)
+    assert result.code == 0, result.err
+    assert "Status:     Succeeded" in result.out
+
+
+def test_flags_beat_the_connection_which_beats_the_environment(
+    server: EmulatorServer,
+    succeeded_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The environment names another factory and a wrong secret; the connection overrides both.
+    monkeypatch.setenv("ADF_FACTORY_NAME", "adf-other")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", WRONG_SECRET)
+    monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(server, factory_name="adf-wrong"))
+    # ...and the connection's factory is wrong too, until a flag fixes it.
+    assert cli(capsys, "status", succeeded_run).code == 3
+    result = cli(capsys, "--factory-name", "adf-demo", "status", succeeded_run)
+    assert result.code == 0, result.err
+    result = cli(capsys, "status", succeeded_run, "--factory-name", "adf-demo")
+    assert result.code == 0, result.err
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_settings_exit_2_and_say_how_to_give_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = cli(capsys, "status", "586bd440-7d70-4a5c-9cb1-424a7d2bcbf0")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.startswith("adf-trigger: error: missing settings: tenant_id (--tenant-id")
+    for hint in ("$AZURE_CLIENT_SECRET", "--client-secret-env", "$ADF_FACTORY_NAME"):
+        assert hint in result.err
+    assert "ADF_CONNECTION_URI" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_secret_env_that_is_not_set_exits_2(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(
+        capsys, "status", "586bd440-7d70-4a5c-9cb1-424a7d2bcbf0", "--client-secret-env", "NOPE"
+    )
+    assert result.code == 2
+    assert "environment variable NOPE" in result.err
+
+
+def test_malformed_values_exit_2_naming_the_field(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_run = cli(capsys, "status", "not-a-guid")
+    assert bad_run.code == 2
+    assert bad_run.err.startswith("adf-trigger: error: run_id: 'not-a-guid' is not a GUID")
+
+    bad_subscription = cli(capsys, "cancel", "not-a-guid-either", "--subscription-id", "sub-1")
+    assert bad_subscription.code == 2
+    assert "subscription_id: 'sub-1' is not a GUID" in bad_subscription.err
+    assert "(given by --subscription-id)" in bad_subscription.err
+
+    bad_uri = cli(capsys, "status", "not-a-guid", "--connection-uri", "postgres://u:p@db/x")
+    assert bad_uri.code == 2
+    assert "connection type 'postgres'" in bad_uri.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["run"],
+        ["status"],
+        ["frobnicate"],
+        ["wait", "586bd440-7d70-4a5c-9cb1-424a7d2bcbf0", "--poll-interval", "0"],
+        ["run", "copy_sales", "--param", "no-equals-sign"],
+        ["run", "copy_sales", "--params-json", "/does/not/exist.json"],
+    ],
+)
+def test_bad_usage_exits_2(
+    conn: EmulatorServer, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = conn.runs_created
+    result = cli(capsys, *args)
+    assert result.code == 2
+    assert re.search(r"^adf-trigger( \w+)?: error: ", result.err, re.MULTILINE)
+    assert conn.runs_created == before
+
+
+def test_a_wrong_secret_exits_3_naming_aadsts7000215(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(server, secret=WRONG_SECRET))
+    before = server.runs_created
+    result = cli(capsys, "run", "copy_sales")
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.startswith("adf-trigger: error: Azure AD rejected the client secret")
+    assert "AADSTS7000215" in result.err
+    assert WRONG_SECRET not in result.out + result.err
+    assert server.runs_created == before
+
+
+def test_an_unknown_pipeline_exits_3(
+    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "run", "no_such_pipeline")
+    assert result.code == 3
+    assert "Pipeline 'no_such_pipeline' was not found" in result.err
+    assert "HTTP 404" in result.err
+
+
+def test_an_unknown_run_exits_3(conn: EmulatorServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, "status", "00000000-0000-0000-0000-000000000000")
+    assert result.code == 3
+    assert "HTTP 404" in result.err
+
+
+def test_the_secret_never_appears_in_any_output(
+    server: EmulatorServer,
+    succeeded_run: str,
+    failed_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(server))
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("MY_ADF_SECRET", SECRET)
+    invocations = [
+        ["--help"],
+        *([command, "--help"] for command in ("run", "status", "wait", "cancel", "activities")),
+        ["run", "copy_sales", "--wait", "--poll-interval", "0.1"],
+        ["run", "broken", "--wait", "--json", "--poll-interval", "0.1"],
+        ["status", failed_run, "--json"],
+        ["wait", succeeded_run],
+        ["cancel", succeeded_run, "--json"],
+        ["activities", failed_run, "--json"],
+        ["status", "not-a-guid"],
+        ["status", succeeded_run, "--client-secret-env", "MY_ADF_SECRET", "--factory-name", "x"],
+        ["status", succeeded_run, "--connection-uri", connection_uri(server, factory_name="x!")],
+        ["status", succeeded_run, "--connection-uri", '{"login": "x", "password": "' + SECRET],
+    ]
+    for args in invocations:
+        result = cli(capsys, *args)
+        assert SECRET not in result.out + result.err, args
+        assert quote(SECRET, safe="") not in result.out + result.err, args
+
+
+# --------------------------------------------------------------------------- as a program
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    return {**env, **extra}
+
+
+def test_the_console_script_runs_a_pipeline(succeeded_run: str, server: EmulatorServer) -> None:
+    script = shutil.which("adf-trigger", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "airflow_adf_trigger.cli"]
+    result = subprocess.run(
+        [
+            *command,
+            "run",
+            "copy_sales",
+            "--param",
+            "region=emea",
+            "--wait",
+            "--poll-interval",
+            "0.1",
+        ],
+        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert GUID.match(result.stdout.splitlines()[0])
+    assert "Status:     Succeeded" in result.stdout
+    assert "\r" not in result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+    wrong = subprocess.run(
+        [sys.executable, "-m", "airflow_adf_trigger.cli", "status", succeeded_run],
+        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server, secret=WRONG_SECRET)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 3
+    assert "AADSTS7000215" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    assert WRONG_SECRET not in wrong.stdout + wrong.stderr
+
+
+def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: str) -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'airflow' or name.startswith('airflow.'):\n"
+        "            raise ImportError('airflow is blocked in this test')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from airflow_adf_trigger.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    raise AssertionError('--help must return, not exit')\n"
+        f"code = main(['status', {succeeded_run!r}, '--json'])\n"
+        "assert not any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: adf-trigger" in result.stdout
+    assert '"status": "Succeeded"' in result.stdout
+
+
+def test_help_is_cheap_to_import() -> None:
+    code = (
+        "import sys\n"
+        "from airflow_adf_trigger.cli import main\n"
+        "main(['--help'])\n"
+        "heavy = ('requests', 'airflow_adf_trigger.core')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,133 @@
+"""The Databricks notebook example, run locally as a plain script against the emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+
+pytestmark = pytest.mark.integration
+
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2] / "dags_examples" / "databricks_notebook_trigger_adf.py"
+)
+SECRET = "notebook-secret-Pw4"
+CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+FAILURE_MESSAGE = "Operation on target Copy sales to lake failed: the required blob is missing"
+ACTIVITIES = [
+    {"name": "Lookup files", "type": "Lookup", "duration_seconds": 0.1},
+    {"name": "Copy sales to lake", "type": "Copy"},
+]
+SCENARIO: dict[str, Any] = {
+    "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "subscription_id": "12345678-1234-1234-1234-123456789abc",
+    "resource_group": "rg-analytics",
+    "factory_name": "adf-demo",
+    "service_principals": [{"client_id": CLIENT_ID, "client_secret": SECRET}],
+    "pipelines": {
+        "copy_sales": {
+            "queued_seconds": 0.1,
+            "duration_seconds": 0.3,
+            "parameters": ["region", "date"],
+            "activities": ACTIVITIES,
+        },
+        "broken": {
+            "queued_seconds": 0.1,
+            "duration_seconds": 0.3,
+            "outcome": "Failed",
+            "failed_activity": "Copy sales to lake",
+            "error_code": "2200",
+            "message": FAILURE_MESSAGE,
+            "activities": ACTIVITIES,
+        },
+    },
+}
+RUN_ID = re.compile(r"run id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+BLOCK_AIRFLOW = (
+    "import runpy, sys\n"
+    "class Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'airflow' or name.startswith('airflow.'):\n"
+    "            raise ImportError('airflow is blocked in this test')\n"
+    "sys.meta_path.insert(0, Block())\n"
+    "runpy.run_path(sys.argv[1], run_name='__main__')\n"
+    "assert not any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
+        yield emulator
+
+
+def notebook_env(server: EmulatorServer, **overrides: str) -> dict[str, str]:
+    """What a user exports to try the notebook locally, pointed at the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ADF_", "AIRFLOW"))}
+    env.update(
+        AZURE_TENANT_ID=SCENARIO["tenant_id"],
+        AZURE_CLIENT_ID=CLIENT_ID,
+        AZURE_CLIENT_SECRET=SECRET,
+        ADF_SUBSCRIPTION_ID=SCENARIO["subscription_id"],
+        ADF_RESOURCE_GROUP="rg-analytics",
+        ADF_FACTORY_NAME="adf-demo",
+        ADF_AUTHORITY_HOST=server.url,
+        ADF_MANAGEMENT_ENDPOINT=server.url,
+        ADF_PIPELINE_NAME="copy_sales",
+        ADF_PIPELINE_PARAMETERS='{"region": "emea", "date": "2026-11-26"}',
+        ADF_POLL_INTERVAL_SECONDS="0.1",
+    )
+    env.update(overrides)
+    return env
+
+
+def run_notebook(
+    server: EmulatorServer, *command: str, **overrides: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*(command or (sys.executable,)), str(NOTEBOOK)],
+        env=notebook_env(server, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_notebook_runs_a_pipeline_to_success(server: EmulatorServer) -> None:
+    result = run_notebook(server)
+    assert result.returncode == 0, result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    run = next(r for r in server.run_summaries() if r["runId"] == match.group(1))
+    assert run["parameters"] == {"region": "emea", "date": "2026-11-26"}
+    assert "Succeeded" in result.stdout
+    assert result.stdout.rstrip().endswith("Final status: Succeeded")
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_failed_pipeline_fails_the_notebook_with_the_activity_error(
+    server: EmulatorServer,
+) -> None:
+    result = run_notebook(server, ADF_PIPELINE_NAME="broken", ADF_PIPELINE_PARAMETERS="")
+    assert result.returncode != 0
+    assert RUN_ID.search(result.stdout)
+    assert "Final status: Failed" in result.stdout
+    expected = f"activity 'Copy sales to lake' (Copy) failed: [2200] {FAILURE_MESSAGE}"
+    assert expected in result.stdout
+    assert "AdfPipelineRunError" in result.stderr  # raised, so a Databricks job task fails
+    assert expected in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_notebook_needs_no_airflow(server: EmulatorServer) -> None:
+    result = run_notebook(server, sys.executable, "-c", BLOCK_AIRFLOW)
+    assert result.returncode == 0, result.stderr
+    assert "Final status: Succeeded" in result.stdout
