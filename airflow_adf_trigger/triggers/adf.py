@@ -1,8 +1,9 @@
 """AdfPipelineRunTrigger: follow a pipeline run from Airflow's triggerer, without a worker.
 
-The trigger asks a :class:`RunStatusSource` for the run's current state every
-``poll_interval`` seconds. Today the source is one GET per poll on the trigger's own client;
-the interface is the seam where triggers of one process can share a poller.
+The trigger asks a :class:`RunStatusSource` for the run's next state. By default the source
+is the :class:`~airflow_adf_trigger.core.poller.SharedRunPoller` of the triggerer process,
+which watches every run of one factory and credential with one query per tick; with
+``shared_poller=False`` it is one GET per poll on the trigger's own client.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
 
 
 class RunStatusSource(Protocol):
-    """Where a trigger learns a run's current state."""
+    """Where a trigger learns a run's state."""
 
-    async def current(self, run_id: str) -> PipelineRun: ...
+    async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
+        """The run's state after ``after`` was seen (waiting for the next look at it)."""
+        ...
 
 
 class DirectRunStatus:
-    """One GET per poll, on the trigger's own client."""
+    """One GET per poll interval, on the trigger's own client."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, poll_interval: float) -> None:
         self._client = client
+        self._poll_interval = poll_interval
+        self._next_at = 0.0
 
-    async def current(self, run_id: str) -> PipelineRun:
+    async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
+        await asyncio.sleep(max(0.0, self._next_at - time.monotonic()))
+        self._next_at = time.monotonic() + self._poll_interval
         run: PipelineRun = await self._client.get_run(run_id)
         return run
 
@@ -60,6 +67,8 @@ class AdfPipelineRunTrigger(BaseTrigger):
         waiting (and cancels the run when ``cancel_on_timeout``).
     :param cancel_on_timeout: cancel the run (recursively) when ``end_time`` passes.
     :param cancel_on_kill: cancel the run (recursively) when a user stops the deferred task.
+    :param shared_poller: watch the run with the process's shared poller (one query per tick
+        for every run of the factory) instead of a GET per poll.
     """
 
     def __init__(
@@ -73,6 +82,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
         end_time: float | None = None,
         cancel_on_timeout: bool = False,
         cancel_on_kill: bool = False,
+        shared_poller: bool = True,
     ) -> None:
         super().__init__()
         self.run_id = run_id
@@ -83,6 +93,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
         self.end_time = end_time
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
+        self.shared_poller = shared_poller
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -96,6 +107,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "cancel_on_timeout": self.cancel_on_timeout,
                 "cancel_on_kill": self.cancel_on_kill,
+                "shared_poller": self.shared_poller,
             },
         )
 
@@ -105,25 +117,38 @@ class AdfPipelineRunTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
         try:
-            client = await hook.async_client()
+            settings = await self._hook().async_settings()
         except AdfError as error:
             yield TriggerEvent(self._event("error", message=str(error)))
             return
-        try:
-            event = await self.follow(client, DirectRunStatus(client))
-        finally:
-            await client.aclose()
+        if self.shared_poller:
+            from airflow_adf_trigger.core.poller import SharedRunPoller
+
+            async with SharedRunPoller.watching(
+                settings, self.run_id, self.poll_interval
+            ) as poller:
+                event = await self.follow(poller.client, poller)
+        else:
+            from airflow_adf_trigger.core.aio import AsyncAdfClient
+
+            async with AsyncAdfClient(settings) as client:
+                event = await self.follow(client, DirectRunStatus(client, self.poll_interval))
         yield TriggerEvent(event)
 
     async def follow(self, client: Any, source: RunStatusSource) -> dict[str, Any]:
-        """Poll ``source`` until the run ends, the deadline passes, or an error that won't heal."""
+        """Wait on ``source`` until the run ends, the deadline passes, or an error won't heal."""
         settings = client.settings
         url = settings.factory.monitoring_url(settings.cloud, self.run_id)
+        last: PipelineRun | None = None
         while True:
+            remaining = None if self.end_time is None else self.end_time - time.time()
+            if remaining is not None and remaining <= 0:
+                return await self._timeout_event(client, url)
             try:
-                run = await source.current(self.run_id)
+                run = await asyncio.wait_for(source.next_state(self.run_id, last), remaining)
+            except TimeoutError:
+                continue
             except TRANSIENT_ERRORS as error:
                 log.warning(
                     "Could not read run %s (%s); still waiting, next try in %g s",
@@ -131,23 +156,18 @@ class AdfPipelineRunTrigger(BaseTrigger):
                     error,
                     self.poll_interval,
                 )
+                continue
             except AdfError as error:
                 return self._event("error", message=str(error), run_page_url=url)
-            else:
-                if run.status.is_terminal:
-                    return await self._final_event(client, run, url)
-                log.info(
-                    "Pipeline %r run %s is %s; next check in %g s",
-                    run.pipeline_name,
-                    run.run_id,
-                    run.status.value,
-                    self.poll_interval,
-                )
-            remaining = None if self.end_time is None else self.end_time - time.time()
-            if remaining is not None and remaining <= 0:
-                return await self._timeout_event(client, url)
-            pause = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-            await asyncio.sleep(pause)
+            last = run
+            if run.status.is_terminal:
+                return await self._final_event(client, run, url)
+            log.info(
+                "Pipeline %r run %s is %s",
+                run.pipeline_name,
+                run.run_id,
+                run.status.value,
+            )
 
     async def _final_event(self, client: Any, run: PipelineRun, url: str) -> dict[str, Any]:
         failures: list[ActivityRun] = []

@@ -56,7 +56,7 @@ def start(server: EmulatorServer, pipeline: str) -> str:
 def follow(trigger: AdfPipelineRunTrigger, client: AsyncAdfClient) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         async with client:
-            return await trigger.follow(client, DirectRunStatus(client))
+            return await trigger.follow(client, DirectRunStatus(client, trigger.poll_interval))
 
     return asyncio.run(go())
 

@@ -1,0 +1,173 @@
+"""The shared poller: many triggers of one process, one query per tick, nobody lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.poller import SharedRunPoller
+from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.hooks.connection import settings_from_connection
+from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
+
+pytestmark = pytest.mark.integration
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+PRINCIPALS = [
+    {"client_id": "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "client_secret": "poller-secret-a"},
+    {"client_id": "1e4d5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a", "client_secret": "poller-secret-b"},
+]
+
+
+def scenario(page_size: int = 100) -> Scenario:
+    return Scenario.from_json(
+        {
+            "tenant_id": TENANT,
+            "subscription_id": "12345678-1234-1234-1234-123456789abc",
+            "resource_group": "rg-analytics",
+            "factory_name": "adf-demo",
+            "service_principals": PRINCIPALS,
+            "page_size": page_size,
+            "pipelines": {
+                "quick": {"queued_seconds": 0.1, "duration_seconds": 0.4},
+                "steady": {"queued_seconds": 0.1, "duration_seconds": 1.2},
+                "broken": {"queued_seconds": 0.1, "duration_seconds": 0.6, "outcome": "Failed"},
+                "recover": {
+                    "queued_seconds": 0.1,
+                    "duration_seconds": 0.3,
+                    "outcomes": ["Failed", "Succeeded"],
+                },
+            },
+        }
+    )
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    with EmulatorServer(scenario(page_size=10)) as emulator:
+        for index, conn_id in enumerate(["ADF_DEFAULT", "ADF_OTHER_PRINCIPAL"]):
+            connection = emulator.state.scenario.airflow_connection(emulator.url, index)
+            connection["extra"]["retry_max_attempts"] = 1  # let failures reach the poller
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(connection))
+        yield emulator
+
+
+def create(server: EmulatorServer, pipeline: str, **options: Any) -> str:
+    connection = server.state.scenario.airflow_connection(server.url)
+    settings = settings_from_connection(
+        connection["login"], connection["password"], connection["extra"]
+    )
+    return AdfClient(settings).create_run(pipeline, **options)
+
+
+def watch_all(triggers: list[AdfPipelineRunTrigger]) -> list[dict[str, Any]]:
+    async def one(trigger: AdfPipelineRunTrigger) -> dict[str, Any]:
+        events = [event async for event in trigger.run()]
+        assert len(events) == 1
+        return dict(events[0].payload)
+
+    async def every() -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(one(t) for t in triggers)))
+
+    return asyncio.run(every())
+
+
+def arm_reads(server: EmulatorServer) -> int:
+    counts = server.request_counts()
+    return counts.get("query pipeline runs", 0) + counts.get("get run", 0)
+
+
+def test_fifty_runs_every_end_seen_with_bounded_requests_per_tick(server: EmulatorServer) -> None:
+    pipelines = ["quick", "steady", "broken"]
+    run_ids = [create(server, pipelines[i % 3]) for i in range(50)]
+    before = server.request_counts()
+    triggers = [AdfPipelineRunTrigger(run_id=r, poll_interval=0.2) for r in run_ids]
+    events = watch_all(triggers)
+    assert [e["run_id"] for e in events] == run_ids
+    expected = {"quick": "Succeeded", "steady": "Succeeded", "broken": "Failed"}
+    assert [e["status"] for e in events] == [expected[pipelines[i % 3]] for i in range(50)]
+    counts = server.request_counts()
+    queries = counts["query pipeline runs"] - before.get("query pipeline runs", 0)
+    gets = counts.get("get run", 0) - before.get("get run", 0)
+    assert gets == 0  # every run was found by the shared query
+    # 50 runs in pages of 10: at most 5 pages a tick, for a wait of ~1.5 s at 0.2 s a tick.
+    assert queries <= 5 * 12
+    assert counts["token"] == 1  # one token per credential per process, creator included
+
+
+def test_a_failed_page_loses_no_watcher(server: EmulatorServer) -> None:
+    run_ids = [create(server, "steady") for _ in range(25)]
+    server.add_faults(
+        [
+            {"operation": "query pipeline runs", "action": "status", "status": 503},
+            {"operation": "query pipeline runs", "action": "drop"},
+            {"operation": "query pipeline runs", "action": "status", "status": 500},
+        ]
+    )
+    events = watch_all([AdfPipelineRunTrigger(run_id=r, poll_interval=0.2) for r in run_ids])
+    assert {e["status"] for e in events} == {"Succeeded"}
+    assert server.faults_applied == 3
+    assert server.request_counts().get("cancel run", 0) == 0
+
+
+def test_two_credentials_get_two_pollers_and_two_tokens(server: EmulatorServer) -> None:
+    run_ids = [create(server, "quick") for _ in range(6)]
+    triggers = [
+        AdfPipelineRunTrigger(
+            run_id=run_id,
+            adf_conn_id="adf_default" if i % 2 else "adf_other_principal",
+            poll_interval=0.2,
+        )
+        for i, run_id in enumerate(run_ids)
+    ]
+    events = watch_all(triggers)
+    assert {e["status"] for e in events} == {"Succeeded"}
+    assert server.request_counts()["token"] == 2  # principal A (shared with the creator), B
+    assert SharedRunPoller._pollers == {}  # every poller stopped with its last watcher
+
+
+def test_watchers_come_and_go(server: EmulatorServer) -> None:
+    async def scenario_() -> list[str]:
+        first = [create(server, "steady") for _ in range(3)]
+        early = [
+            asyncio.create_task(_one(AdfPipelineRunTrigger(run_id=r, poll_interval=0.2)))
+            for r in first
+        ]
+        await asyncio.sleep(0.5)
+        later = [create(server, "quick") for _ in range(3)]
+        late = [
+            asyncio.create_task(_one(AdfPipelineRunTrigger(run_id=r, poll_interval=0.2)))
+            for r in later
+        ]
+        statuses = [e["status"] for e in await asyncio.gather(*early, *late)]
+        assert SharedRunPoller._pollers == {}
+        return statuses
+
+    assert asyncio.run(scenario_()) == ["Succeeded"] * 6
+
+
+def test_a_run_the_query_misses_is_read_with_a_get(server: EmulatorServer) -> None:
+    failed = create(server, "recover")
+    AdfClient(
+        settings_from_connection(
+            *(lambda c: (c["login"], c["password"], c["extra"]))(
+                server.state.scenario.airflow_connection(server.url)
+            )
+        )
+    ).wait_for_run(failed, poll_interval=0.1)
+    # A recovery rerun joins the first run's group: its run id is not a run group id.
+    rerun = create(server, "recover", reference_pipeline_run_id=failed, is_recovery=True)
+    before_gets = server.request_counts().get("get run", 0)
+    (event,) = watch_all([AdfPipelineRunTrigger(run_id=rerun, poll_interval=0.2)])
+    assert event["status"] == "Succeeded"
+    assert server.request_counts()["get run"] - before_gets == 1  # then found by its group
+
+
+async def _one(trigger: AdfPipelineRunTrigger) -> dict[str, Any]:
+    events = [event async for event in trigger.run()]
+    return dict(events[0].payload)
