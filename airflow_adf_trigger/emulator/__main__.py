@@ -21,7 +21,8 @@ DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_adf_trigger.emulator",
-        description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1.",
+        description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1 "
+        "(and the Databricks Jobs API when the scenario has a databricks section).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(f"ADF emulator listening on {server.url} (factory {scenario.factory_name})", flush=True)
+    if scenario.databricks is not None:
+        jobs = ", ".join(str(job_id) for job_id in scenario.databricks.jobs) or "none"
+        print(f"Databricks Jobs API on {server.url}/api/2.2 (job ids: {jobs})", flush=True)
     if scenario.faults:
         logging.getLogger("airflow_adf_trigger.emulator").info(
             "%d fault(s) armed from the scenario; GET %s/_emulator/faults lists them",

@@ -21,6 +21,9 @@ def handle(state: EmulatorState, request: Request) -> Response:
         if route == ("GET", "runs"):
             with state.lock:
                 return Response(200, state.run_summaries())
+        if route == ("GET", "databricks/runs"):
+            with state.lock:
+                return Response(200, state.databricks.summaries(state.clock()))
         if route[1] == "faults" and request.method in ("GET", "POST", "DELETE"):
             return _faults(state, request)
         if route[1] == "settings" and request.method in ("GET", "POST"):

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from airflow_adf_trigger.emulator.databricks_scenario import DatabricksSpec
 from airflow_adf_trigger.emulator.faults import FaultSpec, parse_faults
 
 TERMINAL_OUTCOMES = ("Succeeded", "Failed", "Cancelled")
@@ -139,6 +141,8 @@ class Scenario:
     """How many runs one query answer holds before it hands out a continuation token."""
     faults: tuple[FaultSpec, ...] = ()
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
+    databricks: DatabricksSpec | None = None
+    """The Databricks workspace also served; see :mod:`airflow_adf_trigger.emulator.databricks`."""
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -180,6 +184,12 @@ class Scenario:
             faults = parse_faults(body.get("faults") or [])
         except ValueError as error:
             raise ScenarioError(f"faults: {error}") from None
+        databricks = None
+        if body.get("databricks") is not None:
+            try:
+                databricks = DatabricksSpec.from_json(body["databricks"])
+            except ValueError as error:
+                raise ScenarioError(str(error)) from None
         return cls(
             tenant_id=str(body["tenant_id"]),
             subscription_id=str(body["subscription_id"]).lower(),
@@ -190,6 +200,7 @@ class Scenario:
             token_lifetime_seconds=int(body.get("token_lifetime_seconds", 3599)),
             page_size=page_size,
             faults=faults,
+            databricks=databricks,
         )
 
     def airflow_connection(self, base_url: str, principal: int = 0) -> dict[str, Any]:
@@ -207,6 +218,23 @@ class Scenario:
                 "authority_host": base_url,
                 "management_endpoint": base_url,
             },
+        }
+
+    def databricks_connection(self, base_url: str) -> dict[str, Any]:
+        """A ``databricks`` Airflow connection (JSON form) for the emulator at base_url.
+
+        The provider builds ``{schema}://{host}:{port}/api/...`` and strips a scheme and port
+        written into ``host``, so they go in ``schema`` and ``port``; the token is the password.
+        """
+        if self.databricks is None:
+            raise ValueError('the scenario has no "databricks" section')
+        url = urlsplit(base_url)
+        return {
+            "conn_type": "databricks",
+            "host": url.hostname,
+            "port": url.port,
+            "schema": url.scheme,
+            "password": self.databricks.token,
         }
 
 

@@ -1,8 +1,9 @@
 """The emulator's HTTP server: Azure AD token endpoints and the ADF REST API, in memory.
 
 Each request is read into a :class:`~airflow_adf_trigger.emulator.wire.Request`, counted
-under its operation name, matched against the armed faults, and answered by the AAD, ARM
-or admin module as a :class:`~airflow_adf_trigger.emulator.wire.Response`.
+under its operation name, matched against the armed faults, and answered by the AAD, ARM,
+Databricks (``/api/...``) or admin module as a
+:class:`~airflow_adf_trigger.emulator.wire.Response`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from airflow_adf_trigger.emulator import aad, admin, arm
+from airflow_adf_trigger.emulator import aad, admin, arm, databricks
 from airflow_adf_trigger.emulator.faults import (
     FaultSpec,
     aad_fault_error,
@@ -80,6 +81,17 @@ class EmulatorServer:
         """How many requests a fault has hit so far."""
         with self.state.lock:
             return self.state.faults.applied
+
+    @property
+    def databricks_runs_created(self) -> int:
+        """How many Databricks runs were created (runs/submit and run-now)."""
+        with self.state.lock:
+            return len(self.state.databricks.runs)
+
+    def databricks_run_summaries(self) -> list[dict[str, Any]]:
+        """What ``GET /_emulator/databricks/runs`` answers: one line per Databricks run."""
+        with self.state.lock:
+            return self.state.databricks.summaries(self.state.clock())
 
     def request_counts(self) -> dict[str, int]:
         """A copy of the per-operation request counter (faulted requests included)."""
@@ -159,6 +171,8 @@ class Route:
     operation: str | None
     handler: Handler
     pipeline: str | None = None
+    faultable: bool = True
+    """Whether armed faults may hit it (not Databricks: faults answer in Azure's shapes)."""
 
 
 def resolve(state: EmulatorState, request: Request) -> Route:
@@ -170,6 +184,8 @@ def resolve(state: EmulatorState, request: Request) -> Route:
         return Route("token", aad.issue_token)
     if segments[1:2] == ("oauth2",):
         return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
+    if databricks.is_databricks_request(request):
+        return Route(databricks.classify(request), databricks.handle, faultable=False)
     if segments[:1] == ("subscriptions",):
         call = arm.classify(request)
         pipeline = call.pipeline
@@ -219,7 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
         if route.operation is not None:
             with self.state.lock:
                 self.state.requests[route.operation] += 1
-                fault = self.state.faults.take(route.operation, route.pipeline)
+                if route.faultable:
+                    fault = self.state.faults.take(route.operation, route.pipeline)
         if fault is not None:
             log.info(
                 "fault on %s%s: %s%s%s",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow_adf_trigger.emulator.databricks_runs import DatabricksRuns
 from airflow_adf_trigger.emulator.faults import FaultBook
 from airflow_adf_trigger.emulator.runs import EmulatedRun
 from airflow_adf_trigger.emulator.scenario import Scenario
@@ -39,6 +40,8 @@ class EmulatorState:
     runs_by_pipeline: Counter[str] = field(default_factory=Counter)
     latest_in_group: dict[str, str] = field(default_factory=dict)
     """runGroupId -> the runId that is ``isLatest`` in that group."""
+    databricks: DatabricksRuns = field(default_factory=DatabricksRuns)
+    """Databricks job runs (the scenario's ``databricks`` section)."""
     faults: FaultBook = field(init=False)
     settings: EmulatorSettings = field(init=False)
     clock_origin: float = field(init=False)
@@ -75,6 +78,7 @@ class EmulatorState:
             "requests": dict(self.requests),
             "requests_total": sum(self.requests.values()),
             "faults_applied": self.faults.applied,
+            "databricks_runs_created": len(self.databricks.runs),
         }
 
     def run_summaries(self) -> list[dict[str, Any]]:
