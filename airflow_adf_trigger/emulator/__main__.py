@@ -1,12 +1,15 @@
-"""``python -m airflow_adf_trigger.emulator --port N --scenario FILE``
+"""``python -m airflow_adf_trigger.emulator --port N --scenario FILE [--tls]``
 
-Applied faults are logged at INFO level; ``-v`` logs every request too.
+Applied faults are logged at INFO level; ``-v`` logs every request too. ``--tls`` serves
+HTTPS with a self-signed certificate made at start; ``--ca-file PATH`` copies it there for
+clients to trust.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -35,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port-file", type=Path, help="write the port here once the server listens"
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost",
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        help="with --tls: copy the certificate (PEM) for clients to trust here",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -46,13 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, ScenarioError) as error:
         print(f"cannot load scenario {args.scenario}: {error}", file=sys.stderr)
         return 2
-    server = EmulatorServer(scenario, host=args.host, port=args.port)
+    if args.ca_file and not args.tls:
+        print("--ca-file needs --tls", file=sys.stderr)
+        return 2
+    server = EmulatorServer(scenario, host=args.host, port=args.port, tls=args.tls)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     print(f"ADF emulator listening on {server.url} (factory {scenario.factory_name})", flush=True)
+    if server.ca_file is not None:
+        if args.ca_file:
+            shutil.copyfile(server.ca_file, args.ca_file)
+        print(f"TLS certificate to trust: {args.ca_file or server.ca_file}", flush=True)
     if scenario.databricks is not None:
         jobs = ", ".join(str(job_id) for job_id in scenario.databricks.jobs) or "none"
         print(f"Databricks Jobs API on {server.url}/api/2.2 (job ids: {jobs})", flush=True)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from airflow_adf_trigger.emulator import aad, admin, arm, databricks
@@ -30,6 +33,11 @@ from airflow_adf_trigger.emulator.faults import (
 from airflow_adf_trigger.emulator.runs import EmulatedRun
 from airflow_adf_trigger.emulator.scenario import Scenario
 from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.tls import (
+    CertificateFiles,
+    self_signed_certificate,
+    server_context,
+)
 from airflow_adf_trigger.emulator.wire import Request, Response, aad_error, arm_error
 
 __all__ = ["EmulatedRun", "EmulatorServer", "EmulatorState"]
@@ -42,7 +50,11 @@ SHUTDOWN_POLL_SECONDS = 0.05
 
 
 class EmulatorServer:
-    """Serve a scenario on 127.0.0.1. Use as a context manager or call start()/stop()."""
+    """Serve a scenario on 127.0.0.1. Use as a context manager or call start()/stop().
+
+    With ``tls=True`` it serves HTTPS with a self-signed certificate made at start for
+    127.0.0.1 and localhost; clients trust :attr:`ca_file` (e.g. ``session.verify``).
+    """
 
     def __init__(
         self,
@@ -51,10 +63,19 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        tls: bool = False,
     ) -> None:
         self.state = EmulatorState(scenario=scenario, clock=clock)
         handler = type("BoundHandler", (_Handler,), {"state": self.state})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._certificate: CertificateFiles | None = None
+        if tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="adf-emulator-tls-")
+            self._certificate = self_signed_certificate(Path(self._tls_dir.name))
+            context = server_context(self._certificate)
+            self._httpd: ThreadingHTTPServer = _TlsHTTPServer((host, port), handler, context)
+        else:
+            self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -63,7 +84,17 @@ class EmulatorServer:
         """The base URL, for both the authority host and the management endpoint."""
         host, port = self._httpd.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
-        return f"http://{name}:{port}"
+        return f"{'https' if self.tls else 'http'}://{name}:{port}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the emulator serves HTTPS."""
+        return self._certificate is not None
+
+    @property
+    def ca_file(self) -> str | None:
+        """With TLS: the PEM certificate for clients to trust (it is its own CA); else None."""
+        return None if self._certificate is None else str(self._certificate.cert_file)
 
     @property
     def port(self) -> int:
@@ -156,12 +187,44 @@ class EmulatorServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class _TlsHTTPServer(ThreadingHTTPServer):
+    """Accepts TCP connections and does the TLS handshake in each connection's own thread.
+
+    (Wrapping the listening socket instead would run every handshake in the accept loop, so
+    one slow or refused handshake would hold up every other client.)
+    """
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(address, handler)
+        self.tls_context = context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            connection = self.tls_context.wrap_socket(request, server_side=True)
+        except OSError as error:  # ssl.SSLError included: e.g. the client refused our cert
+            log.debug("TLS handshake with %s failed: %s", client_address[0], error)
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_WR)
+            connection.close()
 
 
 @dataclass(frozen=True, slots=True)
