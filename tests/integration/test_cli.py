@@ -21,49 +21,23 @@ from airflow_adf_trigger.cli import main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.hooks.connection import settings_from_connection
+from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
 pytestmark = pytest.mark.integration
 
 SECRET = "cli-secret-Zq9+/value=="
 """Has characters that must be URL-quoted in a connection URI."""
 WRONG_SECRET = "wrong-secret-Kx7"
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
-SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 FAILURE_MESSAGE = (
     "Operation on target Copy sales to lake failed: ErrorCode=UserErrorSourceBlobNotExists,"
     "'The required blob is missing: sales/2026-11-26.csv'"
 )
-ACTIVITIES = [
-    {"name": "Lookup files", "type": "Lookup", "duration_seconds": 0.1},
-    {"name": "Copy sales to lake", "type": "Copy"},
-]
-SCENARIO: dict[str, Any] = {
-    "tenant_id": TENANT,
-    "subscription_id": SUBSCRIPTION,
-    "resource_group": "rg-analytics",
-    "factory_name": "adf-demo",
-    "service_principals": [{"client_id": CLIENT_ID, "client_secret": SECRET}],
-    "pipelines": {
-        "copy_sales": {
-            "queued_seconds": 0.1,
-            "duration_seconds": 0.3,
-            "parameters": ["region", "date"],
-            "activities": ACTIVITIES,
-        },
-        "broken": {
-            "queued_seconds": 0.1,
-            "duration_seconds": 0.3,
-            "outcome": "Failed",
-            "failed_activity": "Copy sales to lake",
-            "error_code": "2200",
-            "message": FAILURE_MESSAGE,
-            "activities": ACTIVITIES,
-        },
-        "slow": {"queued_seconds": 0.1, "duration_seconds": 60, "cancel_seconds": 0.1},
-    },
-}
+SCENARIO = fast_scenario(
+    SECRET,
+    FAILURE_MESSAGE,
+    slow={"queued_seconds": 0.1, "duration_seconds": 60, "cancel_seconds": 0.1},
+)
 SETTINGS_ENV = (
     "ADF_CONNECTION_URI",
     "AZURE_TENANT_ID",

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from tests.integration.fast_scenario import CLIENT_ID, fast_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -20,36 +20,8 @@ NOTEBOOK = (
     Path(__file__).resolve().parents[2] / "dags_examples" / "databricks_notebook_trigger_adf.py"
 )
 SECRET = "notebook-secret-Pw4"
-CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
 FAILURE_MESSAGE = "Operation on target Copy sales to lake failed: the required blob is missing"
-ACTIVITIES = [
-    {"name": "Lookup files", "type": "Lookup", "duration_seconds": 0.1},
-    {"name": "Copy sales to lake", "type": "Copy"},
-]
-SCENARIO: dict[str, Any] = {
-    "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-    "subscription_id": "12345678-1234-1234-1234-123456789abc",
-    "resource_group": "rg-analytics",
-    "factory_name": "adf-demo",
-    "service_principals": [{"client_id": CLIENT_ID, "client_secret": SECRET}],
-    "pipelines": {
-        "copy_sales": {
-            "queued_seconds": 0.1,
-            "duration_seconds": 0.3,
-            "parameters": ["region", "date"],
-            "activities": ACTIVITIES,
-        },
-        "broken": {
-            "queued_seconds": 0.1,
-            "duration_seconds": 0.3,
-            "outcome": "Failed",
-            "failed_activity": "Copy sales to lake",
-            "error_code": "2200",
-            "message": FAILURE_MESSAGE,
-            "activities": ACTIVITIES,
-        },
-    },
-}
+SCENARIO = fast_scenario(SECRET, FAILURE_MESSAGE)
 RUN_ID = re.compile(r"run id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 BLOCK_AIRFLOW = (
     "import runpy, sys\n"
