@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_adf_trigger.core.clouds import resolve_cloud
@@ -196,3 +198,37 @@ def test_official_provider_connections_work_unchanged(prefix: str) -> None:
     assert settings.factory.subscription_id == SUBSCRIPTION
     assert settings.factory.resource_group == "rg-analytics"
     assert settings.factory.factory_name == "adf-demo"
+
+
+@pytest.mark.parametrize(
+    ("kind", "class_name"),
+    [
+        ("default", "DefaultAzureCredential"),
+        ("managed_identity", "ManagedIdentityCredential"),
+        ("azure_cli", "AzureCliCredential"),
+        ("environment", "EnvironmentCredential"),
+    ],
+)
+def test_each_identity_kind_builds_its_azure_identity_credential(
+    kind: str, class_name: str
+) -> None:
+    from airflow_adf_trigger.core.auth import identity_credential
+
+    settings = make_settings(client_secret=None, identity=kind)
+    credential = identity_credential(settings)
+    assert type(credential).__name__ == class_name
+    assert identity_credential(settings) is credential  # one per process and settings
+
+
+def test_workload_identity_is_built_from_its_token_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from airflow_adf_trigger.core.auth import identity_credential
+
+    token_file = tmp_path / "token"
+    token_file.write_text("federated-token")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    credential = identity_credential(
+        make_settings(client_secret=None, identity="workload_identity")
+    )
+    assert type(credential).__name__ == "WorkloadIdentityCredential"
