@@ -73,10 +73,9 @@ class EmulatorServer:
             self._tls_dir = tempfile.TemporaryDirectory(prefix="adf-emulator-tls-")
             self._certificate = self_signed_certificate(Path(self._tls_dir.name))
             context = server_context(self._certificate)
-            self._httpd: ThreadingHTTPServer = _TlsHTTPServer((host, port), handler, context)
+            self._httpd: _HTTPServer = _TlsHTTPServer((host, port), handler, context)
         else:
-            self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
+            self._httpd = _HTTPServer((host, port), handler)
         self._thread: threading.Thread | None = None
 
     @property
@@ -197,7 +196,14 @@ class EmulatorServer:
         self.stop()
 
 
-class _TlsHTTPServer(ThreadingHTTPServer):
+class _HTTPServer(ThreadingHTTPServer):
+    """A thread per connection; a listen backlog for a thousand clients connecting at once."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
+class _TlsHTTPServer(_HTTPServer):
     """Accepts TCP connections and does the TLS handshake in each connection's own thread.
 
     (Wrapping the listening socket instead would run every handshake in the accept loop, so
@@ -276,6 +282,9 @@ class _Handler(BaseHTTPRequestHandler):
     state: EmulatorState
     protocol_version = "HTTP/1.1"
     server_version = "adf-emulator"
+    # Headers and body go out in two writes; with Nagle's algorithm the body then waits for
+    # the client's delayed ACK (about 40 ms per request on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
