@@ -42,3 +42,26 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Benchmarks (see README.md, "Performance"): ours beside the official
+# provider, in their own virtualenv with the project installed as a wheel (not editable), so
+# import timings pay no editable-finder cost. BENCH_QUICK=1 or BENCH_RUNS=N scale it down.
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
+
+.PHONY: bench
+
+$(BENCH_STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
+	printf '*\n' > $(BENCH_VENV)/.gitignore
+	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
+		-c requirements/constraints.txt '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@# The project itself is reinstalled every time: a wheel install does not follow edits.
+	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
+		-c requirements/constraints.txt --reinstall-package airflow-adf-trigger '.[bench]'
+	cd benchmarks && ../$(BENCH_BIN)/python run_all.py
