@@ -41,7 +41,7 @@ lock: $(STAMP)
 		-o requirements/constraints.txt --no-header --no-emit-package airflow-adf-trigger
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache .demo
 
 # Benchmarks (see README.md, "Performance"): ours beside the official
 # provider, in their own virtualenv with the project installed as a wheel (not editable), so

@@ -122,7 +122,7 @@ def build_token_request(settings: AdfSettings) -> HttpRequest:
         url=settings.cloud.authority_host + path,
         headers={"Content-Type": _FORM, "Accept": _JSON},
         body=urlencode(form).encode(),
-        operation="token",
+        operation="get an Azure AD token",
     )
 
 

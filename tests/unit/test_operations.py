@@ -437,3 +437,12 @@ def test_concurrent_callers_fetch_one_token(kind: str, fake: FakeAzure, clock: F
         asyncio.run(many())
     assert len(fake.requests_to("/token")) == 1
     assert len(fake.requests_to(RUN_ID)) == 8
+
+
+def test_an_unreachable_token_endpoint_is_named_in_plain_words(
+    harness: Harness, fake: FakeAzure
+) -> None:
+    fake.scripts.clear()
+    fake.on("POST", "/token", Refused)
+    with pytest.raises(AdfConnectionError, match=r"^Could not get an Azure AD token at login\."):
+        harness.call("get_run", RUN_ID)
