@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
@@ -24,7 +24,12 @@ from airflow_adf_trigger.core.auth import (
 from airflow_adf_trigger.core.client import ClientBase, Clock
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
 from airflow_adf_trigger.core.operations import Flow, Sleep
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
+from airflow_adf_trigger.core.protocol import (
+    HttpRequest,
+    HttpResponse,
+    RerunOptions,
+    TransportFailure,
+)
 from airflow_adf_trigger.core.settings import AdfSettings
 
 T = TypeVar("T")
@@ -70,21 +75,9 @@ class AsyncAdfClient(ClientBase):
         self,
         pipeline_name: str,
         parameters: Mapping[str, Any] | None = None,
-        *,
-        reference_pipeline_run_id: str | None = None,
-        is_recovery: bool | None = None,
-        start_activity_name: str | None = None,
-        start_from_failure: bool | None = None,
+        **options: Unpack[RerunOptions],
     ) -> str:
-        flow = operations.create_run(
-            self.settings,
-            pipeline_name,
-            parameters,
-            reference_pipeline_run_id=reference_pipeline_run_id,
-            is_recovery=is_recovery,
-            start_activity_name=start_activity_name,
-            start_from_failure=start_from_failure,
-        )
+        flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
         return await self._drive(flow, subject=pipeline_name)
 
     async def get_run(self, run_id: str) -> PipelineRun:

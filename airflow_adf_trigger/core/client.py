@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
@@ -24,7 +24,13 @@ from airflow_adf_trigger.core.auth import (
 from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
 from airflow_adf_trigger.core.operations import Flow, Sleep
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RetryLoop, TransportFailure
+from airflow_adf_trigger.core.protocol import (
+    HttpRequest,
+    HttpResponse,
+    RerunOptions,
+    RetryLoop,
+    TransportFailure,
+)
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
@@ -129,26 +135,14 @@ class AdfClient(ClientBase):
         self,
         pipeline_name: str,
         parameters: Mapping[str, Any] | None = None,
-        *,
-        reference_pipeline_run_id: str | None = None,
-        is_recovery: bool | None = None,
-        start_activity_name: str | None = None,
-        start_from_failure: bool | None = None,
+        **options: Unpack[RerunOptions],
     ) -> str:
         """Start a run of ``pipeline_name`` and return its run id.
 
         Never sent twice: if the request may have reached ADF but no answer came back,
         :class:`~airflow_adf_trigger.core.errors.AdfRunOutcomeUnknownError` says where to look.
         """
-        flow = operations.create_run(
-            self.settings,
-            pipeline_name,
-            parameters,
-            reference_pipeline_run_id=reference_pipeline_run_id,
-            is_recovery=is_recovery,
-            start_activity_name=start_activity_name,
-            start_from_failure=start_from_failure,
-        )
+        flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
         return self._drive(flow, subject=pipeline_name)
 
     def get_run(self, run_id: str) -> PipelineRun:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import AdfServiceError, AdfWaitTimeoutError
@@ -22,7 +22,7 @@ from airflow_adf_trigger.core.models import (
     PipelineRun,
     RunQuery,
 )
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, Target
+from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
 
 T = TypeVar("T")
@@ -65,21 +65,9 @@ def create_run(
     settings: AdfSettings,
     pipeline_name: str,
     parameters: Mapping[str, Any] | None = None,
-    *,
-    reference_pipeline_run_id: str | None = None,
-    is_recovery: bool | None = None,
-    start_activity_name: str | None = None,
-    start_from_failure: bool | None = None,
+    **options: Unpack[RerunOptions],
 ) -> Flow[str]:
-    request = protocol.build_create_run(
-        settings,
-        pipeline_name,
-        parameters,
-        reference_pipeline_run_id=reference_pipeline_run_id,
-        is_recovery=is_recovery,
-        start_activity_name=start_activity_name,
-        start_from_failure=start_from_failure,
-    )
+    request = protocol.build_create_run(settings, pipeline_name, parameters, **options)
     response = yield from send(request)
     return protocol.parse_create_run(response, target(settings, pipeline_name=pipeline_name))
 

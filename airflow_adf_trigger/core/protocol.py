@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote, urlencode
 
 from airflow_adf_trigger.core.auth import AccessToken
@@ -236,25 +236,41 @@ def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
     return _json_object(response)
 
 
+class RerunOptions(TypedDict, total=False):
+    """createRun's query options for reruns, taken as keyword arguments by every layer."""
+
+    reference_pipeline_run_id: str | None
+    """The run to rerun."""
+    is_recovery: bool | None
+    """Recovery mode: the rerun joins the reference run's group."""
+    start_activity_name: str | None
+    """Rerun from this activity."""
+    start_from_failure: bool | None
+    """Rerun from the activities that failed."""
+
+
 def build_create_run(
     settings: AdfSettings,
     pipeline_name: str,
     parameters: Mapping[str, Any] | None = None,
-    *,
-    reference_pipeline_run_id: str | None = None,
-    is_recovery: bool | None = None,
-    start_activity_name: str | None = None,
-    start_from_failure: bool | None = None,
+    **options: Unpack[RerunOptions],
 ) -> HttpRequest:
     """``POST .../pipelines/{name}/createRun``; no body when there are no parameters."""
     pipeline = check_pipeline(pipeline_name)
+    unknown = set(options) - RerunOptions.__optional_keys__
+    if unknown:
+        raise TypeError(f"unknown create-run option(s): {', '.join(sorted(unknown))}")
     params: dict[str, str] = {"api-version": API_VERSION}
-    if reference_pipeline_run_id:
-        params["referencePipelineRunId"] = check_run_id(reference_pipeline_run_id)
+    reference = options.get("reference_pipeline_run_id")
+    if reference:
+        params["referencePipelineRunId"] = check_run_id(reference)
+    is_recovery = options.get("is_recovery")
     if is_recovery is not None:
         params["isRecovery"] = _bool(is_recovery)
+    start_activity_name = options.get("start_activity_name")
     if start_activity_name:
         params["startActivityName"] = start_activity_name
+    start_from_failure = options.get("start_from_failure")
     if start_from_failure is not None:
         params["startFromFailure"] = _bool(start_from_failure)
     body: bytes | None = None

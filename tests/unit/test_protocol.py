@@ -152,6 +152,10 @@ class TestCreateRun:
             "startFromFailure": "false",
         }
 
+    def test_a_misspelt_rerun_option_is_refused(self) -> None:
+        with pytest.raises(TypeError, match="start_from_falure"):
+            protocol.build_create_run(make_settings(), "p", start_from_falure=True)  # type: ignore[call-arg]
+
     def test_pipeline_name_is_quoted_as_one_path_segment(self) -> None:
         request = protocol.build_create_run(make_settings(), "daily load #1 ü")
         assert request.url.endswith("/pipelines/daily%20load%20%231%20%C3%BC/createRun")
