@@ -9,6 +9,8 @@ from airflow.sdk import BaseOperatorLink
 if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
+    from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+
 FALLBACK_URL = "https://adf.azure.com/en-us/monitoring/pipelineruns"
 """Used only when the connection cannot be read: ADF Studio's monitoring page."""
 
@@ -22,17 +24,10 @@ class AdfPipelineRunLink(BaseOperatorLink):
         return monitoring_url(operator, getattr(operator, "run_id", None))
 
 
-def monitoring_url(operator: Any, run_id: str | None) -> str:
-    """The link for any task with ``adf_conn_id`` (and optional factory overrides)."""
-    from airflow_adf_trigger.hooks.adf import AdfHook
-
-    hook = AdfHook(
-        operator.adf_conn_id,
-        resource_group=getattr(operator, "resource_group", None),
-        factory_name=getattr(operator, "factory_name", None),
-    )
+def monitoring_url(operator: AdfFactoryTask, run_id: str | None) -> str:
+    """The link for the operator or the sensor (any :class:`AdfFactoryTask`)."""
     try:
-        return hook.monitoring_url(run_id if _looks_like_run_id(run_id) else None)
+        return operator.hook.monitoring_url(run_id if _looks_like_run_id(run_id) else None)
     except Exception:  # the link must never break the task or be empty
         return FALLBACK_URL
 

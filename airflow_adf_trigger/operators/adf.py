@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, ResumableJobMixin, conf
@@ -14,12 +13,12 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
+from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_adf_trigger.core.models import PipelineRun
-    from airflow_adf_trigger.hooks.adf import AdfHook
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
 # imported where they are used, not here (see tests/unit/test_provider.py).
@@ -28,7 +27,7 @@ XCOM_RUN_ID = "run_id"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 
 
-class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
+class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     """Start a run of an Azure Data Factory pipeline; push its run id to XCom as ``run_id``.
 
     A retried task reattaches to the run its earlier try started while that run is still
@@ -102,14 +101,6 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.run_id: str | None = None
         self._create_sent_at: datetime | None = None
-
-    @cached_property
-    def hook(self) -> AdfHook:
-        from airflow_adf_trigger.hooks.adf import AdfHook
-
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
 
     def execute(self, context: Context) -> str | None:
         self.execute_resumable(context)
@@ -191,15 +182,10 @@ class AdfRunPipelineOperator(ResumableJobMixin, BaseOperator):
         return f"{message}; {result.describe()} (child pipelines included)"
 
     def _defer(self) -> None:
-        from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
-
         assert self.run_id is not None
         self.defer(
-            trigger=AdfPipelineRunTrigger(
-                run_id=self.run_id,
-                adf_conn_id=self.adf_conn_id,
-                resource_group=self.resource_group,
-                factory_name=self.factory_name,
+            trigger=self.run_trigger(
+                self.run_id,
                 poll_interval=self.check_interval,
                 end_time=None if self.timeout is None else time.time() + self.timeout,
                 cancel_on_timeout=True,

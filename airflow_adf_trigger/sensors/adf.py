@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
@@ -13,14 +12,13 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
+from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_adf_trigger.hooks.adf import AdfHook
 
-
-class AdfPipelineRunSensor(BaseSensorOperator):
+class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
     """Succeed when the run is ``Succeeded``; fail with ADF's message on ``Failed``/``Cancelled``.
 
     Works in ``poke`` and ``reschedule`` mode, or deferrable (in the triggerer). On a failed
@@ -57,14 +55,6 @@ class AdfPipelineRunSensor(BaseSensorOperator):
         self.factory_name = factory_name
         self.deferrable = deferrable
 
-    @cached_property
-    def hook(self) -> AdfHook:
-        from airflow_adf_trigger.hooks.adf import AdfHook
-
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
-
     def poke(self, context: Context) -> bool:
         run = self.hook.client.get_run(self.run_id)
         self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
@@ -80,16 +70,8 @@ class AdfPipelineRunSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):  # one look before handing the wait to the triggerer
             return None
-        from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
-
         self.defer(
-            trigger=AdfPipelineRunTrigger(
-                run_id=self.run_id,
-                adf_conn_id=self.adf_conn_id,
-                resource_group=self.resource_group,
-                factory_name=self.factory_name,
-                poll_interval=self.poke_interval,
-            ),
+            trigger=self.run_trigger(self.run_id, poll_interval=self.poke_interval),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -1,0 +1,42 @@
+"""What the operator and the sensor share: one factory to talk to, its hook, its trigger."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.hooks.adf import AdfHook
+    from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
+
+
+class AdfFactoryTask:
+    """A task with ``adf_conn_id`` and optional ``resource_group``/``factory_name`` overrides.
+
+    The hook and the trigger are imported on first use: DAG files import the task classes at
+    every parse.
+    """
+
+    adf_conn_id: str
+    resource_group: str | None
+    factory_name: str | None
+
+    @cached_property
+    def hook(self) -> AdfHook:
+        from airflow_adf_trigger.hooks.adf import AdfHook
+
+        return AdfHook(
+            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
+        )
+
+    def run_trigger(self, run_id: str, **options: Any) -> AdfPipelineRunTrigger:
+        """A trigger that follows ``run_id`` in this task's factory."""
+        from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
+
+        return AdfPipelineRunTrigger(
+            run_id=run_id,
+            adf_conn_id=self.adf_conn_id,
+            resource_group=self.resource_group,
+            factory_name=self.factory_name,
+            **options,
+        )
