@@ -119,6 +119,11 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             start_activity_name=self.start_activity_name or None,
             start_from_failure=self.start_from_failure,
         )
+        # Saved before anything else can fail, so a retry finds this run (ResumableJobMixin
+        # saves it again once this returns).
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(self.external_id_key, run_id)
         self._adopt(run_id, context)
         self.log.info(
             "Pipeline %r started: run id %s (%s)",
