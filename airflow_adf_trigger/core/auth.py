@@ -140,22 +140,28 @@ def _build_identity_credential(settings: AdfSettings) -> TokenCredential:
     authority = settings.cloud.authority_host
     client_id = settings.client_id
     kind = settings.identity or "default"
+    # A custom authority (private link, the emulator) is not in Microsoft's instance list:
+    # without this, MSAL first asks login.microsoftonline.com to validate it.
+    custom: dict[str, Any] = (
+        {"disable_instance_discovery": True} if settings.cloud.name == "custom" else {}
+    )
     credential: TokenCredential
     if kind == "managed_identity":
         credential = identity.ManagedIdentityCredential(client_id=client_id)
     elif kind == "workload_identity":
         credential = identity.WorkloadIdentityCredential(
-            tenant_id=settings.tenant_id, client_id=client_id, authority=authority
+            tenant_id=settings.tenant_id, client_id=client_id, authority=authority, **custom
         )
     elif kind == "azure_cli":
         credential = identity.AzureCliCredential(tenant_id=settings.tenant_id)
     elif kind == "environment":
-        credential = identity.EnvironmentCredential(authority=authority)
+        credential = identity.EnvironmentCredential(authority=authority, **custom)
     else:
         credential = identity.DefaultAzureCredential(
             authority=authority,
             managed_identity_client_id=client_id,
             workload_identity_client_id=client_id,
             workload_identity_tenant_id=settings.tenant_id,
+            **custom,
         )
     return credential

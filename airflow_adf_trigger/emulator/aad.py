@@ -26,6 +26,35 @@ def is_token_request(request: Request) -> bool:
     )
 
 
+def is_metadata_request(request: Request) -> bool:
+    """``GET /{tenant}/v2.0/.well-known/openid-configuration`` (MSAL asks it of an authority)."""
+    return request.method == "GET" and request.segments[1:] in (
+        ("v2.0", ".well-known", "openid-configuration"),
+        (".well-known", "openid-configuration"),
+    )
+
+
+def openid_configuration(state: EmulatorState, request: Request) -> Response:
+    """The tenant's OpenID metadata, pointing at this emulator's own endpoints."""
+    tenant = request.segments[0]
+    if tenant.lower() != state.scenario.tenant_id.lower():
+        return aad_error(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+    base = f"{state.scheme}://{request.headers.get('host', '127.0.0.1')}/{tenant}"
+    return Response(
+        200,
+        {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "issuer": f"{base}/v2.0",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "response_types_supported": ["code", "id_token", "token"],
+            "tenant_region_scope": "EU",
+        },
+    )
+
+
 def issue_token(state: EmulatorState, request: Request) -> Response:
     """Check tenant, grant, audience and client secret; answer a token or AAD's error."""
     tenant = request.segments[0]

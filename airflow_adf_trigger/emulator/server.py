@@ -65,7 +65,9 @@ class EmulatorServer:
         clock: Callable[[], float] = time.monotonic,
         tls: bool = False,
     ) -> None:
-        self.state = EmulatorState(scenario=scenario, clock=clock)
+        self.state = EmulatorState(
+            scenario=scenario, clock=clock, scheme="https" if tls else "http"
+        )
         handler = type("BoundHandler", (_Handler,), {"state": self.state})
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self._certificate: CertificateFiles | None = None
@@ -251,6 +253,8 @@ def resolve(state: EmulatorState, request: Request) -> Route:
         return Route(None, admin.handle)
     if aad.is_token_request(request):
         return Route("token", aad.issue_token)
+    if aad.is_metadata_request(request):
+        return Route(None, aad.openid_configuration)
     if segments[1:2] == ("oauth2",):
         return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
     if databricks.is_databricks_request(request):

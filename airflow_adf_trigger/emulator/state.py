@@ -33,6 +33,8 @@ class EmulatorState:
 
     scenario: Scenario
     clock: Callable[[], float]
+    scheme: str = "http"
+    """``https`` when the server speaks TLS: for URLs the emulator hands out."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs: dict[str, EmulatedRun] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)

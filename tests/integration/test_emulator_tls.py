@@ -18,6 +18,7 @@ from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from airflow_adf_trigger.hooks.connection import settings_from_connection
+from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +124,24 @@ def test_create_run_refused_by_tls_is_not_an_unknown_outcome(
 
 def test_the_command_line_wants_tls_for_a_ca_file(tmp_path: Path) -> None:
     assert emulator_main(["--port", "0", "--ca-file", str(tmp_path / "ca.pem")]) == 2
+
+
+def test_a_real_azure_identity_credential_signs_in_to_the_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No secret in the connection: azure-identity's EnvironmentCredential gets the token."""
+    scenario = Scenario.load(SCENARIOS / "demo.json")
+    with EmulatorServer(scenario, tls=True) as emulator:
+        principal = scenario.service_principals[0]
+        monkeypatch.setenv("AZURE_TENANT_ID", scenario.tenant_id)
+        monkeypatch.setenv("AZURE_CLIENT_ID", principal.client_id)
+        monkeypatch.setenv("AZURE_CLIENT_SECRET", principal.client_secret)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_file)  # azure-identity's transport
+        extra = {**scenario.airflow_connection(emulator.url)["extra"], "identity": "environment"}
+        settings = settings_from_connection(None, None, extra)
+        session = requests.Session()
+        session.verify = emulator.ca_file
+        with AdfClient(settings, session=session) as client:
+            assert client.get_factory()["name"] == "adf-demo"
+            assert client.get_factory()["name"] == "adf-demo"
+        assert emulator.request_counts() == {"token": 1, "get factory": 2}
