@@ -44,8 +44,31 @@ def test_trigger_then_sense_succeeds_and_shares_the_run_id(
     assert run.parameters["region"] == "emea"
     assert run.parameters["date"] == dag_run.logical_date.strftime("%Y-%m-%d")
 
+    with emulator.state.lock:
+        tokens = list(emulator.state.tokens)
+    secrets = [adf_connection_env["password"], *tokens]
     output = capfd.readouterr()
-    assert adf_connection_env["password"] not in output.out + output.err
+    stored = repr(xcom) + repr(rendered_fields(DAG_ID, dag_run.run_id))
+    assert "'region': 'emea'" in stored  # the rendered parameters are really in there
+    for secret in secrets:  # not in logs, XCom or rendered template fields
+        assert secret not in output.out + output.err + stored
+
+
+def rendered_fields(dag_id: str, run_id: str) -> list[Any]:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(RenderedTaskInstanceFields)
+            .filter(
+                RenderedTaskInstanceFields.dag_id == dag_id,
+                RenderedTaskInstanceFields.run_id == run_id,
+            )
+            .all()
+        )
+        assert rows, "Airflow stored no rendered fields"
+        return [row.rendered_fields for row in rows]
 
 
 def test_failed_pipeline_fails_the_dag_with_the_pipelines_message(
