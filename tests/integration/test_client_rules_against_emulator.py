@@ -25,24 +25,10 @@ from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.hooks.connection import settings_from_connection
+from tests.clock import FakeClock
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    """One fake clock for the emulator and the client: waits cost no real time."""
-
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -52,12 +38,12 @@ def flaky() -> Scenario:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(start=1_900_000_000.0)
 
 
 @pytest.fixture
-def server(flaky: Scenario, clock: Clock) -> Iterator[EmulatorServer]:
+def server(flaky: Scenario, clock: FakeClock) -> Iterator[EmulatorServer]:
     with EmulatorServer(flaky, clock=clock) as emulator:
         yield emulator
 
@@ -69,13 +55,13 @@ def settings_for(emulator: EmulatorServer, principal: int = 0, **extra: Any) -> 
     )
 
 
-def client_for(emulator: EmulatorServer, clock: Clock, **extra: Any) -> AdfClient:
+def client_for(emulator: EmulatorServer, clock: FakeClock, **extra: Any) -> AdfClient:
     return AdfClient(settings_for(emulator, **extra), clock=clock, sleep=clock.sleep)
 
 
 class TestRetries:
     def test_get_run_retries_429_with_retry_after(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         client = client_for(server, clock)
         run_id = client.create_run("copy_sales")
@@ -85,7 +71,7 @@ class TestRetries:
         assert server.request_counts()["get run"] == 2
 
     def test_get_run_retries_5xx_and_dropped_connections(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         client = client_for(server, clock)
         run_id = client.create_run("copy_sales")
@@ -101,7 +87,7 @@ class TestRetries:
         assert server.faults_applied == 3
 
     def test_reads_stop_at_the_attempt_budget_from_the_connection(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         client = client_for(server, clock, retry_max_attempts=2)
         run_id = client.create_run("copy_sales")
@@ -111,7 +97,7 @@ class TestRetries:
         assert server.request_counts()["get run"] == 2
 
     def test_a_slow_read_times_out_and_is_retried(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         client = client_for(server, clock, request_timeout=0.2)
         run_id = client.create_run("copy_sales")
@@ -119,7 +105,9 @@ class TestRetries:
         assert client.get_run(run_id).run_id == run_id
         assert server.request_counts()["get run"] == 2
 
-    def test_create_run_is_retried_after_a_429(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_create_run_is_retried_after_a_429(
+        self, server: EmulatorServer, clock: FakeClock
+    ) -> None:
         server.add_fault(operation="create run", action="status", status=429, retry_after=2)
         run_id = client_for(server, clock).create_run("copy_sales")
         assert server.runs_created == 1
@@ -127,7 +115,7 @@ class TestRetries:
         assert server.request_counts()["create run"] == 2
 
     def test_create_run_is_retried_when_the_port_refuses(
-        self, clock: Clock, flaky: Scenario
+        self, clock: FakeClock, flaky: Scenario
     ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -154,7 +142,7 @@ class TestOneRunGuarantee:
         ],
     )
     def test_create_run_with_an_unknown_outcome_is_sent_once(
-        self, server: EmulatorServer, clock: Clock, fault: dict[str, Any], created: int
+        self, server: EmulatorServer, clock: FakeClock, fault: dict[str, Any], created: int
     ) -> None:
         server.add_fault(operation="create run", **fault)
         with pytest.raises(AdfRunOutcomeUnknownError) as caught:
@@ -166,14 +154,16 @@ class TestOneRunGuarantee:
         assert caught.value.sent_at.isoformat() in message
 
     def test_a_create_run_answer_slower_than_the_timeout_is_not_resent(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         server.add_fault(operation="create run", action="delay", delay_seconds=0.6)
         with pytest.raises(AdfRunOutcomeUnknownError, match="no answer within the request timeout"):
             client_for(server, clock, request_timeout=0.2).create_run("copy_sales")
         assert server.request_counts()["create run"] == 1
 
-    def test_async_client_keeps_the_same_rule(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_async_client_keeps_the_same_rule(
+        self, server: EmulatorServer, clock: FakeClock
+    ) -> None:
         server.add_fault(operation="create run", action="lose_response")
 
         async def attempt() -> None:
@@ -187,7 +177,7 @@ class TestOneRunGuarantee:
 
 
 class TestTokens:
-    def test_token_is_refreshed_during_a_long_wait(self, flaky: Scenario, clock: Clock) -> None:
+    def test_token_is_refreshed_during_a_long_wait(self, flaky: Scenario, clock: FakeClock) -> None:
         slow = replace(flaky.pipelines["copy_sales"], duration_seconds=600, activities=())
         scenario = replace(flaky, token_lifetime_seconds=60, pipelines={"copy_sales": slow})
         with EmulatorServer(scenario, clock=clock) as emulator:
@@ -198,12 +188,14 @@ class TestTokens:
         assert counts["token"] >= 10  # a 60 s token, renewed 6 s before it ends, over 600 s
         assert counts["get run"] >= 60
 
-    def test_expired_secret_is_explained(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_expired_secret_is_explained(self, server: EmulatorServer, clock: FakeClock) -> None:
         settings = settings_for(server, principal=1)
         with pytest.raises(AdfAuthenticationError, match=r"secret has expired \(AADSTS7000222\)"):
             AdfClient(settings, clock=clock).get_factory()
 
-    def test_unknown_application_is_explained(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_unknown_application_is_explained(
+        self, server: EmulatorServer, clock: FakeClock
+    ) -> None:
         connection = server.state.scenario.airflow_connection(server.url)
         settings = settings_from_connection(
             "99999999-0000-0000-0000-000000000000", "x", connection["extra"]
@@ -212,7 +204,7 @@ class TestTokens:
             AdfClient(settings, clock=clock).get_factory()
 
     def test_v1_endpoint_with_the_us_government_audience(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         client = client_for(server, clock, cloud="usgov", token_api="v1")
         assert client.settings.cloud.resource == "https://management.core.usgovcloudapi.net/"
@@ -220,7 +212,7 @@ class TestTokens:
 
     @pytest.mark.parametrize("cloud", ["public", "china", "usgov"])
     def test_each_clouds_scope_is_accepted(
-        self, server: EmulatorServer, clock: Clock, cloud: str
+        self, server: EmulatorServer, clock: FakeClock, cloud: str
     ) -> None:
         client = client_for(server, clock, cloud=cloud)
         assert client.get_factory()["name"] == "adf-demo"
@@ -231,7 +223,9 @@ class TestTokens:
 
 
 class TestOperations:
-    def test_cancel_stops_the_run_and_children(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_cancel_stops_the_run_and_children(
+        self, server: EmulatorServer, clock: FakeClock
+    ) -> None:
         client = client_for(server, clock)
         run_id = client.create_run("copy_sales")
         assert client.cancel_run(run_id).cancel_requested
@@ -243,7 +237,9 @@ class TestOperations:
         again = client.cancel_run(run_id)
         assert not again.cancel_requested and again.finished_status is RunStatus.CANCELLED
 
-    def test_failure_details_and_recovery_rerun(self, server: EmulatorServer, clock: Clock) -> None:
+    def test_failure_details_and_recovery_rerun(
+        self, server: EmulatorServer, clock: FakeClock
+    ) -> None:
         client = client_for(server, clock)
         failed = client.wait_for_run(client.create_run("copy_sales"), poll_interval=1)
         (failure,) = client.failure_details(failed)
@@ -261,7 +257,7 @@ class TestOperations:
         assert rerun.run_group_id == failed.run_group_id
 
     def test_query_pipeline_runs_pages_through_everything(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         server.update_settings(page_size=3)
         client = client_for(server, clock)
@@ -276,7 +272,7 @@ class TestOperations:
         assert server.request_counts()["query pipeline runs"] == 3
 
     def test_async_client_waits_and_explains_a_failure(
-        self, server: EmulatorServer, clock: Clock
+        self, server: EmulatorServer, clock: FakeClock
     ) -> None:
         async def scenario() -> tuple[RunStatus, list[str]]:
             async def fake_sleep(seconds: float) -> None:
@@ -300,7 +296,9 @@ class TestOperations:
         ]
 
 
-def test_missing_role_names_the_role_and_the_scope(server: EmulatorServer, clock: Clock) -> None:
+def test_missing_role_names_the_role_and_the_scope(
+    server: EmulatorServer, clock: FakeClock
+) -> None:
     server.add_fault(
         operation="get factory",
         action="status",
@@ -318,7 +316,7 @@ def test_missing_role_names_the_role_and_the_scope(server: EmulatorServer, clock
 
 def test_no_secret_or_token_in_any_output(
     server: EmulatorServer,
-    clock: Clock,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:

@@ -16,6 +16,7 @@ import requests
 
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.scenario import ScenarioError
+from tests.clock import FakeClock
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.integration
@@ -66,19 +67,6 @@ def scenario_json(**databricks: Any) -> dict[str, Any]:
     }
 
 
-class FakeClock:
-    """The emulator's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Workspace:
     """Requests as the Databricks provider's hook sends them."""
 
@@ -109,7 +97,7 @@ class Workspace:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=500.0)
 
 
 @pytest.fixture

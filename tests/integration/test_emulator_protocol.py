@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from tests.clock import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -77,19 +78,6 @@ def scenario_json(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-class FakeClock:
-    """The emulator's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Adf:
@@ -162,7 +150,7 @@ def token_request(
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture

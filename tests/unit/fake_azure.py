@@ -23,8 +23,7 @@ from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.auth import TokenCache
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.settings import AdfSettings
-
-from .helpers import FakeClock
+from tests.clock import FakeClock
 
 
 class Refused(Exception):

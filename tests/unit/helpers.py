@@ -1,4 +1,4 @@
-"""Settings and fakes shared by the unit tests."""
+"""Settings shared by the unit tests."""
 
 from __future__ import annotations
 
@@ -28,18 +28,3 @@ def make_settings(**overrides: object) -> AdfSettings:
     }
     values.update(overrides)
     return AdfSettings.create(**values)  # type: ignore[arg-type]
-
-
-class FakeClock:
-    """A clock that moves only when slept on, so retries and expiry cost no real time."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds

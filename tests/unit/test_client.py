@@ -18,8 +18,9 @@ from airflow_adf_trigger.core.errors import (
     AdfWaitTimeoutError,
 )
 from airflow_adf_trigger.core.models import RunStatus
+from tests.clock import FakeClock
 
-from .helpers import FACTORY_URL, RUN_ID, SECRET, TOKEN_URL, FakeClock, make_settings
+from .helpers import FACTORY_URL, RUN_ID, SECRET, TOKEN_URL, make_settings
 
 CREATE_URL = f"{FACTORY_URL}/pipelines/copy_sales/createRun"
 RUN_URL = f"{FACTORY_URL}/pipelineruns/{RUN_ID}"

@@ -18,9 +18,10 @@ from airflow_adf_trigger.core.errors import (
     AdfWaitTimeoutError,
 )
 from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
+from tests.clock import FakeClock
 
 from .fake_azure import FakeAzure, Harness, Refused, Reset
-from .helpers import RUN_ID, SECRET, FakeClock, make_settings
+from .helpers import RUN_ID, SECRET, make_settings
 
 OTHER_RUN = "11111111-2222-3333-4444-555555555555"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
