@@ -49,7 +49,8 @@ def test_trigger_only_pushes_the_run_id_and_does_not_wait(
     xcom = xcom_values("e2e_trigger_only", dag_run.run_id)
     assert xcom[("trigger", "run_id")] == run_id
     assert xcom[("trigger", "return_value")] == run_id
-    assert run_statuses(e2e_emulator) == ["InProgress"]
+    (status,) = run_statuses(e2e_emulator)
+    assert status in ("Queued", "InProgress")  # the task did not wait for the 10-minute run
     link = xcom[("trigger", "_link_AdfPipelineRunLink")]
     assert link == (
         f"https://adf.azure.com/en-us/monitoring/pipelineruns/{run_id}?factory=/subscriptions/"
