@@ -165,7 +165,8 @@ def test_on_kill_cancels_the_run_when_asked(server: EmulatorServer, cancel_on_ki
     asyncio.run(trigger.on_kill())
     (summary,) = server.run_summaries()
     if cancel_on_kill:
-        assert summary["status"] == "Canceling" and summary["cancelled_recursive"] is True
+        assert summary["status"] in ("Canceling", "Cancelled")  # cancelling takes 0.2 s
+        assert summary["cancelled_recursive"] is True
     else:
         assert summary["status"] in ("Queued", "InProgress")
         assert server.request_counts().get("cancel run", 0) == 0
