@@ -21,7 +21,6 @@ from airflow_adf_trigger.core.auth import (
     credential_token,
     identity_credential,
 )
-from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
 from airflow_adf_trigger.core.operations import Flow, Sleep
 from airflow_adf_trigger.core.protocol import (
@@ -72,12 +71,8 @@ class ClientBase:
         return self._credential
 
     def _token_from_identity(self) -> AccessToken:
-        audience = (
-            self.settings.cloud.resource.rstrip("/") + "/.default"
-            if self.settings.token_api == "v1"
-            else self.settings.cloud.scope
-        )
-        return credential_token(self._identity(), audience, self._clock())
+        # azure-identity always speaks v2: the scope, whatever token_api says.
+        return credential_token(self._identity(), self.settings.cloud.scope, self._clock())
 
     def _parse_token(self, response: HttpResponse) -> AccessToken:
         now = self._clock()
@@ -272,4 +267,4 @@ def classify_requests_error(error: requests.exceptions.RequestException) -> Tran
     return TransportFailure(f"the connection broke ({type(reason).__name__})", never_sent=False)
 
 
-__all__ = ["AdfClient", "AdfError", "ClientBase", "classify_requests_error"]
+__all__ = ["AdfClient", "ClientBase", "classify_requests_error"]

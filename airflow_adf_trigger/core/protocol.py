@@ -10,12 +10,13 @@ import json
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypedDict, Unpack
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from airflow_adf_trigger.core.auth import AccessToken
 from airflow_adf_trigger.core.errors import (
@@ -673,8 +674,6 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     except (TypeError, ValueError):
         return None
     if now is None:
-        import time
-
         now = time.time()
     return max(0.0, when.timestamp() - now)
 
@@ -690,8 +689,6 @@ def backoff_delay(
 
 
 def _netloc(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc
 
 
