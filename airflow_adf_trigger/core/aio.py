@@ -22,6 +22,7 @@ from airflow_adf_trigger.core.auth import (
     TokenCredential,
 )
 from airflow_adf_trigger.core.client import ClientBase, Clock
+from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
 from airflow_adf_trigger.core.operations import Flow, Sleep
 from airflow_adf_trigger.core.protocol import (
@@ -107,6 +108,8 @@ class AsyncAdfClient(ClientBase):
         poll_interval: float = 15.0,
         timeout: float | None = None,
         on_poll: Callable[[PipelineRun], None] | None = None,
+        outage_budget: float = operations.DEFAULT_OUTAGE_BUDGET,
+        on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
         flow = operations.wait_for_run(
             self.settings,
@@ -115,6 +118,8 @@ class AsyncAdfClient(ClientBase):
             timeout=timeout,
             clock=self._clock,
             on_poll=on_poll,
+            outage_budget=outage_budget,
+            on_outage=on_outage,
         )
         return await self._drive(flow)
 
@@ -128,7 +133,12 @@ class AsyncAdfClient(ClientBase):
                     await self._sleep(step.seconds)
                     step = flow.send(None)
                 else:
-                    step = flow.send(await self._send(step, subject))
+                    try:
+                        response = await self._send(step, subject)
+                    except AdfError as error:
+                        step = flow.throw(error)  # the flow decides: give up or go on
+                    else:
+                        step = flow.send(response)
         except StopIteration as done:
             result: T = done.value
             return result

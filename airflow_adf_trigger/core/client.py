@@ -21,6 +21,7 @@ from airflow_adf_trigger.core.auth import (
     credential_token,
     identity_credential,
 )
+from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
 from airflow_adf_trigger.core.operations import Flow, Sleep
 from airflow_adf_trigger.core.protocol import (
@@ -168,6 +169,8 @@ class AdfClient(ClientBase):
         poll_interval: float = 15.0,
         timeout: float | None = None,
         on_poll: Callable[[PipelineRun], None] | None = None,
+        outage_budget: float = operations.DEFAULT_OUTAGE_BUDGET,
+        on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it."""
         flow = operations.wait_for_run(
@@ -177,6 +180,8 @@ class AdfClient(ClientBase):
             timeout=timeout,
             clock=self._clock,
             on_poll=on_poll,
+            outage_budget=outage_budget,
+            on_outage=on_outage,
         )
         return self._drive(flow)
 
@@ -190,7 +195,12 @@ class AdfClient(ClientBase):
                     self._sleep(step.seconds)
                     step = flow.send(None)
                 else:
-                    step = flow.send(self._send(step, subject))
+                    try:
+                        response = self._send(step, subject)
+                    except AdfError as error:
+                        step = flow.throw(error)  # the flow decides: give up or go on
+                    else:
+                        step = flow.send(response)
         except StopIteration as done:
             result: T = done.value
             return result

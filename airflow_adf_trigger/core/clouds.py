@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import check_endpoint
+from airflow_adf_trigger.core.validation import check_endpoint, is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,12 @@ class Cloud:
     """The ARM audience; the v2 token scope is this followed by ``.default``."""
     studio_host: str
     """Host of the ADF Studio web UI for monitoring links."""
+
+    @property
+    def is_local(self) -> bool:
+        """Both endpoints on this machine (an emulator): no Azure read budget to protect."""
+        hosts = [urlsplit(url).hostname for url in (self.authority_host, self.management_endpoint)]
+        return all(host is not None and is_loopback(host) for host in hosts)
 
     @property
     def scope(self) -> str:

@@ -92,6 +92,19 @@ class AdfConnectionError(AdfError):
     """No answer could be had from Azure (DNS failure, refused or dropped connection)."""
 
 
+class AdfOutageError(AdfConnectionError):
+    """A wait gave up because Azure could not be read for longer than its outage budget."""
+
+    def __init__(self, run_id: str, lasted: float, last_error: AdfError) -> None:
+        self.run_id = run_id
+        self.lasted = lasted
+        self.last_error = last_error
+        super().__init__(
+            f"Stopped waiting for run {run_id}: Azure could not be read for {lasted:.0f} s "
+            f"(last error: {last_error}). The run itself was not touched; it may still be going."
+        )
+
+
 class AdfRunOutcomeUnknownError(AdfError):
     """A create-run request may or may not have started a run; it was not sent again."""
 

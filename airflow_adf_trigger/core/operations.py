@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, Unpack
 
 from airflow_adf_trigger.core import protocol
-from airflow_adf_trigger.core.errors import AdfServiceError, AdfWaitTimeoutError
+from airflow_adf_trigger.core.errors import (
+    AdfConnectionError,
+    AdfError,
+    AdfOutageError,
+    AdfServiceError,
+    AdfThrottledError,
+    AdfWaitTimeoutError,
+)
 from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
@@ -24,6 +31,7 @@ from airflow_adf_trigger.core.models import (
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 
 T = TypeVar("T")
 
@@ -127,6 +135,13 @@ def failure_details(
     return [activity for activity in activities if activity.failed]
 
 
+DEFAULT_OUTAGE_BUDGET = 900.0
+"""How long a wait keeps going through transient errors (network, 429, 5xx): 15 minutes."""
+
+TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
+"""Errors that outlived one request's retries but say nothing about the run."""
+
+
 def wait_for_run(
     settings: AdfSettings,
     run_id: str,
@@ -135,11 +150,42 @@ def wait_for_run(
     timeout: float | None,
     clock: Callable[[], float],
     on_poll: Callable[[PipelineRun], None] | None = None,
+    outage_budget: float = DEFAULT_OUTAGE_BUDGET,
+    on_outage: Callable[[AdfError, float], None] | None = None,
 ) -> Flow[PipelineRun]:
-    """Poll until the run is Succeeded, Failed or Cancelled; the run is never touched."""
+    """Poll until the run is Succeeded, Failed or Cancelled; the run is never touched.
+
+    A transient error (no connection, 429, 5xx) does not end the wait: it goes on polling
+    until the outage has lasted ``outage_budget`` seconds (then :class:`AdfOutageError`) or
+    ``timeout`` passes. ``on_outage(error, seconds_so_far)`` is told of each failed check.
+    """
+    poll_interval = check_seconds(
+        "poll_interval", poll_interval, minimum=poll_floor(settings.cloud.is_local)
+    )
+    if timeout is not None:
+        timeout = check_seconds("timeout", timeout)
+    outage_budget = check_seconds("outage_budget", outage_budget, allow_zero=True)
     started = clock()
+    outage_since: float | None = None
     while True:
-        run = yield from get_run(settings, run_id)
+        try:
+            run = yield from get_run(settings, run_id)
+        except TRANSIENT_ERRORS as error:
+            now = clock()
+            if outage_since is None:
+                outage_since = now
+            lasted = now - outage_since
+            if on_outage is not None:
+                on_outage(error, lasted)
+            if lasted >= outage_budget:
+                raise AdfOutageError(run_id, lasted, error) from None
+            waited = now - started
+            if timeout is not None and waited >= timeout:
+                raise AdfOutageError(run_id, lasted, error) from None
+            pause = poll_interval if timeout is None else min(poll_interval, timeout - waited)
+            yield Sleep(max(0.0, pause))
+            continue
+        outage_since = None
         if on_poll is not None:
             on_poll(run)
         if run.status.is_terminal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from urllib.parse import urlsplit
 
@@ -90,8 +91,60 @@ def check_pipeline(value: str | None) -> str:
     return value
 
 
-def check_run_id(value: str | None) -> str:
-    return check_guid("run_id", value, "pass the runId returned when the run was created (a GUID)")
+def check_run_id(value: str | None, field: str = "run_id") -> str:
+    """A run id is a GUID; ``field`` names the argument it came from in the error."""
+    if isinstance(value, str) and value.strip() in ("None", "null"):
+        raise AdfConfigurationError(
+            field,
+            f"rendered to {value.strip()!r}",
+            "the template that gives it found no value: check the upstream task or XCom key",
+        )
+    return check_guid(field, value, "pass the runId returned when the run was created (a GUID)")
+
+
+MIN_POLL_INTERVAL = 1.0
+"""The shortest wait between two status checks: protects the subscription's ARM read budget.
+Not applied to an emulator on this machine (see :func:`poll_floor`)."""
+
+
+def poll_floor(local: bool) -> float:
+    """The poll-interval floor for an endpoint: none for a local emulator."""
+    return 0.0 if local else MIN_POLL_INTERVAL
+
+
+def check_seconds(
+    field: str,
+    value: object,
+    *,
+    minimum: float = 0.0,
+    allow_zero: bool = False,
+) -> float:
+    """A finite number of seconds: positive (or zero when allowed) and at least ``minimum``.
+
+    Accepts numbers and numeric strings (rendered templates); rejects booleans, NaN and
+    infinity, naming ``field``.
+    """
+    fix = f"give a finite number of seconds{f' of at least {minimum:g}' if minimum else ''}"
+    if isinstance(value, bool) or value is None:
+        raise AdfConfigurationError(field, f"{value!r} is not a number of seconds", fix)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AdfConfigurationError(field, f"{value!r} is not a number of seconds", fix) from None
+    if math.isnan(number) or math.isinf(number):
+        raise AdfConfigurationError(field, f"{value!r} is not a finite number", fix)
+    if number < 0 or (number == 0 and not allow_zero):
+        raise AdfConfigurationError(
+            field, f"{value!r} is {'negative' if number < 0 else 'zero'}", fix
+        )
+    if number < minimum and not (allow_zero and number == 0):
+        raise AdfConfigurationError(
+            field,
+            f"{value!r} is below the {minimum:g} s floor, which protects the subscription's "
+            "Azure Resource Manager read budget",
+            fix,
+        )
+    return number
 
 
 def check_endpoint(field: str, value: str) -> str:
