@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.errors import AdfError
     from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun
     from airflow_adf_trigger.core.settings import AdfSettings
 
@@ -31,13 +32,17 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_AZURE = 3
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141
+"""128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away (`| head -1`)."""
 
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
+DEFAULT_OUTAGE_BUDGET = 900.0
+"""Seconds a wait goes on while Azure cannot be read (the core client's default too)."""
 
 CONNECTION_URI_ENV = "ADF_CONNECTION_URI"
 
-# One setting: its flag, its environment variable and the name it has in a connection.
+# One setting: its flag and its environment variable; a connection names it by its key.
 SETTINGS_SOURCES: dict[str, tuple[str, str]] = {
     "tenant_id": ("--tenant-id", "AZURE_TENANT_ID"),
     "client_id": ("--client-id", "AZURE_CLIENT_ID"),
@@ -48,14 +53,24 @@ SETTINGS_SOURCES: dict[str, tuple[str, str]] = {
     "cloud": ("--cloud", "ADF_CLOUD"),
     "authority_host": ("--authority-host", "ADF_AUTHORITY_HOST"),
     "management_endpoint": ("--management-endpoint", "ADF_MANAGEMENT_ENDPOINT"),
+    "token_api": ("--token-api", "ADF_TOKEN_API"),
+    "request_timeout": ("--request-timeout", "ADF_REQUEST_TIMEOUT"),
+    "retry_max_attempts": ("--retry-max-attempts", "ADF_RETRY_MAX_ATTEMPTS"),
+    "retry_max_seconds": ("--retry-max-seconds", "ADF_RETRY_MAX_SECONDS"),
 }
-_CONNECTION_ONLY_KEYS = (
-    "identity",
-    "token_api",
-    "request_timeout",
-    "retry_max_attempts",
-    "retry_max_seconds",
-)
+_CONNECTION_ONLY_KEYS = ("identity",)
+
+# How `wait` and `run --wait` wait: a flag and an environment variable each.
+WAIT_SOURCES: dict[str, tuple[str, str]] = {
+    "poll_interval": ("--poll-interval", "ADF_POLL_INTERVAL"),
+    "timeout": ("--timeout", "ADF_TIMEOUT"),
+    "outage_budget": ("--outage-budget", "ADF_OUTAGE_BUDGET"),
+}
+
+ENVIRONMENT: dict[str, str] = {
+    key: variable for key, (_, variable) in (*SETTINGS_SOURCES.items(), *WAIT_SOURCES.items())
+}
+"""Every environment variable the CLI reads, by setting; the notebook example reads these too."""
 _REQUIRED = ("tenant_id", "subscription_id", "resource_group", "factory_name")
 _CONN_TYPES = ("adf", "azure_data_factory")
 
@@ -73,7 +88,8 @@ examples:
 
 settings, each taken from the first source that gives it:
   1. flags: --tenant-id, --client-id, --subscription-id, --resource-group, --factory-name,
-     --cloud, --authority-host, --management-endpoint, --identity, and
+     --cloud, --authority-host, --management-endpoint, --identity, --token-api,
+     --request-timeout, --retry-max-attempts, --retry-max-seconds, and
      --client-secret-env NAME (the environment variable that holds the secret: the
      secret itself is never a flag)
   2. --connection-uri URI, else $ADF_CONNECTION_URI: an Airflow connection of type adf (or
@@ -82,18 +98,37 @@ settings, each taken from the first source that gives it:
      or in its JSON form {"conn_type": "adf", "login": .., "password": .., "extra": {..}}
   3. environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
      ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME, and optionally ADF_CLOUD,
-     ADF_AUTHORITY_HOST, ADF_MANAGEMENT_ENDPOINT
+     ADF_AUTHORITY_HOST, ADF_MANAGEMENT_ENDPOINT, ADF_TOKEN_API (v2 or v1),
+     ADF_REQUEST_TIMEOUT (seconds, 30), ADF_RETRY_MAX_ATTEMPTS (5) and
+     ADF_RETRY_MAX_SECONDS (120): the retry budget of one request
   The client secret is never printed, not even with --json.
 
+waiting (wait, run --wait), each a flag, else an environment variable:
+  --poll-interval / ADF_POLL_INTERVAL  seconds between status checks (15; at least 1,
+                                       except against an emulator on this machine)
+  --timeout / ADF_TIMEOUT              give up waiting after this many seconds (none)
+  --outage-budget / ADF_OUTAGE_BUDGET  go on through network errors, throttling and Azure
+                                       5xx for up to this many seconds in a row (900),
+                                       with a warning on stderr at each failed check
+  Every number is checked before any request: finite, and above 0 (0 allowed for
+  --outage-budget and --retry-max-seconds; --retry-max-attempts is a whole number >= 1).
+
 exit codes:
-  0  done: the run succeeded (wait, run --wait), or the command did its job (run, cancel,
-     activities, status). `status` of a Failed run exits 0: it reported the status
-     successfully; use `wait` to turn a run's outcome into an exit code.
-  1  the run ended Failed or Cancelled (wait, run --wait), or --timeout passed first (the
-     run itself is left alone: cancel it with `adf-trigger cancel RUN_ID`)
-  2  usage or configuration error: a bad flag, a missing or malformed setting, a bad run id
-  3  Azure said no or could not be reached: wrong secret, missing role, unknown factory,
-     pipeline or run, network errors
+  0    done: the run succeeded (wait, run --wait), or the command did its job (run, cancel,
+       activities, status). `status` of a Failed run exits 0: it reported the status
+       successfully; use `wait` to turn a run's outcome into an exit code.
+  1    the run ended Failed or Cancelled (wait, run --wait), or --timeout passed first (the
+       run itself is left alone: cancel it with `adf-trigger cancel RUN_ID`)
+  2    usage or configuration error: a bad flag, a missing or malformed setting, a bad run id
+  3    Azure said no or could not be reached: wrong secret, missing role, unknown factory,
+       pipeline or run, network errors; while waiting, Azure could not be read for longer
+       than the outage budget (or until --timeout). Also when `run` cannot tell whether its
+       run started (no answer, or an unreadable one, after the request was sent): the
+       request is never sent twice, and the message gives the time window in which to look
+       for the run in ADF monitoring.
+  130  interrupted (Ctrl-C); a run already started goes on in ADF
+  141  stdout was closed early (e.g. `| head -1`): stops quietly, as Unix tools do; a run
+       already started goes on in ADF
 """
 
 
@@ -139,9 +174,16 @@ class Console:
         """The one JSON document of --json mode."""
         print(self.redact(json.dumps(value, indent=2)), file=sys.stdout, flush=True)
 
+    def warn(self, text: str) -> None:
+        """A problem worked around, on stderr even in --json mode (stdout stays one document)."""
+        print(f"{PROG}: warning: {self.redact(_one_line(text))}", file=sys.stderr, flush=True)
+
     def error(self, text: str) -> None:
-        line = " ".join(part.strip() for part in str(text).splitlines() if part.strip())
-        print(f"{PROG}: error: {self.redact(line)}", file=sys.stderr, flush=True)
+        print(f"{PROG}: error: {self.redact(_one_line(text))}", file=sys.stderr, flush=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 class Progress:
@@ -369,15 +411,94 @@ def resolve_settings(
         console.hide(merged["client_secret"].value)
 
     _check_missing(merged)
-    values = {key: sourced.value for key, sourced in merged.items()}
-    login = values.pop("client_id", None)
-    password = values.pop("client_secret", None)
     try:
+        values = {key: sourced.value for key, sourced in merged.items()}
+        values.update(_check_request_numbers(values))
+        login = values.pop("client_id", None)
+        password = values.pop("client_secret", None)
         return settings_from_connection(login, password, values)
     except AdfConfigurationError as error:
         given = merged.get(error.field)
         where = f" (given by {given.source})" if given else ""
         raise CliError(f"{error}{where}") from None
+
+
+def _check_request_numbers(values: Mapping[str, str]) -> dict[str, str]:
+    """The request timeout and retry budget, checked: finite, in range, whole attempts."""
+    from airflow_adf_trigger.core.validation import check_seconds
+
+    checked: dict[str, str] = {}
+    if "request_timeout" in values:
+        checked["request_timeout"] = repr(
+            check_seconds("request_timeout", values["request_timeout"])
+        )
+    if "retry_max_seconds" in values:
+        seconds = check_seconds("retry_max_seconds", values["retry_max_seconds"], allow_zero=True)
+        checked["retry_max_seconds"] = repr(seconds)
+    if "retry_max_attempts" in values:
+        checked["retry_max_attempts"] = str(check_attempts(values["retry_max_attempts"]))
+    return checked
+
+
+def check_attempts(value: object, field: str = "retry_max_attempts") -> int:
+    """A number of attempts: a whole number, 1 (no retry) or more."""
+    from airflow_adf_trigger.core.errors import AdfConfigurationError
+
+    fix = "give a whole number of attempts, 1 (no retry) or more"
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
+    if not number.is_integer():  # also NaN and infinity
+        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
+    if number < 1:
+        raise AdfConfigurationError(field, f"{value!r} is below 1", fix)
+    return int(number)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitOptions:
+    """How to wait for a run's end, checked before any request."""
+
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    timeout: float | None = None
+    outage_budget: float = DEFAULT_OUTAGE_BUDGET
+
+
+def resolve_wait_options(
+    args: argparse.Namespace, environ: Mapping[str, str], *, local: bool
+) -> WaitOptions:
+    """--poll-interval, --timeout and --outage-budget, else their environment variables.
+
+    The poll interval has a floor of 1 s (the subscription's read budget), except against an
+    emulator on this machine (``local``).
+    """
+    from airflow_adf_trigger.core.errors import AdfConfigurationError
+    from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+
+    given: dict[str, Sourced] = {}
+    for key, (flag, variable) in WAIT_SOURCES.items():
+        value = getattr(args, key, None)
+        if value is not None:
+            given[key] = Sourced(value, flag)
+        elif environ.get(variable, "").strip():
+            given[key] = Sourced(environ[variable].strip(), variable)
+    defaults = WaitOptions()
+    try:
+        poll_interval = (
+            check_seconds("poll_interval", given["poll_interval"].value, minimum=poll_floor(local))
+            if "poll_interval" in given
+            else defaults.poll_interval
+        )
+        timeout = check_seconds("timeout", given["timeout"].value) if "timeout" in given else None
+        outage_budget = (
+            check_seconds("outage_budget", given["outage_budget"].value, allow_zero=True)
+            if "outage_budget" in given
+            else defaults.outage_budget
+        )
+    except AdfConfigurationError as error:
+        raise CliError(f"{error} (given by {given[error.field].source})") from None
+    return WaitOptions(poll_interval=poll_interval, timeout=timeout, outage_budget=outage_budget)
 
 
 def _check_missing(merged: Mapping[str, Sourced]) -> None:
@@ -520,20 +641,55 @@ def _check_run_id(run_id: str) -> str:
     return check_run_id(run_id)
 
 
+class OutageReport:
+    """Says on stderr that Azure cannot be read while a wait goes on through it, and when
+    it answers again."""
+
+    def __init__(self, console: Console, progress: Progress, run_id: str, budget: float) -> None:
+        self._console = console
+        self._progress = progress
+        self._run_id = run_id
+        self._budget = budget
+        self._in_outage = False
+
+    def on_outage(self, error: AdfError, lasted: float) -> None:
+        self._in_outage = True
+        if lasted >= self._budget:
+            return  # the wait ends here, with an error that says so
+        self._progress.finish()
+        self._console.warn(
+            f"still waiting for run {self._run_id}: Azure could not be read for {lasted:.1f} s "
+            f"of the {self._budget:g} s outage budget (--outage-budget); last error: {error}"
+        )
+
+    def on_poll(self, run: PipelineRun) -> None:
+        if self._in_outage:
+            self._in_outage = False
+            self._progress.finish()
+            self._console.warn(f"Azure answers again: run {run.run_id} is {run.status.value}")
+        self._progress.update(run)
+
+
 def follow_run(
     client: AdfClient,
     settings: AdfSettings,
     console: Console,
     progress: Progress,
     run_id: str,
-    args: argparse.Namespace,
+    wait: WaitOptions,
 ) -> int:
     """Wait for a run to end and report it: 0 if it succeeded, 1 if not (or on timeout)."""
     from airflow_adf_trigger.core.errors import AdfWaitTimeoutError
 
+    report = OutageReport(console, progress, run_id, wait.outage_budget)
     try:
         run = client.wait_for_run(
-            run_id, poll_interval=args.poll_interval, timeout=args.timeout, on_poll=progress.update
+            run_id,
+            poll_interval=wait.poll_interval,
+            timeout=wait.timeout,
+            on_poll=report.on_poll,
+            outage_budget=wait.outage_budget,
+            on_outage=report.on_outage,
         )
     except AdfWaitTimeoutError as timeout:
         progress.finish()
@@ -559,6 +715,48 @@ def follow_run(
     return EXIT_OK if run.status.is_successful else EXIT_RUN_FAILED
 
 
+def start_run(client: AdfClient, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    """Create a run and return its id, sure that it exists; else exit 3 with where to look.
+
+    Whatever goes wrong once the request may have reached ADF (no answer, a 5xx, an
+    unreadable answer, a runId that is not one, Ctrl-C) means the run may or may not exist:
+    the request is never sent again, and the message gives the time window to look in.
+    """
+    from airflow_adf_trigger.core.errors import (
+        AdfConfigurationError,
+        AdfError,
+        AdfRequestError,
+        AdfRunOutcomeUnknownError,
+    )
+    from airflow_adf_trigger.core.validation import check_run_id
+
+    sent_at = datetime.now(UTC)
+
+    def unknown(cause: str, exit_code: int = EXIT_AZURE) -> CliError:
+        error = AdfRunOutcomeUnknownError(pipeline, sent_at, datetime.now(UTC), cause)
+        return CliError(str(error), exit_code)
+
+    try:
+        run_id = client.create_run(pipeline, parameters)
+    except AdfRunOutcomeUnknownError as error:
+        raise CliError(str(error), EXIT_AZURE) from None
+    except AdfRequestError as error:
+        if error.status is not None and 200 <= error.status < 300:
+            raise unknown(f"ADF accepted it, but: {error}") from None
+        raise  # an answer that says no run was started
+    except AdfError:
+        raise
+    except KeyboardInterrupt:
+        raise unknown("interrupted before the answer came", EXIT_INTERRUPTED) from None
+    except Exception as error:
+        raise unknown(f"{type(error).__name__}: {error}") from None
+    try:
+        return check_run_id(run_id)
+    except AdfConfigurationError:
+        shown = run_id if len(run_id) <= 80 else run_id[:77] + "..."
+        raise unknown(f"ADF answered with a runId that is not a GUID: {shown!r}") from None
+
+
 def command_run(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """Start a run; with --wait, follow it to the end."""
     from airflow_adf_trigger.core.errors import AdfError
@@ -568,13 +766,13 @@ def command_run(args: argparse.Namespace, settings: AdfSettings, console: Consol
     parameters = collect_parameters(args.param or [], args.params_json)
     progress = Progress(console, sys.stdout)
     with _client(settings, sleep=progress.sleep) as client:
-        run_id = client.create_run(pipeline, parameters)
+        run_id = start_run(client, pipeline, parameters)
         console.say(run_id)
         url = settings.factory.monitoring_url(settings.cloud, run_id)
         console.note(f"Started pipeline '{pipeline}': run {run_id}. Monitor it at {url}")
         try:
             if args.wait:
-                return follow_run(client, settings, console, progress, run_id, args)
+                return follow_run(client, settings, console, progress, run_id, args.wait_options)
             if console.json_mode:
                 console.document(run_json(client.get_run(run_id), settings))
         except AdfError as error:
@@ -602,7 +800,7 @@ def command_wait(args: argparse.Namespace, settings: AdfSettings, console: Conso
     run_id = _check_run_id(args.run_id)
     progress = Progress(console, sys.stdout)
     with _client(settings, sleep=progress.sleep) as client:
-        return follow_run(client, settings, console, progress, run_id, args)
+        return follow_run(client, settings, console, progress, run_id, args.wait_options)
 
 
 def command_cancel(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
@@ -688,16 +886,6 @@ def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str,
 # --------------------------------------------------------------------------- argument parsing
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not above 0 seconds")
-    return value
-
-
 def _add_settings_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
     # Subcommands leave unset options out (SUPPRESS), so values given before the command
     # survive. No option shows a default: none may leak an environment value into --help.
@@ -736,6 +924,24 @@ def _add_settings_options(parser: argparse.ArgumentParser, *, top_level: bool) -
         "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
     )
     group.add_argument(
+        "--token-api", metavar="VERSION", default=default, help="Azure AD token endpoint: v2 or v1"
+    )
+    group.add_argument(
+        "--request-timeout", metavar="S", default=default, help="seconds per request (30)"
+    )
+    group.add_argument(
+        "--retry-max-attempts",
+        metavar="N",
+        default=default,
+        help="attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
+    )
+    group.add_argument(
+        "--retry-max-seconds",
+        metavar="S",
+        default=default,
+        help="time one request may take, retries included (120)",
+    )
+    group.add_argument(
         "--connection-uri",
         metavar="URI",
         default=default,
@@ -745,19 +951,23 @@ def _add_settings_options(parser: argparse.ArgumentParser, *, top_level: bool) -
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    # Strings: they are checked with their environment variables, once the endpoint is known.
     parser.add_argument(
         "--poll-interval",
         metavar="S",
-        type=_positive_seconds,
-        default=DEFAULT_POLL_INTERVAL,
-        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g})",
+        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; "
+        "$ADF_POLL_INTERVAL)",
     )
     parser.add_argument(
         "--timeout",
         metavar="S",
-        type=_positive_seconds,
-        default=None,
-        help="give up waiting after S seconds (exit 1); the run is not cancelled",
+        help="give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--outage-budget",
+        metavar="S",
+        help="keep waiting through network errors, throttling and Azure 5xx for up to S "
+        f"seconds in a row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); then exit 3",
     )
 
 
@@ -853,6 +1063,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``adf-trigger`` on ``argv`` (default: the command line); return the exit code."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, as Unix tools do. Point stdout at
+        # devnull first, so the interpreter's final flush cannot fail again.
+        _detach_stdout()
+        return EXIT_PIPE_CLOSED
+
+
+def _detach_stdout() -> None:
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file: nothing to flush there
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -868,6 +1098,10 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             settings = resolve_settings(args, os.environ, console)
+            if hasattr(args, "poll_interval"):  # the commands that can wait
+                args.wait_options = resolve_wait_options(
+                    args, os.environ, local=settings.cloud.is_local
+                )
             handler: Callable[[argparse.Namespace, AdfSettings, Console], int] = args.handler
             return handler(args, settings, console)
         except AdfConfigurationError as error:
@@ -880,6 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted; a run already started goes on in ADF")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except Exception as error:  # no traceback, whatever fails: one line, exit 3
+        console.error(f"unexpected {type(error).__name__}: {error}")
+        return EXIT_AZURE
 
 
 if __name__ == "__main__":

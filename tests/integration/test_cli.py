@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+import requests
 
-from airflow_adf_trigger.cli import main
+from airflow_adf_trigger.cli import ENVIRONMENT, main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.hooks.connection import settings_from_connection
@@ -38,18 +39,7 @@ SCENARIO = fast_scenario(
     FAILURE_MESSAGE,
     slow={"queued_seconds": 0.1, "duration_seconds": 60, "cancel_seconds": 0.1},
 )
-SETTINGS_ENV = (
-    "ADF_CONNECTION_URI",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "ADF_SUBSCRIPTION_ID",
-    "ADF_RESOURCE_GROUP",
-    "ADF_FACTORY_NAME",
-    "ADF_CLOUD",
-    "ADF_AUTHORITY_HOST",
-    "ADF_MANAGEMENT_ENDPOINT",
-)
+SETTINGS_ENV = ("ADF_CONNECTION_URI", *ENVIRONMENT.values())
 
 
 @dataclass
@@ -66,6 +56,15 @@ class Result:
 def server() -> Iterator[EmulatorServer]:
     with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def faults(server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The emulator, its faults disarmed after the test, whatever happened."""
+    try:
+        yield server
+    finally:
+        server.clear_faults()
 
 
 @pytest.fixture(autouse=True)
@@ -571,6 +570,305 @@ def test_the_secret_never_appears_in_any_output(
         assert quote(SECRET, safe="") not in result.out + result.err, args
 
 
+# --------------------------------------------------------------------------- exactly one run
+
+WINDOW = re.compile(
+    r"Look in ADF monitoring for runs of 'copy_sales' started between "
+    r"(\d{4}-\d\d-\d\dT[\d:.]+\+00:00) and (\d{4}-\d\d-\d\dT[\d:.]+\+00:00)"
+)
+
+
+def assert_outcome_unknown(result: Result) -> None:
+    """Exit 3 (not 1: no run failed), a time window to look in, no traceback, no run id."""
+    assert result.code == 3, result.err
+    assert result.out == ""
+    assert result.err.startswith("adf-trigger: error: The create-run request for pipeline")
+    assert "the run may have started. It was not sent again" in result.err
+    window = WINDOW.search(result.err)
+    assert window, result.err
+    assert window.group(1) <= window.group(2)
+    assert len(result.err.strip().splitlines()) == 1
+    assert SECRET not in result.err
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait", "--poll-interval", "0.05"]], ids=["run", "wait"])
+@pytest.mark.parametrize(
+    ("fault", "runs_started"),
+    [
+        ({"action": "lose_response"}, 1),
+        ({"action": "drop"}, 0),
+        ({"action": "status", "status": 500}, 0),
+        ({"action": "status", "status": 503}, 0),
+    ],
+    ids=["lost-response", "dropped", "http-500", "http-503"],
+)
+def test_a_create_run_without_a_usable_answer_exits_3_with_the_window(
+    conn: EmulatorServer,
+    faults: EmulatorServer,
+    fault: dict[str, Any],
+    runs_started: int,
+    wait: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    faults.add_fault(operation="create run", **fault)
+    before = conn.runs_created
+    result = cli(capsys, "run", "copy_sales", *wait)
+    assert_outcome_unknown(result)
+    assert conn.request_counts()["create run"] >= 1
+    assert conn.runs_created == before + runs_started  # the request was never sent twice
+
+
+def answer_create_run_with(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
+    """ADF processes the create-run (the run exists), but its 200 answer reads as ``body``."""
+    send = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        response = send(self, method, url, **kwargs)
+        if method == "POST" and url.endswith("/createRun"):
+            response._content = body
+        return response
+
+    monkeypatch.setattr(requests.Session, "request", request)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>Service Unavailable</html>",
+        b"[]",
+        b"{}",
+        b'{"runId": null}',
+        b'{"runId": "not-a-guid"}',
+        b'{"runId": "586bd440-7d70-4a5c-9cb1-424a7d2bcbf0/../x"}',
+    ],
+    ids=["not-json", "not-an-object", "no-run-id", "null-run-id", "text-run-id", "path-run-id"],
+)
+def test_an_unreadable_create_run_answer_exits_3_with_the_window(
+    conn: EmulatorServer,
+    body: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    answer_create_run_with(monkeypatch, body)
+    before = conn.runs_created
+    result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.05")
+    assert_outcome_unknown(result)
+    assert conn.runs_created == before + 1
+
+
+def test_ctrl_c_while_create_run_is_in_flight_exits_130_with_the_window(
+    conn: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    send = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        response = send(self, method, url, **kwargs)
+        if url.endswith("/createRun"):
+            raise KeyboardInterrupt
+        return response
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    before = conn.runs_created
+    result = cli(capsys, "run", "copy_sales", "--wait")
+    assert result.code == 130
+    assert WINDOW.search(result.err), result.err
+    assert "interrupted before the answer came" in result.err
+    assert conn.runs_created == before + 1
+
+
+def test_a_throttled_create_run_is_sent_again_and_starts_one_run(
+    conn: EmulatorServer, faults: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faults.add_fault(operation="create run", action="status", status=429, retry_after_ms=10)
+    before = conn.runs_created
+    result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.05")
+    assert result.code == 0, result.err
+    assert conn.runs_created == before + 1
+    assert faults.faults_applied >= 1
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(
+    conn: EmulatorServer,
+    succeeded_run: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        raise RuntimeError(f"the transport broke on {url.split('?')[0][-12:]}")
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    result = cli(capsys, "status", succeeded_run)
+    assert result.code == 3
+    assert result.err.startswith("adf-trigger: error: unexpected RuntimeError: the transport")
+    assert len(result.err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- outages
+
+
+def outage_warnings(result: Result) -> list[str]:
+    return [line for line in result.err.splitlines() if "warning: still waiting for run" in line]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"action": "status", "status": 503}, {"action": "status", "status": 429}, {"action": "drop"}],
+    ids=["http-503", "http-429", "dropped"],
+)
+def test_wait_goes_on_through_an_outage_longer_than_one_request_retries(
+    conn: EmulatorServer,
+    faults: EmulatorServer,
+    fault: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run_id = cli(capsys, "run", "copy_sales").out.strip()
+    faults.add_fault(operation="get run", times=3, **fault)
+    # One attempt per request: each fault outlasts a request's whole retry budget.
+    result = cli(capsys, "wait", run_id, "--poll-interval", "0.05", "--retry-max-attempts", "1")
+    assert result.code == 0, result.err
+    assert "Status:     Succeeded" in result.out
+    warnings = outage_warnings(result)
+    assert len(warnings) == 3, result.err
+    assert all(f"still waiting for run {run_id}: Azure could not be" in w for w in warnings)
+    assert "s of the 900 s outage budget (--outage-budget); last error: " in warnings[-1]
+    assert f"warning: Azure answers again: run {run_id} is" in result.err
+    assert [fault["remaining"] for fault in faults.faults()] == [0]  # all three were served
+
+
+def test_run_wait_goes_on_through_an_outage_with_the_retry_budget_from_the_environment(
+    conn: EmulatorServer,
+    faults: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ADF_RETRY_MAX_SECONDS", "0")  # no time for a retry within a request
+    monkeypatch.setenv("ADF_POLL_INTERVAL", "0.05")
+    faults.add_fault(operation="get run", action="status", status=502, times=2)
+    before = conn.runs_created
+    result = cli(capsys, "run", "copy_sales", "--wait", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["status"] == "Succeeded"
+    assert len(outage_warnings(result)) == 2  # on stderr, even with --json
+    assert conn.runs_created == before + 1
+
+
+@pytest.mark.parametrize(
+    ("budget", "warned"),
+    [("0.2", True), ("0", False)],
+    ids=["small-budget", "no-budget"],
+)
+def test_an_outage_longer_than_the_budget_exits_3(
+    conn: EmulatorServer,
+    faults: EmulatorServer,
+    succeeded_run: str,
+    budget: str,
+    warned: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    faults.add_fault(operation="get run", action="status", status=503, times=-1)
+    result = cli(
+        capsys,
+        "wait",
+        succeeded_run,
+        "--poll-interval",
+        "0.05",
+        "--retry-max-attempts",
+        "1",
+        "--outage-budget",
+        budget,
+    )
+    assert result.code == 3
+    assert result.out == ""
+    assert bool(outage_warnings(result)) is warned  # none once the budget is spent
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith(f"adf-trigger: error: Stopped waiting for run {succeeded_run}: ")
+    assert "Azure could not be read for" in last
+    assert "HTTP 503" in last
+    assert "The run itself was not touched" in last
+
+
+def test_run_wait_past_its_outage_budget_exits_3_saying_the_run_started(
+    conn: EmulatorServer,
+    faults: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ADF_OUTAGE_BUDGET", "0.1")
+    monkeypatch.setenv("ADF_RETRY_MAX_ATTEMPTS", "1")
+    faults.add_fault(operation="get run", action="drop", times=-1)
+    result = cli(capsys, "run", "slow", "--wait", "--poll-interval", "0.05")
+    assert result.code == 3
+    run_id = result.out.splitlines()[0]
+    assert GUID.match(run_id)
+    assert f"pipeline 'slow' run {run_id} was started, but: Stopped waiting" in result.err
+    faults.clear_faults()
+    assert summary(conn, run_id)["status"] == "InProgress"  # never cancelled
+    assert cli(capsys, "cancel", run_id).code == 0
+
+
+# --------------------------------------------------------------------------- token api
+
+
+def token_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every token request the CLI sends."""
+    paths: list[str] = []
+    send = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+        if "/oauth2/" in url:
+            paths.append(url.split("/", 3)[3])
+        return send(self, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    return paths
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        ([], {}, f"{TENANT}/oauth2/v2.0/token"),
+        (["--token-api", "v1"], {}, f"{TENANT}/oauth2/token"),
+        ([], {"ADF_TOKEN_API": "v1"}, f"{TENANT}/oauth2/token"),
+        (["--token-api", "v2"], {"ADF_TOKEN_API": "v1"}, f"{TENANT}/oauth2/v2.0/token"),
+    ],
+    ids=["default-v2", "flag-v1", "env-v1", "flag-beats-env"],
+)
+def test_token_api_from_the_flag_or_the_environment(
+    conn: EmulatorServer,
+    succeeded_run: str,
+    flags: list[str],
+    env: dict[str, str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    paths = token_paths(monkeypatch)
+    result = cli(capsys, "status", succeeded_run, *flags)
+    assert result.code == 0, result.err
+    assert paths == [expected]
+
+
+def test_the_poll_floor_spares_the_local_emulator_only(
+    conn: EmulatorServer, succeeded_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = cli(capsys, "wait", succeeded_run, "--poll-interval", "0.01")
+    assert local.code == 0, local.err
+    remote = cli(
+        capsys,
+        "wait",
+        succeeded_run,
+        "--poll-interval",
+        "0.01",
+        "--management-endpoint",
+        "https://management.azure.com",
+    )
+    assert remote.code == 2
+    assert "poll_interval: '0.01' is below the 1 s floor" in remote.err
+    assert "(given by --poll-interval)" in remote.err
+
+
 # --------------------------------------------------------------------------- as a program
 
 
@@ -657,3 +955,37 @@ def test_help_is_cheap_to_import() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_reader_that_goes_away_stops_it_quietly(server: EmulatorServer) -> None:
+    """`adf-trigger run slow --wait | head -1`: a real pipe, closed after the first line."""
+    read_end, write_end = os.pipe()
+    command = ["run", "slow", "--wait", "--poll-interval", "0.05"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_adf_trigger.cli", *command],
+        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        run_id = pipe.readline().strip()
+    # The reader is gone. Ending the run makes the CLI write again: the status, the summary.
+    assert GUID.match(run_id)
+    assert cli_cancel(server, run_id) == 0
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141, err
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+    assert "Exception ignored" not in err
+    assert summary(server, run_id)["status"] in ("Canceling", "Cancelled")
+
+
+def cli_cancel(server: EmulatorServer, run_id: str) -> int:
+    connection = server.state.scenario.airflow_connection(server.url)
+    settings = settings_from_connection(
+        connection["login"], connection["password"], connection["extra"]
+    )
+    with AdfClient(settings) as client:
+        return 0 if client.cancel_run(run_id).cancel_requested else 1
