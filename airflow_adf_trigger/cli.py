@@ -413,7 +413,7 @@ def resolve_settings(
     _check_missing(merged)
     try:
         values = {key: sourced.value for key, sourced in merged.items()}
-        values.update(_check_request_numbers(values))
+        values.update(check_request_numbers(values))
         login = values.pop("client_id", None)
         password = values.pop("client_secret", None)
         return settings_from_connection(login, password, values)
@@ -423,8 +423,9 @@ def resolve_settings(
         raise CliError(f"{error}{where}") from None
 
 
-def _check_request_numbers(values: Mapping[str, str]) -> dict[str, str]:
-    """The request timeout and retry budget, checked: finite, in range, whole attempts."""
+def check_request_numbers(values: Mapping[str, str]) -> dict[str, str]:
+    """The request timeout and retry budget among ``values``, checked: finite, in range,
+    whole attempts; the core's settings take them as they are returned."""
     from airflow_adf_trigger.core.validation import check_seconds
 
     checked: dict[str, str] = {}

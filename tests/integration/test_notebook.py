@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_adf_trigger.cli import ENVIRONMENT
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.integration.fast_scenario import CLIENT_ID, fast_scenario
 
@@ -55,7 +56,7 @@ def notebook_env(server: EmulatorServer, **overrides: str) -> dict[str, str]:
         ADF_MANAGEMENT_ENDPOINT=server.url,
         ADF_PIPELINE_NAME="copy_sales",
         ADF_PIPELINE_PARAMETERS='{"region": "emea", "date": "2026-11-26"}',
-        ADF_POLL_INTERVAL_SECONDS="0.1",
+        ADF_POLL_INTERVAL="0.1",
     )
     env.update(overrides)
     return env
@@ -103,3 +104,47 @@ def test_the_notebook_needs_no_airflow(server: EmulatorServer) -> None:
     result = run_notebook(server, sys.executable, "-c", BLOCK_AIRFLOW)
     assert result.returncode == 0, result.stderr
     assert "Final status: Succeeded" in result.stdout
+
+
+def test_the_notebook_reads_the_environment_variables_of_the_cli() -> None:
+    source = NOTEBOOK.read_text()
+    named = set(re.findall(r"\b(?:AZURE|ADF)_[A-Z_]+\b", source))
+    own = {"ADF_PIPELINE_NAME", "ADF_PIPELINE_PARAMETERS"}
+    assert named - own <= set(ENVIRONMENT.values()), named - own - set(ENVIRONMENT.values())
+    assert "ADF_POLL_INTERVAL" in named
+    assert "ADF_OUTAGE_BUDGET" in named
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("ADF_POLL_INTERVAL", "nan", "poll_interval"),
+        ("ADF_TIMEOUT", "-5", "timeout"),
+        ("ADF_OUTAGE_BUDGET", "inf", "outage_budget"),
+        ("ADF_REQUEST_TIMEOUT", "0", "request_timeout"),
+        ("ADF_RETRY_MAX_ATTEMPTS", "inf", "retry_max_attempts"),
+        ("ADF_TOKEN_API", "v3", "token_api"),
+    ],
+)
+def test_a_bad_number_stops_the_notebook_before_any_run(
+    server: EmulatorServer, variable: str, value: str, field: str
+) -> None:
+    before = server.runs_created
+    result = run_notebook(server, **{variable: value})
+    assert result.returncode != 0
+    assert f"AdfConfigurationError: {field}: {value!r}" in result.stderr
+    assert server.runs_created == before
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_notebook_waits_through_an_outage(server: EmulatorServer) -> None:
+    server.add_fault(operation="get run", action="status", status=503, times=2)
+    try:
+        result = run_notebook(server, ADF_RETRY_MAX_ATTEMPTS="1", ADF_OUTAGE_BUDGET="60")
+    finally:
+        server.clear_faults()
+    assert result.returncode == 0, result.stderr
+    outages = [line for line in result.stdout.splitlines() if "could not be read" in line]
+    assert len(outages) == 2, result.stdout
+    assert "(of 60 s)" in outages[0]
+    assert result.stdout.rstrip().endswith("Final status: Succeeded")
