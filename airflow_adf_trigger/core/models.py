@@ -191,3 +191,11 @@ class Page:
 
     value: tuple[Any, ...]
     continuation_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunChanges:
+    """The runs a query returned (every page), and the server's time when it answered."""
+
+    runs: tuple[PipelineRun, ...]
+    server_time: datetime | None
