@@ -54,10 +54,14 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        # Checked before BaseSensorOperator sees them: it lets NaN through and crashes on inf.
+        for name in ("poke_interval", "timeout"):
+            value = kwargs.get(name)
+            if value is not None:
+                check_seconds(
+                    name, value.total_seconds() if isinstance(value, timedelta) else value
+                )
         super().__init__(**kwargs)
-        # BaseSensorOperator has turned timedeltas into seconds; NaN and infinity get past it.
-        self.poke_interval = check_seconds("poke_interval", self.poke_interval)
-        self.timeout = check_seconds("timeout", self.timeout)
         self.run_id = run_id
         self.adf_conn_id = adf_conn_id
         self.resource_group = resource_group

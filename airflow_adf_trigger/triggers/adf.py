@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -97,6 +97,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.shared_poller = shared_poller
+        self.clock: Callable[[], float] = time.monotonic  # measures outages; tests replace it
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -162,7 +163,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
             except TimeoutError:
                 continue
             except TRANSIENT_ERRORS as error:
-                now = time.monotonic()
+                now = self.clock()
                 outage_since = now if outage_since is None else outage_since
                 lasted = now - outage_since
                 if lasted >= self.outage_budget:
