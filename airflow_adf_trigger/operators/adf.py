@@ -418,9 +418,13 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             if self._create_sent_at is not None:
                 self.log.warning(
                     "Killed while starting pipeline %r: if a run started, it was not "
-                    "cancelled. Look for runs started after %s in ADF monitoring.",
+                    "cancelled. Look for runs started after %s in ADF monitoring.%s",
                     self.pipeline_name,
                     self._create_sent_at.isoformat(),
+                    " A retry of this task looks for it first and follows it instead of "
+                    "starting another."
+                    if self.reconcile_unknown_outcome
+                    else "",
                 )
             return
         try:

@@ -66,3 +66,20 @@ def test_a_create_run_that_never_arrived_is_sent_again_once(
     output = capfd.readouterr().out
     assert "No run of pipeline 'copy_sales'" in output
     assert "Starting a new run" in output
+
+
+def test_the_worker_wait_goes_on_through_an_outage(
+    behaviour_dag: Callable[[str], Any],
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Two checks fail outright (each request dropped twice): well inside the 15-minute budget.
+    e2e_emulator.add_fault(operation="get run", action="drop", times=4)
+    dag_run = behaviour_dag("e2e_wait_through_outage").test()
+    ti = the_task(dag_run)
+    assert str(ti.state) == "success"
+    assert ti.try_number == 1
+    assert e2e_emulator.runs_created == 1
+    output = capfd.readouterr().out
+    assert "Azure unreachable for 0 s (" in output
+    assert "still waiting, giving up after 900 s" in output
