@@ -22,7 +22,7 @@ from airflow_adf_trigger.core.auth import (
     TokenCredential,
 )
 from airflow_adf_trigger.core.driver import ClientBase, Clock
-from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfError
 from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
 from airflow_adf_trigger.core.models import (
     ActivityRun,
@@ -119,7 +119,7 @@ class AsyncAdfClient(ClientBase):
         poll_interval: float = 15.0,
         timeout: float | None = None,
         on_poll: Callable[[PipelineRun], None] | None = None,
-        outage_budget: float = operations.DEFAULT_OUTAGE_BUDGET,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
         on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
         flow = operations.wait_for_run(

@@ -15,11 +15,11 @@ from typing import Any, Unpack
 
 from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import (
-    AdfConnectionError,
+    DEFAULT_OUTAGE_BUDGET,
+    TRANSIENT_ERRORS,
     AdfError,
     AdfOutageError,
     AdfServiceError,
-    AdfThrottledError,
     AdfWaitTimeoutError,
 )
 from airflow_adf_trigger.core.exchange import Flow, Sleep, exchange
@@ -138,13 +138,6 @@ def failure_details(
     )
     activities = yield from query_activity_runs(settings, run.run_id, query)
     return [activity for activity in activities if activity.failed]
-
-
-DEFAULT_OUTAGE_BUDGET = 900.0
-"""How long a wait keeps going through transient errors (network, 429, 5xx): 15 minutes."""
-
-TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
-"""Errors that outlived one request's retries but say nothing about the run."""
 
 
 def wait_for_run(

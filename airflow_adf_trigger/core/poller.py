@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.errors import (
+    TRANSIENT_ERRORS,
     AdfAuthenticationError,
     AdfAuthorizationError,
     AdfBadRequestError,
@@ -69,6 +70,10 @@ class _Watch:
     error: AdfError | None = None
     read_at: float | None = None
     """When the run was last read by a GET (for the safety net)."""
+    transient: AdfError | None = None
+    """A failed look not yet told to the watcher (it counts the outage against its budget)."""
+    in_outage: bool = False
+    """The watcher was told of a failure and not yet of a good look since."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     watchers: int = 1
 
@@ -185,12 +190,24 @@ class SharedRunPoller:
         await self.client.aclose()
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
-        """The run's state once it differs from ``after`` (at once if it already does)."""
+        """The run's state once it differs from ``after`` (at once if it already does).
+
+        A tick that could not read the feed raises its (transient) error to each watcher, so
+        a wait counts the outage against its own budget; the first good tick after it returns
+        the state even if unchanged.
+        """
         watch = self._watches[run_id]
         while True:
             if watch.error is not None:
                 raise watch.error
-            if watch.state is not None and watch.state != after:
+            if watch.transient is not None:
+                error, watch.transient = watch.transient, None
+                watch.in_outage = True
+                raise error
+            if watch.state is not None and (watch.state != after or watch.in_outage):
+                # After an outage, a good look is reported even if nothing changed, so the
+                # watcher knows the outage is over.
+                watch.in_outage = False
                 return watch.state
             watch.changed.clear()
             await watch.changed.wait()
@@ -277,6 +294,10 @@ class SharedRunPoller:
                     "is read again next tick",
                     error,
                 )
+                if isinstance(error, TRANSIENT_ERRORS):
+                    for watch in self._watches.values():
+                        watch.transient = error
+                        watch.changed.set()
                 return False
             break
         local_now = self._clock()
@@ -284,9 +305,13 @@ class SharedRunPoller:
             self._skew = changes.server_time - datetime.fromtimestamp(local_now, UTC)
         self._feed_end = changes.server_time or self._server_moment(local_now)
         for run in changes.runs:
-            watch = self._watches.get(run.run_id)
-            if watch is not None:
-                self._observe(watch, run)
+            changed = self._watches.get(run.run_id)
+            if changed is not None:
+                self._observe(changed, run)
+        for watch in self._watches.values():
+            watch.transient = None
+            if watch.in_outage:
+                watch.changed.set()  # the outage is over: tell the watcher
         return True
 
     async def _query(self, start: datetime, form: FeedForm) -> Any:

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS, AdfError
 from airflow_adf_trigger.core.models import PipelineRun, RunFilter, RunQuery, RunStatus
-from airflow_adf_trigger.core.operations import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -362,7 +362,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     def _outage_budget(self) -> float:
         if self.outage_budget is not None:
             return self.outage_budget
-        from airflow_adf_trigger.core.operations import DEFAULT_OUTAGE_BUDGET
+        from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET
 
         return DEFAULT_OUTAGE_BUDGET
 
@@ -389,6 +389,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
                 cancel_on_timeout=True,
                 cancel_on_kill=self.cancel_on_kill,
                 outage_budget=self._outage_budget(),
+                pipeline_name=self.pipeline_name,
             ),
             method_name="execute_complete",
         )

@@ -69,7 +69,7 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
-        from airflow_adf_trigger.core.operations import TRANSIENT_ERRORS
+        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
 
         try:
             run = self.hook.client.get_run(self.run_id)

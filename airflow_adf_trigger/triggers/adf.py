@@ -17,12 +17,13 @@ from typing import Any, Protocol
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_adf_trigger.core.errors import (
+    DEFAULT_OUTAGE_BUDGET,
+    TRANSIENT_ERRORS,
     AdfError,
     AdfOutageError,
     AdfPipelineRunError,
 )
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
-from airflow_adf_trigger.core.operations import DEFAULT_OUTAGE_BUDGET, TRANSIENT_ERRORS
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 from airflow_adf_trigger.hooks.adf import AdfHook
 
@@ -70,6 +71,8 @@ class AdfPipelineRunTrigger(BaseTrigger):
     :param cancel_on_kill: cancel the run (recursively) when a user stops the deferred task.
     :param shared_poller: watch the run with the process's shared poller (one query per tick
         for every run of the factory) instead of a GET per poll.
+    :param pipeline_name: the run's pipeline, if known: lets the shared poller narrow its
+        change feed to the watched pipelines from the first tick.
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class AdfPipelineRunTrigger(BaseTrigger):
         cancel_on_kill: bool = False,
         shared_poller: bool = True,
         outage_budget: float = DEFAULT_OUTAGE_BUDGET,
+        pipeline_name: str | None = None,
     ) -> None:
         super().__init__()
+        self.pipeline_name = pipeline_name
         self.run_id = run_id
         self.adf_conn_id = adf_conn_id
         self.resource_group = resource_group
@@ -113,6 +118,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 "cancel_on_kill": self.cancel_on_kill,
                 "shared_poller": self.shared_poller,
                 "outage_budget": self.outage_budget,
+                "pipeline_name": self.pipeline_name,
             },
         )
 
@@ -134,7 +140,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
             from airflow_adf_trigger.core.poller import SharedRunPoller
 
             async with SharedRunPoller.watching(
-                settings, self.run_id, self.poll_interval
+                settings, self.run_id, self.poll_interval, pipeline_name=self.pipeline_name
             ) as poller:
                 event = await self.follow(poller.client, poller)
         else:

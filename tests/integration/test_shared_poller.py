@@ -280,3 +280,28 @@ def test_no_query_is_refused_by_an_adf_that_enforces_its_filter_rules(
 async def _one(trigger: AdfPipelineRunTrigger) -> dict[str, Any]:
     events = [event async for event in trigger.run()]
     return dict(events[0].payload)
+
+
+def test_a_feed_outage_reaches_each_trigger_and_ends_it_after_its_budget(
+    server: EmulatorServer,
+) -> None:
+    run_ids = [create(server, "slow") for _ in range(2)]
+    server.add_fault(operation="query pipeline runs", action="status", status=503, times=-1)
+    server.add_fault(operation="get run", action="status", status=503, times=-1)
+    triggers = [
+        AdfPipelineRunTrigger(run_id=r, poll_interval=0.2, outage_budget=0.6) for r in run_ids
+    ]
+    events = watch_all(triggers)
+    assert [e["status"] for e in events] == ["error", "error"]
+    assert all("could not be read for" in e["message"] for e in events)
+    assert server.request_counts().get("cancel run", 0) == 0  # an outage never cancels
+
+
+def test_a_short_feed_outage_is_waited_out(server: EmulatorServer) -> None:
+    run_ids = [create(server, "steady") for _ in range(2)]
+    server.add_fault(operation="query pipeline runs", action="status", status=503, times=3)
+    triggers = [
+        AdfPipelineRunTrigger(run_id=r, poll_interval=0.2, outage_budget=30) for r in run_ids
+    ]
+    assert [e["status"] for e in watch_all(triggers)] == ["Succeeded", "Succeeded"]
+    assert server.faults_applied == 3

@@ -368,6 +368,7 @@ class TestWorkerWait:
             task.execute(context)  # type: ignore[arg-type]
         _, kwargs = deferred.value.trigger.serialize()
         assert kwargs["outage_budget"] == 60 and kwargs["run_id"] == NEW_RUN
+        assert kwargs["pipeline_name"] == task.pipeline_name  # narrows the shared change feed
 
 
 class TestRunStatusLog:
