@@ -1,17 +1,17 @@
 """Every ADF operation written once, as a sans-IO flow both clients drive.
 
-A flow is a generator: it yields an :class:`HttpRequest` and is sent back the
-:class:`HttpResponse`, or it yields a :class:`Sleep` and is sent back ``None``. Its return
-value is the operation's result. Retries and tokens are the driver's business; paging,
-follow-up requests and polling are the flow's.
+Each operation is a flow (see :mod:`~airflow_adf_trigger.core.exchange`): a generator of
+steps whose return value is the operation's result. Tokens, retries and sleeps come from
+:func:`~airflow_adf_trigger.core.exchange.exchange`; paging, follow-up requests and polling
+are written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import (
@@ -22,6 +22,7 @@ from airflow_adf_trigger.core.errors import (
     AdfThrottledError,
     AdfWaitTimeoutError,
 )
+from airflow_adf_trigger.core.exchange import Flow, Sleep, exchange
 from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
@@ -32,19 +33,6 @@ from airflow_adf_trigger.core.models import (
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Ask the driver to wait (polling), with its own injectable sleep."""
-
-    seconds: float
-
-
-Step = HttpRequest | Sleep
-Flow = Generator[Step, HttpResponse | None, T]
 
 
 def target(
@@ -58,14 +46,15 @@ def target(
     )
 
 
-def send(request: HttpRequest) -> Flow[HttpResponse]:
-    response = yield request
-    assert isinstance(response, HttpResponse), "the driver must answer a request"
-    return response
+def send(
+    settings: AdfSettings, request: HttpRequest, subject: str | None = None
+) -> Flow[HttpResponse]:
+    """One request with its token and retries (see :func:`exchange.exchange`)."""
+    return (yield from exchange(settings, request, subject=subject))
 
 
 def get_factory(settings: AdfSettings) -> Flow[dict[str, Any]]:
-    response = yield from send(protocol.build_get_factory(settings))
+    response = yield from send(settings, protocol.build_get_factory(settings))
     return protocol.parse_factory(response, target(settings))
 
 
@@ -76,12 +65,12 @@ def create_run(
     **options: Unpack[RerunOptions],
 ) -> Flow[str]:
     request = protocol.build_create_run(settings, pipeline_name, parameters, **options)
-    response = yield from send(request)
+    response = yield from send(settings, request, subject=pipeline_name)
     return protocol.parse_create_run(response, target(settings, pipeline_name=pipeline_name))
 
 
 def get_run(settings: AdfSettings, run_id: str) -> Flow[PipelineRun]:
-    response = yield from send(protocol.build_get_run(settings, run_id))
+    response = yield from send(settings, protocol.build_get_run(settings, run_id))
     return protocol.parse_run(response, target(settings, run_id=run_id))
 
 
@@ -89,7 +78,7 @@ def cancel_run(
     settings: AdfSettings, run_id: str, *, is_recursive: bool = True
 ) -> Flow[CancelResult]:
     request = protocol.build_cancel_run(settings, run_id, is_recursive=is_recursive)
-    response = yield from send(request)
+    response = yield from send(settings, request)
     result = protocol.parse_cancel(response, target(settings, run_id=run_id))
     if not result.cancel_requested and result.finished_status is None:
         run = yield from get_run(settings, run_id)
@@ -102,6 +91,7 @@ def query_pipeline_runs(settings: AdfSettings, query: RunQuery) -> Flow[list[Pip
     where = target(settings)
     return (
         yield from _all_pages(
+            settings,
             lambda token: protocol.build_query_pipeline_runs(settings, query, token),
             lambda response: protocol.parse_pipeline_run_page(response, where),
         )
@@ -115,6 +105,7 @@ def query_activity_runs(
     where = target(settings, run_id=run_id)
     return (
         yield from _all_pages(
+            settings,
             lambda token: protocol.build_query_activity_runs(settings, run_id, query, token),
             lambda response: protocol.parse_activity_run_page(response, where),
         )
@@ -198,13 +189,15 @@ def wait_for_run(
 
 
 def _all_pages(
-    build: Callable[[str | None], HttpRequest], parse: Callable[[HttpResponse], Page]
+    settings: AdfSettings,
+    build: Callable[[str | None], HttpRequest],
+    parse: Callable[[HttpResponse], Page],
 ) -> Flow[list[Any]]:
     items: list[Any] = []
     token: str | None = None
     seen: set[str] = set()
     while True:
-        response = yield from send(build(token))
+        response = yield from send(settings, build(token))
         page = parse(response)
         items.extend(page.value)
         token = page.continuation_token

@@ -392,7 +392,8 @@ class TestIdentity:
         with pytest.raises(AdfAuthenticationError) as caught:
             harness.call_on(harness.client(credential=Broken()), "get_run", RUN_ID)
         assert str(caught.value) == (
-            "The azure-identity credential could not get a token: "
+            "No client secret is set (the connection's password), so the azure-identity "
+            "default credential was tried instead, and it could not get a token: "
             "ManagedIdentityCredential authentication unavailable."
         )
 
