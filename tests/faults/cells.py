@@ -1,5 +1,7 @@
 """The fault matrix: every stage x every fault, with the sync client, the async client and
-(for a few representative cells) the ``adf-trigger`` CLI as a subprocess.
+(for a few representative cells) the ``adf-trigger`` CLI as a subprocess. The get-run stage
+is driven twice: one ``get_run``, and a ``wait_for_run`` that must ride out the fault
+(60 s outages included) and see the run end.
 
 Each cell starts its own emulator and fault proxy, performs one operation through the proxy
 while the fault is armed, and checks the invariants of the issue "Exactly one run and no raw
@@ -68,6 +70,10 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
 SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
 PIPELINE = "copy_sales"
+SHORT_PIPELINE = "short"
+"""Ends 2.5 s after it starts: what the ``wait`` cells follow to the end."""
+WAIT_OPTIONS: dict[str, float] = {"poll_interval": 0.5, "timeout": 150.0, "outage_budget": 90.0}
+"""wait_for_run's options in the wait cells: a 60 s outage fits in the outage budget."""
 REQUEST_TIMEOUT = 2.0
 RETRY_MAX_ATTEMPTS = 2
 RETRY_MAX_SECONDS = 5.0
@@ -93,7 +99,8 @@ SCENARIO: dict[str, Any] = {
                 {"name": "Lookup files", "type": "Lookup", "duration_seconds": 150},
                 {"name": "Copy sales to lake", "type": "Copy"},
             ],
-        }
+        },
+        SHORT_PIPELINE: {"queued_seconds": 0.05, "duration_seconds": 2.5},
     },
 }
 
@@ -202,12 +209,18 @@ FAULTS_BY_NAME = {fault.name: fault for fault in FAULTS}
 Expected = tuple[type[BaseException] | str, ...]
 
 
-def expected_outcomes(stage: Stage, fault: Fault) -> Expected:
+def expected_outcomes(stage: Stage, fault: Fault, *, wait: bool = False) -> Expected:
     """What the rules call for: reads retry on 429/5xx/transport errors within the budget;
     create-run is resent only when provably never sent; otherwise its outcome is unknown.
 
     The token stage's operation is a create-run, but the faulted request is the token read.
+    A wait (``wait``) goes on polling through transient errors and outages within its
+    outage budget, so it sees the run end.
     """
+    if wait:
+        if fault.kind == "bad-request":
+            return (AdfBadRequestError,)
+        return ("ok", AdfError) if fault.kind == "malformed" else ("ok",)
     create = stage == "create-run"
     if fault.kind == "outage":
         return (AdfConnectionError,)  # the budget (2 attempts, 5 s) ends inside the outage
@@ -237,20 +250,22 @@ def describe_expected(expected: Expected) -> str:
 
 ClientKind = Literal["sync", "async", "cli"]
 CLIENTS: tuple[ClientKind, ...] = ("sync", "async")
-CLI_CELLS: tuple[tuple[Stage, str], ...] = (
-    ("token", "token with CR/LF"),
-    ("token", "503 (processed)"),
-    ("create-run", "refused"),
-    ("create-run", "reset before response"),
-    ("create-run", "trickled body"),
-    ("create-run", "429 Retry-After date"),
-    ("create-run", "200 HTML body"),
-    ("create-run", "200 JSON []"),
-    ("create-run", "outage 60 s"),
-    ("get-run", "trickled body"),
-    ("get-run", "503 (processed)"),
-    ("cancel", "reset before response"),
-    ("query-activities", "200 truncated JSON"),
+CLI_CELLS: tuple[tuple[Stage, str, bool], ...] = (
+    ("token", "token with CR/LF", False),
+    ("token", "503 (processed)", False),
+    ("create-run", "refused", False),
+    ("create-run", "reset before response", False),
+    ("create-run", "trickled body", False),
+    ("create-run", "429 Retry-After date", False),
+    ("create-run", "200 HTML body", False),
+    ("create-run", "200 JSON []", False),
+    ("create-run", "outage 60 s", False),
+    ("get-run", "trickled body", False),
+    ("get-run", "503 (processed)", False),
+    ("cancel", "reset before response", False),
+    ("query-activities", "200 truncated JSON", False),
+    ("get-run", "503 (processed)", True),
+    ("get-run", "outage 60 s", True),
 )
 INVARIANTS = (
     "expected",
@@ -268,10 +283,16 @@ class Cell:
     stage: Stage
     fault: Fault
     client: ClientKind
+    wait: bool = False
+    """Follow a run with wait_for_run (the faulted requests are its polls), not one get."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.stage} (wait)" if self.wait else self.stage
 
     @property
     def id(self) -> str:
-        return f"{self.stage}|{self.fault.name}|{self.client}"
+        return f"{self.label}|{self.fault.name}|{self.client}"
 
     @property
     def slow(self) -> bool:
@@ -279,7 +300,7 @@ class Cell:
 
     @property
     def expected(self) -> Expected:
-        return expected_outcomes(self.stage, self.fault)
+        return expected_outcomes(self.stage, self.fault, wait=self.wait)
 
 
 def all_cells(*, include_slow: bool = True) -> list[Cell]:
@@ -290,7 +311,13 @@ def all_cells(*, include_slow: bool = True) -> list[Cell]:
         if stage in fault.stages
         for client in CLIENTS
     ]
-    cells += [Cell(stage, FAULTS_BY_NAME[name], "cli") for stage, name in CLI_CELLS]
+    cells += [
+        Cell("get-run", fault, client, wait=True)
+        for fault in FAULTS
+        if "get-run" in fault.stages
+        for client in CLIENTS
+    ]
+    cells += [Cell(stage, FAULTS_BY_NAME[name], "cli", wait) for stage, name, wait in CLI_CELLS]
     return [cell for cell in cells if include_slow or not cell.slow]
 
 
@@ -472,8 +499,8 @@ class _SyncDriver:
     def __init__(self, settings: AdfSettings) -> None:
         self.client = AdfClient(settings, token_cache=TokenCache())
 
-    def call(self, name: str, *args: Any) -> Any:
-        return getattr(self.client, name)(*args)
+    def call(self, name: str, *args: Any, **options: Any) -> Any:
+        return getattr(self.client, name)(*args, **options)
 
     def close(self) -> None:
         self.client.close()
@@ -486,8 +513,8 @@ class _AsyncDriver:
         self.loop = asyncio.new_event_loop()
         self.client = AsyncAdfClient(settings, token_cache=TokenCache())
 
-    def call(self, name: str, *args: Any) -> Any:
-        return self.loop.run_until_complete(getattr(self.client, name)(*args))
+    def call(self, name: str, *args: Any, **options: Any) -> Any:
+        return self.loop.run_until_complete(getattr(self.client, name)(*args, **options))
 
     def close(self) -> None:
         try:
@@ -501,7 +528,10 @@ def _window() -> RunQuery:
     return RunQuery(now - timedelta(hours=1), now + timedelta(hours=1))
 
 
-def _operation(stage: Stage, run_id: str | None) -> tuple[str, tuple[Any, ...]]:
+def _operation(cell: Cell, run_id: str | None) -> tuple[str, tuple[Any, ...]]:
+    stage = cell.stage
+    if cell.wait:
+        return "wait_for_run", (run_id,)
     if stage in ("token", "create-run"):
         return "create_run", (PIPELINE,)
     if stage == "get-run":
@@ -513,8 +543,14 @@ def _operation(stage: Stage, run_id: str | None) -> tuple[str, tuple[Any, ...]]:
     return "query_activity_runs", (run_id, _window())
 
 
-def _wrong_result(stage: Stage, result: Any, run_id: str | None, new_runs: list[str]) -> str:
+def _wrong_result(cell: Cell, result: Any, run_id: str | None, new_runs: list[str]) -> str:
     """'' when the operation's result is right, else what is wrong with it."""
+    stage = cell.stage
+    if cell.wait:
+        ok = isinstance(result, PipelineRun) and result.run_id == run_id
+        if ok and result.status is RunStatus.SUCCEEDED:
+            return ""
+        return f"returned {result!r}"
     if stage in ("token", "create-run"):
         if new_runs and result == new_runs[0]:
             return ""
@@ -549,7 +585,7 @@ def run_cell(cell: Cell) -> CellResult:
         run_id: str | None = None
         if cell.stage not in ("token", "create-run"):
             with AdfClient(direct_settings(emulator), token_cache=TokenCache()) as setup:
-                run_id = setup.create_run(PIPELINE)
+                run_id = setup.create_run(SHORT_PIPELINE if cell.wait else PIPELINE)
         if cell.client == "cli":
             return _run_cli_cell(cell, emulator, proxy, run_id)
         return _run_client_cell(cell, emulator, proxy, run_id)
@@ -576,11 +612,12 @@ def _run_client_cell(
             if cell.stage != "token":
                 driver.call("get_factory")  # signs in, so the fault hits the stage itself
             runs_before = {run["runId"] for run in emulator.run_summaries()}
-            name, args = _operation(cell.stage, run_id)
+            name, args = _operation(cell, run_id)
+            options = WAIT_OPTIONS if cell.wait else {}
             _arm(cell, proxy)
             started = time.monotonic()
             try:
-                result = driver.call(name, *args)
+                result = driver.call(name, *args, **options)
             except BaseException as caught:  # a raw crash is a finding, not a test error
                 error = caught
             elapsed = time.monotonic() - started
@@ -601,7 +638,7 @@ def _run_client_cell(
         if item is not None:
             haystack += exception_texts(item)
     if error is None:
-        wrong = _wrong_result(cell.stage, result, run_id, new_runs)
+        wrong = _wrong_result(cell, result, run_id, new_runs)
         outcome = f"wrong result: {wrong}" if wrong else "ok"
     else:
         outcome = type(error).__name__
@@ -718,7 +755,17 @@ _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 CLI_TIMEOUT = 120.0
 
 
-def _cli_arguments(stage: Stage, run_id: str | None) -> list[str]:
+def _cli_arguments(cell: Cell, run_id: str | None) -> list[str]:
+    stage = cell.stage
+    if cell.wait:
+        return [
+            "wait",
+            str(run_id),
+            "--poll-interval",
+            str(WAIT_OPTIONS["poll_interval"]),
+            "--timeout",
+            str(WAIT_OPTIONS["timeout"]),
+        ]
     if stage in ("token", "create-run"):
         return ["run", PIPELINE]
     if stage == "get-run":
@@ -737,7 +784,7 @@ def _run_cli_cell(
     uri = f"adf://{quote(CLIENT_ID, safe='')}:{quote(SECRET, safe='')}@/?{query}"
     env = {k: v for k, v in os.environ.items() if k not in _CLI_ENV_DROP}
     env["ADF_CONNECTION_URI"] = uri
-    command = [sys.executable, "-m", "airflow_adf_trigger.cli", *_cli_arguments(cell.stage, run_id)]
+    command = [sys.executable, "-m", "airflow_adf_trigger.cli", *_cli_arguments(cell, run_id)]
     runs_before = {run["runId"] for run in emulator.run_summaries()}
     _arm(cell, proxy)
     started = time.monotonic()
@@ -829,6 +876,8 @@ def _expected_duration(cell: Cell) -> float:
         return cell.fault.outage_seconds
     if cell.fault.name in ("trickled body", "read timeout"):
         return HOLD_CAP
+    if cell.wait:
+        return 3.0
     return 1.0 + (1.0 if cell.client == "cli" else 0.0)
 
 
@@ -841,7 +890,7 @@ def format_table(results: list[CellResult]) -> str:
         verdict = "OK" if result.ok else "FAIL " + ",".join(result.failures)
         rows.append(
             (
-                cell.stage,
+                cell.label,
                 cell.fault.name,
                 cell.client,
                 describe_expected(cell.expected),
