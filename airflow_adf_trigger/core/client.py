@@ -23,7 +23,13 @@ from airflow_adf_trigger.core.auth import (
 from airflow_adf_trigger.core.driver import ClientBase, Clock
 from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
-from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
+from airflow_adf_trigger.core.models import (
+    ActivityRun,
+    CancelResult,
+    PipelineRun,
+    RunChanges,
+    RunQuery,
+)
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
@@ -102,6 +108,10 @@ class AdfClient(ClientBase):
 
     def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
         return self._drive(operations.query_pipeline_runs(self.settings, query))
+
+    def query_run_changes(self, query: RunQuery) -> RunChanges:
+        """Every run matching ``query``, with the server's time (for change feeds)."""
+        return self._drive(operations.query_run_changes(self.settings, query))
 
     def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
         return self._drive(operations.query_activity_runs(self.settings, run_id, query))

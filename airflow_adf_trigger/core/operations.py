@@ -28,6 +28,7 @@ from airflow_adf_trigger.core.models import (
     CancelResult,
     Page,
     PipelineRun,
+    RunChanges,
     RunQuery,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
@@ -88,14 +89,27 @@ def cancel_run(
 
 def query_pipeline_runs(settings: AdfSettings, query: RunQuery) -> Flow[list[PipelineRun]]:
     """Every run matching ``query``, following ``continuationToken`` to the last page."""
+    changes = yield from query_run_changes(settings, query)
+    return list(changes.runs)
+
+
+def query_run_changes(settings: AdfSettings, query: RunQuery) -> Flow[RunChanges]:
+    """Every run matching ``query`` (all pages), with the server's time of the first answer.
+
+    The server's ``Date`` lets a change feed place its next window on Azure's clock, not the
+    local one.
+    """
     where = target(settings)
-    return (
-        yield from _all_pages(
-            settings,
-            lambda token: protocol.build_query_pipeline_runs(settings, query, token),
-            lambda response: protocol.parse_pipeline_run_page(response, where),
-        )
+    first: list[HttpResponse] = []
+
+    def parse(response: HttpResponse) -> Page:
+        first.append(response)
+        return protocol.parse_pipeline_run_page(response, where)
+
+    runs = yield from _all_pages(
+        settings, lambda token: protocol.build_query_pipeline_runs(settings, query, token), parse
     )
+    return RunChanges(tuple(runs), protocol.server_time(first[0]) if first else None)
 
 
 def query_activity_runs(

@@ -466,6 +466,18 @@ def build_query_activity_runs(
     )
 
 
+def server_time(response: HttpResponse) -> datetime | None:
+    """The server's clock from the ``Date`` header, if it sent a readable one."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def parse_pipeline_run_page(response: HttpResponse, target: Target) -> Page:
     return _parse_page(response, target, "query the runs of", PipelineRun.from_json)
 

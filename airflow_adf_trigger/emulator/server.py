@@ -338,6 +338,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.action == "lose_response":
             self._drop()
             return
+        if route.operation is not None and response.status == 400:
+            with self.state.lock:  # refused requests are counted apart (benchmarks, tests)
+                self.state.requests[f"{route.operation} refused"] += 1
         self._write(response)
 
     def _write(self, response: Response) -> None:

@@ -229,6 +229,15 @@ class TestCreateRun:
         assert protocol.parse_create_run(answer, target()) == RUN_ID.lower()
 
 
+class TestRunBody:
+    @pytest.mark.parametrize("spelling", ["runDimensions", "runDimension"])
+    def test_both_spellings_of_run_dimensions_are_read(self, spelling: str) -> None:
+        body = {"runId": RUN_ID, "pipelineName": "p", "status": "Queued", "debugRunId": None}
+        body[spelling] = {"JobId": "42"}
+        run = protocol.parse_run(response(200, body), target())
+        assert run.run_dimensions == {"JobId": "42"}
+
+
 class TestErrorMessages:
     def test_a_huge_azure_message_is_cut_to_a_readable_size(self) -> None:
         huge = "x" * 10_000_000
