@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import random
 import re
 import socket
 import struct
@@ -39,6 +40,43 @@ MAX_REQUEST_HEAD = 64 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"}
 
 _RUN = r"/pipelineruns/[^/]+"
+
+_RESERVED_PORTS: set[int] = set()
+_RESERVED_GUARD = threading.Lock()
+
+
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _reserve_port() -> int:
+    """A port below the ephemeral range, never handed to another proxy of this process.
+
+    A listener taken down for an outage gives up its port; one from the ephemeral range
+    could meanwhile go to another server binding port 0 (another cell's emulator), and the
+    client's retry would reach that stranger instead of being refused.
+    """
+    floor = _ephemeral_floor()
+    with _RESERVED_GUARD:
+        for _ in range(1000):
+            port = random.randrange(10_000, max(10_001, floor))
+            if port in _RESERVED_PORTS:
+                continue
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                probe.close()
+            _RESERVED_PORTS.add(port)
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def stage_of(method: str, path: str) -> Stage | None:
@@ -113,7 +151,7 @@ class Exchange:
 @dataclass
 class _Listener:
     name: str
-    port: int = 0
+    port: int = field(default_factory=_reserve_port)
     sock: socket.socket | None = None
     down_until: float = 0.0
     is_down: threading.Event = field(default_factory=threading.Event)
@@ -200,6 +238,10 @@ class FaultProxy:
                 listener.thread.join(timeout=5.0)
         for worker in list(self._workers):
             worker.join(timeout=self.hold_cap + 5.0)
+        with _RESERVED_GUARD:
+            _RESERVED_PORTS.difference_update(
+                listener.port for listener in self._listeners.values()
+            )
 
     def __enter__(self) -> FaultProxy:
         return self
