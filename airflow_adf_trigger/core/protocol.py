@@ -137,6 +137,14 @@ def parse_token_response(
     """Read a v2 body (integers) or a v1 body (numbers as strings) into an AccessToken."""
     client_id = settings.client_id if settings else None
     tenant = settings.tenant_id if settings else None
+    if response.status == 429 or response.status >= 500:
+        # Azure AD is throttling or failing, not refusing: a wait may go on (transient).
+        error_type = AdfThrottledError if response.status == 429 else AdfServiceError
+        raise error_type(
+            f"Azure AD could not issue a token now (HTTP {response.status}); retries ran out",
+            status=response.status,
+            request_id=response.request_id,
+        )
     if response.status != 200:
         raise token_error(response, client_id, tenant, settings.token_api if settings else None)
     try:

@@ -107,6 +107,16 @@ class TestTokenResponse:
         with pytest.raises(AdfAuthenticationError, match=f"unreadable token response: {field}"):
             protocol.parse_token_response(response(200, body), now=1000.0)
 
+    @pytest.mark.parametrize(
+        ("status", "kind"),
+        [(429, AdfThrottledError), (500, AdfServiceError), (503, AdfServiceError)],
+    )
+    def test_azure_ad_throttling_or_failing_is_transient_not_a_refusal(
+        self, status: int, kind: type[Exception]
+    ) -> None:
+        with pytest.raises(kind, match=f"could not issue a token now \\(HTTP {status}\\)"):
+            protocol.parse_token_response(response(status, {}), now=0.0)
+
     def test_a_404_from_the_v2_endpoint_suggests_the_v1_one(self) -> None:
         with pytest.raises(AdfAuthenticationError, match="token_api=v1") as caught:
             protocol.parse_token_response(response(404, {}), now=0.0, settings=make_settings())
