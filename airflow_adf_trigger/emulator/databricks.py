@@ -30,8 +30,11 @@ provider's async hook sends them, from a JSON body. How it answers, as Databrick
   task answers ``notebook_output.result`` as scripted; a failed one ``error``/``error_trace``.
 - ``runs/cancel`` of an active run: TERMINATING, then TERMINATED/CANCELED after
   ``cancel_seconds``; of a finished run: nothing (200).
-- An unknown job: 400 ``INVALID_PARAMETER_VALUE`` ``Job N does not exist.``; an unknown run:
-  404 ``RESOURCE_DOES_NOT_EXIST`` ``Run N does not exist.``
+- An unknown job: 400 ``INVALID_PARAMETER_VALUE`` ``Job N does not exist.``; an unknown run
+  (runs/get, runs/get-output, runs/cancel): 400 ``INVALID_PARAMETER_VALUE`` ``Run N does not
+  exist.`` Source: databricks-sdk-py ``errors/overrides.py``, which maps exactly these 400
+  answers of jobs/get and jobs/runs/get* to ResourceDoesNotExist; for runs/cancel inferred.
+- ``run_page_url`` uses the scheme the emulator serves (https with TLS); the path is a guess.
 - ``idempotency_token`` on submit/run-now returns the run it created the first time.
 
 Faults (``/_emulator/faults``) do not apply to Databricks requests.
@@ -195,7 +198,7 @@ def handle(state: EmulatorState, request: Request) -> Response:
             "Invalid JSON given in the body of the request - expected a map",
         )
     host = request.headers.get("host") or "127.0.0.1"
-    call = Call(params, spec, f"http://{host}", request.segments[1])
+    call = Call(params, spec, f"{state.scheme}://{host}", request.segments[1])
     try:
         return _HANDLERS[operation](state, call)
     except InvalidParameter as error:
@@ -475,4 +478,5 @@ def _job_json(state: EmulatorState, job: DatabricksJobSpec, *, with_tasks: bool)
 
 
 def _run_not_found(run_id: int) -> Response:
-    return databricks_error(404, "RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
+    """Source: databricks-sdk-py errors/overrides.py (400 INVALID_PARAMETER_VALUE)."""
+    return databricks_error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
