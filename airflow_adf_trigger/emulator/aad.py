@@ -149,6 +149,8 @@ def issue_token(state: EmulatorState, request: Request) -> Response:
             "consider using certificate credentials for added security: "
             "https://aka.ms/certCreds.",
         )
+    # Source for both token bodies: the azure-facts list (v2 numbers are integers, v1's are
+    # strings with expires_on, not_before and resource). The token is opaque, not a JWT.
     token = "emu." + secrets.token_urlsafe(24)
     with state.lock:
         lifetime = state.settings.token_lifetime_seconds

@@ -110,7 +110,7 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
         if call.run_id is not None:
             with state.lock:
                 run = state.runs.get(call.run_id.lower())
-            if run is None:
+            if run is None:  # a guess: the code name of an unknown run is not documented
                 return arm_error(
                     404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
                 )
@@ -298,6 +298,12 @@ def _query_activity_runs(state: EmulatorState, run: EmulatedRun, request: Reques
 
 
 def _authorize(state: EmulatorState, request: Request) -> Response | None:
+    """401 for a missing, unknown or expired bearer token.
+
+    Inferred: the codes are ARM's well-known ones (AuthenticationFailed,
+    InvalidAuthenticationToken, ExpiredAuthenticationToken, quoted in many public issue
+    logs); the emulator checks its own tokens, not JWT signatures.
+    """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return arm_error(
@@ -320,6 +326,12 @@ def _authorize(state: EmulatorState, request: Request) -> Response | None:
 
 
 def _check_factory(state: EmulatorState, request: Request) -> Response | None:
+    """api-version, subscription, resource group and factory, in ARM's order.
+
+    Source for the 404 codes: the azure-facts list (SubscriptionNotFound,
+    ResourceGroupNotFound, ResourceNotFound); InvalidApiVersionParameter and every wording
+    here are inferred from ARM's public error logs.
+    """
     api_version = request.query.get("api-version", "")
     if api_version != API_VERSION:
         return arm_error(

@@ -188,14 +188,19 @@ class FaultBook:
 
 
 def arm_fault_body(fault: FaultSpec, status: int) -> dict[str, Any]:
-    """The ARM error body a ``status`` fault answers with."""
+    """The ARM error body a ``status`` fault answers with.
+
+    Inferred: ARM's envelope; TooManyRequests for 429 is ARM's documented throttling code;
+    the other codes and every default message are a guess."""
     code = fault.code or _ARM_CODES.get(status) or _camel(status)
     message = fault.message or _ARM_MESSAGES.get(status) or f"{_phrase(status)}."
     return {"error": {"code": code, "message": message, "target": None}}
 
 
 def aad_fault_error(fault: FaultSpec, status: int) -> tuple[str, int, str]:
-    """The (error, AADSTS code, description) of a ``status`` fault on the token endpoint."""
+    """The (error, AADSTS code, description) of a ``status`` fault on the token endpoint.
+
+    A guess: temporarily_unavailable with AADSTS90033 for 429/5xx, invalid_request else."""
     if status == 429 or status >= 500:
         error = fault.code or "temporarily_unavailable"
         text = fault.message or "A transient error has occurred. Please try again."

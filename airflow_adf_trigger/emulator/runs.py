@@ -14,6 +14,8 @@ from typing import Any
 from airflow_adf_trigger.emulator.scenario import OutcomeSpec, PipelineSpec
 from airflow_adf_trigger.emulator.wire import timestamp
 
+# Source: datafactory.json PipelineRun.status and the azure-facts list (Queued, InProgress,
+# Succeeded, Failed, Canceling, Cancelled; terminal: the last three but Canceling).
 TERMINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
 CANCELLABLE = frozenset({"Queued", "InProgress"})
 
@@ -72,6 +74,8 @@ def plan_run(
     message = outcome.message
     if message is None:
         failing = plan[-1][0].name
+        # Inferred: ADF's message names the failed activity this way (public issue logs
+        # quote "Operation on target X failed: ..."); the rest of the text is the scenario's.
         message = f"Operation on target {failing} failed" if outcome.status == "Failed" else ""
     activities = []
     start = spec.queued_seconds
@@ -224,6 +228,10 @@ class EmulatedRun:
     def _activity_json(
         self, planned: PlannedActivity, status: str, start: float, end: float | None
     ) -> ActivityRunState:
+        """An ActivityRun body. Source: ActivityRuns_QueryByPipelineRun.json and the REST
+        quickstart's real output (an empty ``error`` object with ``target`` on success);
+        ``failureType`` UserError on failure is inferred. Activities run one after the
+        other: a guess (the scenario has no dependency graph)."""
         error = {"errorCode": "", "message": "", "failureType": "", "target": planned.name}
         if status == "Failed":
             error = {

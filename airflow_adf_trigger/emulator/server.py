@@ -360,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         if response.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
+        # Source: every 2018-06-01 example carries both, with the same value.
         request_id = str(uuid.uuid4())
         self.send_header("x-ms-request-id", request_id)
         self.send_header("x-ms-correlation-request-id", request_id)
