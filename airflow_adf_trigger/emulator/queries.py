@@ -3,6 +3,11 @@
 Records are the JSON bodies the emulator answers with, paired with their lastUpdated time.
 A continuation token carries the offset of the next page and a fingerprint of the query,
 so independent queries page concurrently and a token is refused by any other query.
+
+Sources: the body and the filter/order enums are datafactory.json RunFilterParameters,
+RunQueryFilter and RunQueryOrderBy; both window ends are required and inclusive ("at or
+after", "at or before"). A guess: the page size (100 by default), the token's content, its
+refusal for another query, and where null values sort.
 """
 
 from __future__ import annotations
