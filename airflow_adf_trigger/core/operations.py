@@ -8,6 +8,7 @@ are written here.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -30,10 +31,13 @@ from airflow_adf_trigger.core.models import (
     PipelineRun,
     RunChanges,
     RunQuery,
+    RunStatus,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+
+log = logging.getLogger(__name__)
 
 
 def target(
@@ -66,6 +70,12 @@ def create_run(
     **options: Unpack[RerunOptions],
 ) -> Flow[str]:
     request = protocol.build_create_run(settings, pipeline_name, parameters, **options)
+    if parameters and options.get("reference_pipeline_run_id"):
+        log.warning(
+            "Parameters are ignored by ADF when rerunning run %s: the rerun keeps that run's "
+            "parameters (Pipelines_CreateRun: parameters are used only without a reference run)",
+            options.get("reference_pipeline_run_id"),
+        )
     response = yield from send(settings, request, subject=pipeline_name)
     return protocol.parse_create_run(response, target(settings, pipeline_name=pipeline_name))
 
@@ -83,7 +93,16 @@ def cancel_run(
     result = protocol.parse_cancel(response, target(settings, run_id=run_id))
     if not result.cancel_requested and result.finished_status is None:
         run = yield from get_run(settings, run_id)
-        result = replace(result, finished_status=run.status)
+        return replace(result, finished_status=run.status)
+    if result.cancel_requested:
+        # No public source shows ADF's answer to cancelling a finished run: a plain 200 is
+        # possible, so look before saying a cancel was requested.
+        try:
+            run = yield from get_run(settings, run_id)
+        except AdfError:
+            return result  # the cancel was accepted; its effect is seen later
+        if run.status.is_terminal and run.status is not RunStatus.CANCELLED:
+            return replace(result, cancel_requested=False, finished_status=run.status)
     return result
 
 

@@ -20,13 +20,6 @@ from tests.integration.test_emulator_protocol import scenario_json
 
 pytestmark = pytest.mark.integration
 
-CLIENT_MISREPORTS_A_200 = pytest.mark.xfail(
-    strict=True,
-    reason="client defect: core.protocol.parse_cancel takes any 200 for an accepted cancel, "
-    "so a finished run answered with 200 is reported as 'cancel requested' (and the CLI "
-    "says it 'ends as Cancelled shortly') although it Succeeded",
-)
-
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -46,7 +39,7 @@ def client_for(server: EmulatorServer) -> AdfClient:
     return AdfClient(settings)
 
 
-@pytest.fixture(params=["error", pytest.param("ok", marks=CLIENT_MISREPORTS_A_200)])
+@pytest.fixture(params=["error", "ok"])
 def finished_server(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[EmulatorServer]:
     with emulator(clock, request.param) as server:
         yield server
