@@ -147,6 +147,14 @@ class AdfClient(ClientBase):
         )
         return self._drive(flow)
 
+    def sign_in(self) -> AccessToken:
+        """A token for these settings (from the cache when it holds a fresh one)."""
+        return self._token(None)
+
+    def drive(self, flow: Flow[T]) -> T:
+        """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
+        return self._drive(flow)
+
     # ------------------------------------------------------------------ the driver
 
     def _drive(self, flow: Flow[T]) -> T:

@@ -63,6 +63,12 @@ def get_factory(settings: AdfSettings) -> Flow[dict[str, Any]]:
     return protocol.parse_factory(response, target(settings))
 
 
+def get_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[dict[str, Any]]:
+    """The pipeline's ARM resource (its activities and declared parameters)."""
+    response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
+    return protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
+
+
 def create_run(
     settings: AdfSettings,
     pipeline_name: str,

@@ -282,6 +282,18 @@ def build_get_factory(settings: AdfSettings) -> HttpRequest:
     )
 
 
+def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest:
+    """``GET .../pipelines/{name}``: proves the pipeline is published, starts nothing."""
+    pipeline = check_pipeline(pipeline_name)
+    return HttpRequest(
+        method="GET",
+        url=f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="read the pipeline",
+    )
+
+
 def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
     if response.status != 200:
         raise arm_error(response, target, "read")

@@ -37,6 +37,7 @@ API_VERSION = "2018-06-01"
 _PROVIDER = ("providers", "microsoft.datafactory", "factories")
 _RATE_LIMIT_HEADERS = {
     "get factory": READS,
+    "get pipeline": READS,
     "get run": READS,
     "query pipeline runs": READS,
     "query activity runs": READS,
@@ -64,6 +65,8 @@ def classify(request: Request) -> ArmCall:
     method = request.method
     if method == "GET" and not rest:
         return ArmCall("get factory")
+    if method == "GET" and len(rest) == 2 and rest[0] == "pipelines":
+        return ArmCall("get pipeline", pipeline=raw[1])
     if method == "POST" and len(rest) == 3 and rest[0] == "pipelines" and rest[2] == "createrun":
         return ArmCall("create run", pipeline=raw[1])
     if method == "POST" and rest == ("querypipelineruns",):
@@ -105,6 +108,8 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
     try:
         if call.operation == "get factory":
             return Response(200, _factory_json(state))
+        if call.operation == "get pipeline" and call.pipeline is not None:
+            return _get_pipeline(state, call.pipeline)
         if call.operation == "create run" and call.pipeline is not None:
             return _create_run(state, call.pipeline, request)
         if call.run_id is not None:
@@ -381,6 +386,36 @@ def _body(request: Request) -> dict[str, Any]:
         if isinstance(error, BadRequest):
             raise
         raise BadRequest("The request body is not valid JSON.") from None
+
+
+def _get_pipeline(state: EmulatorState, pipeline: str) -> Response:
+    """The pipeline resource. Source: Pipelines_Get.json (id, name, type, etag, properties
+    with activities and parameters); the activities' type properties are left out (a guess
+    that no reader of ours needs them). An unknown pipeline gets the 404 of create-run."""
+    scenario = state.scenario
+    spec = scenario.pipelines.get(pipeline)
+    if spec is None:
+        return arm_error(
+            404,
+            "PipelineNotFound",
+            f"Pipeline '{pipeline}' was not found in factory '{scenario.factory_name}'.",
+        )
+    return Response(
+        200,
+        {
+            "id": f"{scenario.factory_id}/pipelines/{pipeline}",
+            "name": pipeline,
+            "type": "Microsoft.DataFactory/factories/pipelines",
+            "properties": {
+                "activities": [
+                    {"name": activity.name, "type": activity.type, "dependsOn": []}
+                    for activity, _seconds in spec.activity_plan()
+                ],
+                "parameters": {name: {"type": "String"} for name in spec.parameters or ()},
+            },
+            "etag": f'"{state.factory_etag}"',
+        },
+    )
 
 
 def _factory_json(state: EmulatorState) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 OPERATIONS = (
     "token",
     "get factory",
+    "get pipeline",
     "create run",
     "get run",
     "cancel run",
