@@ -111,6 +111,16 @@ def test_get_factory(adf: DataFactoryManagementClient) -> None:
     assert factory.identity.principal_id
 
 
+def test_get_pipeline(adf: DataFactoryManagementClient) -> None:
+    """What ``adf-trigger doctor`` reads to prove a pipeline is published."""
+    pipeline = adf.pipelines.get(RESOURCE_GROUP, FACTORY, "copy_sales")
+    assert pipeline.name == "copy_sales"
+    assert pipeline.type == "Microsoft.DataFactory/factories/pipelines"
+    assert pipeline.id.endswith("/pipelines/copy_sales")
+    assert [activity.name for activity in pipeline.activities]
+    assert sorted(pipeline.parameters) == ["date", "region"]
+
+
 def test_a_run_and_its_activities_are_read_in_full(
     adf: DataFactoryManagementClient, https_emulator: EmulatorServer
 ) -> None:
