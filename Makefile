@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo emulator lock clean
+.PHONY: venv test lint typecheck unit demo emulator lock clean faults
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test: lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator.demo
+
+# The fault matrix: every stage x every fault, 60 s outages included (about 2 minutes).
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults
 
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator --port 8765 --scenario airflow_adf_trigger/emulator/scenarios/demo.json

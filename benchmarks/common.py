@@ -210,8 +210,16 @@ class EmulatorProcess:
 
 
 def arm_requests(requests: dict[str, int]) -> int:
-    """Resource Manager requests: every counted operation except the AAD token endpoint."""
-    return sum(count for operation, count in requests.items() if operation != "token")
+    """Resource Manager requests: every counted operation except the AAD token endpoint.
+
+    The emulator also counts refused requests under "<operation> refused"; those were already
+    counted under their operation.
+    """
+    return sum(
+        count
+        for operation, count in requests.items()
+        if operation != "token" and not operation.endswith(" refused")
+    )
 
 
 # ---------------------------------------------------------------------- statistics

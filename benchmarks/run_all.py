@@ -161,6 +161,13 @@ def watch_rows(
             return "n/a"
         return f"{result['events_succeeded']:,} of {result['runs']:,}"
 
+    def carried(result: dict[str, Any] | None) -> str:
+        """ARM's read refill is 25/s per subscription and principal: how many such watches fit."""
+        per_second = get(result, "arm_per_second_mean")
+        if not per_second:
+            return "n/a"
+        return f"{25 / per_second:,.1f}"
+
     latency = get(ours, "latency_seconds", "bound") or get(official, "latency_seconds", "bound")
     return [
         ("runs watched: success events", events(ours), events(official), ""),
@@ -168,6 +175,11 @@ def watch_rows(
              ("arm_per_interval_mean",), ("arm_per_interval_max",), ""),
         row("ARM requests per second, mean", "arm_per_second_mean", digits=2),
         row("token requests during the watch", "token_requests"),
+        row("requests ADF's rules refuse (400)", "refused_requests", compare=False),
+        row("intervals over 1 + ceil(changed / page) + safety net", "windows_over_change_bound",
+            compare=False),
+        ("triggerers of these runs one subscription carries (25 reads/s)",
+         carried(ours), carried(official), ""),
         row("detection latency p50", "latency_seconds", "p50", unit="s", digits=2),
         row("detection latency p99", "latency_seconds", "p99", unit="s", digits=2),
         row("detection latency max", "latency_seconds", "max", unit="s", digits=2),

@@ -55,6 +55,12 @@ from common import (
 )
 
 RSS_SAMPLE_SECONDS = 0.5
+QUEUED_SECONDS = 1.0
+"""How long a bench run stays Queued (see common.bench_scenario)."""
+FEED_OVERLAP_SECONDS = 60.0
+"""The shared poller's default overlap: each tick re-reads this much of the feed."""
+PAGE_SIZE = 100
+SAFETY_NET_PER_TICK = 1
 
 
 class Sampler(threading.Thread):
@@ -73,6 +79,7 @@ class Sampler(threading.Thread):
         self.samples.append(
             {
                 "t": time.monotonic(),
+                "wall": time.time(),
                 "requests": stats["requests"],
                 "emulator_cpu": cpu_seconds(self.emulator.pid),
             }
@@ -133,6 +140,9 @@ def ours(poll_interval: float, connection: dict[str, Any]) -> Side:
             "run_checks": sum(p.run_checks for p in pollers.values()),
             "ticks": sum(p.ticks for p in pollers.values()),
             "pollers": len(pollers),
+            "feed_queries": sum(p.feed_queries for p in pollers.values()),
+            "refused_queries": sum(p.refused_queries for p in pollers.values()),
+            "gets": sum(p.gets for p in pollers.values()),
         }
 
     def make(run_ids: list[str]) -> list[Any]:
@@ -232,21 +242,29 @@ def create_runs(emulator: EmulatorProcess, connection: dict[str, Any], count: in
 
 
 def run_ends(client: Any, run_ids: list[str]) -> dict[str, Any]:
-    """Every run as ADF reports it now, by run group (a fresh run's group is its id)."""
-    from airflow_adf_trigger.core.models import RunFilter, RunQuery
+    """Every run of the bench factory as ADF reports it now (all pages, no filter)."""
+    from airflow_adf_trigger.core.models import RunQuery
 
     now = datetime.now(UTC)
-    found: dict[str, Any] = {}
-    for start in range(0, len(run_ids), 100):
-        chunk = tuple(run_ids[start : start + 100])
-        query = RunQuery(
-            last_updated_after=now - timedelta(hours=2),
-            last_updated_before=now + timedelta(hours=1),
-            filters=(RunFilter("RunGroupId", "In", chunk),),
-        )
-        for run in client.query_pipeline_runs(query):
-            found[run.run_id] = run
-    return found
+    query = RunQuery(
+        last_updated_after=now - timedelta(hours=2), last_updated_before=now + timedelta(hours=1)
+    )
+    wanted = set(run_ids)
+    return {run.run_id: run for run in client.query_pipeline_runs(query) if run.run_id in wanted}
+
+
+def changes_between(ends: dict[str, Any], start: float, end: float) -> int:
+    """Status changes (queued, in progress, ended) of the runs between two wall-clock times."""
+    count = 0
+    for run in ends.values():
+        moments = []
+        if run.run_start is not None:
+            began = run.run_start.timestamp()
+            moments += [began - QUEUED_SECONDS, began]
+        if run.run_end is not None:
+            moments.append(run.run_end.timestamp())
+        count += sum(1 for moment in moments if start <= moment <= end)
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,9 +355,16 @@ def measure(args: argparse.Namespace, scenario: dict[str, Any], emulator: Emulat
         span = after["t"] - before["t"]
         if span <= 0:
             continue
+        # What the change feed of a tick in this window can have had to read: every status
+        # change since the previous tick, plus the overlap it re-reads.
+        changed = changes_between(
+            ends, before["wall"] - args.poll_interval - FEED_OVERLAP_SECONDS, after["wall"]
+        )
         windows.append(
             {
                 "seconds": span,
+                "changed": changed,
+                "bound": 1 + -(-changed // PAGE_SIZE) + SAFETY_NET_PER_TICK,
                 "arm": arm_requests(after["requests"]) - arm_requests(before["requests"]),
                 "all": sum(after["requests"].values()) - sum(before["requests"].values()),
                 "emulator_cpu": after["emulator_cpu"] - before["emulator_cpu"],
@@ -365,6 +390,13 @@ def measure(args: argparse.Namespace, scenario: dict[str, Any], emulator: Emulat
         "arm_per_interval_max": max((w["arm"] for w in windows), default=arm_total),
         "arm_per_second_mean": round(arm_total / watch_seconds, 2),
         "token_requests": by_operation.get("token", 0),
+        "refused_requests": sum(
+            count for operation, count in by_operation.items() if operation.endswith(" refused")
+        ),
+        # Windows (after the first, where every run is new) whose ARM reads exceeded
+        # 1 + ceil(changed runs / page size) + the safety net's share.
+        "windows_over_change_bound": sum(1 for w in windows[1:] if w["arm"] > w["bound"]),
+        "windows": len(windows),
         "latency_seconds": {
             "p50": round(percentile(latencies, 0.50), 3) if latencies else None,
             "p99": round(percentile(latencies, 0.99), 3) if latencies else None,

@@ -14,17 +14,23 @@ from typing import Any, TypeVar, Unpack
 
 import httpx
 
-from airflow_adf_trigger.core import operations, protocol
+from airflow_adf_trigger.core import operations
 from airflow_adf_trigger.core.auth import (
     SHARED_TOKEN_CACHE,
     AccessToken,
     TokenCache,
     TokenCredential,
 )
-from airflow_adf_trigger.core.client import ClientBase, Clock
-from airflow_adf_trigger.core.errors import AdfError
-from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
-from airflow_adf_trigger.core.operations import Flow, Sleep
+from airflow_adf_trigger.core.driver import ClientBase, Clock
+from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfError
+from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
+from airflow_adf_trigger.core.models import (
+    ActivityRun,
+    CancelResult,
+    PipelineRun,
+    RunChanges,
+    RunQuery,
+)
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
@@ -55,6 +61,7 @@ class AsyncAdfClient(ClientBase):
         super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
         self._http = http_client or httpx.AsyncClient(timeout=settings.request_timeout)
         self._owns_http = http_client is None
+        self._transport = HttpxTransport(self._http)
         self._sleep = sleep
 
     async def __aenter__(self) -> AsyncAdfClient:
@@ -79,7 +86,7 @@ class AsyncAdfClient(ClientBase):
         **options: Unpack[RerunOptions],
     ) -> str:
         flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
-        return await self._drive(flow, subject=pipeline_name)
+        return await self._drive(flow)
 
     async def get_run(self, run_id: str) -> PipelineRun:
         return await self._drive(operations.get_run(self.settings, run_id))
@@ -90,6 +97,10 @@ class AsyncAdfClient(ClientBase):
 
     async def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
         return await self._drive(operations.query_pipeline_runs(self.settings, query))
+
+    async def query_run_changes(self, query: RunQuery) -> RunChanges:
+        """Every run matching ``query``, with the server's time (for change feeds)."""
+        return await self._drive(operations.query_run_changes(self.settings, query))
 
     async def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
         return await self._drive(operations.query_activity_runs(self.settings, run_id, query))
@@ -108,7 +119,7 @@ class AsyncAdfClient(ClientBase):
         poll_interval: float = 15.0,
         timeout: float | None = None,
         on_poll: Callable[[PipelineRun], None] | None = None,
-        outage_budget: float = operations.DEFAULT_OUTAGE_BUDGET,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
         on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
         flow = operations.wait_for_run(
@@ -125,75 +136,77 @@ class AsyncAdfClient(ClientBase):
 
     # ------------------------------------------------------------------ the driver
 
-    async def _drive(self, flow: Flow[T], subject: str | None = None) -> T:
+    async def _drive(self, flow: Flow[T]) -> T:
+        """Carry out the flow's steps until it returns; errors met are thrown into it."""
         try:
             step = next(flow)
             while True:
-                if isinstance(step, Sleep):
-                    await self._sleep(step.seconds)
-                    step = flow.send(None)
+                try:
+                    reply = await self._perform(step)
+                except AdfError as error:
+                    step = flow.throw(error)
                 else:
-                    try:
-                        response = await self._send(step, subject)
-                    except AdfError as error:
-                        step = flow.throw(error)  # the flow decides: give up or go on
-                    else:
-                        step = flow.send(response)
+                    step = flow.send(reply)
         except StopIteration as done:
             result: T = done.value
             return result
 
-    async def _token(self) -> AccessToken:
-        token = self._cache.get(self._cache_key, self._clock())
+    async def _perform(self, step: Step) -> object:
+        if isinstance(step, Sleep):
+            await self._sleep(step.seconds)
+            return None
+        if isinstance(step, NeedToken):
+            return await self._token(step.refused)
+        started = self._clock()
+        outcome = await self._transport(step.request, step.timeout)
+        return Answered(outcome, started, self._clock())
+
+    async def _token(self, refused: AccessToken | None) -> AccessToken:
+        token = self._cached_token(refused)
         if token is not None:
             return token
         async with self._cache.async_fetch_lock(self._cache_key):
             token = self._cache.get(self._cache_key, self._clock())
             if token is None:
                 if self.uses_secret:
-                    request = protocol.build_token_request(self.settings)
-                    token = self._parse_token(await self._send(request, authenticated=False))
+                    token = await self._drive(fetch_token(self.settings))
                 else:
                     token = await asyncio.to_thread(self._token_from_identity)
                 self._cache.put(self._cache_key, token)
             return token
 
-    async def _send(
-        self, request: HttpRequest, subject: str | None = None, *, authenticated: bool = True
-    ) -> HttpResponse:
-        loop = self._retry_loop(request, subject)
-        while True:
-            token = await self._token() if authenticated else None
-            try:
-                response = await self._transmit(request, token)
-            except httpx.TransportError as error:
-                await self._sleep(loop.after_failure(classify_httpx_error(error)))
-                continue
-            if token is not None and loop.refresh_token_after(response):
-                self._cache.discard(self._cache_key, token)
-                continue
-            delay = loop.after_response(response)
-            if delay is None:
-                return response
-            await self._sleep(delay)
 
-    async def _transmit(self, request: HttpRequest, token: AccessToken | None) -> HttpResponse:
-        headers = dict(request.headers)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.token}"
-        raw = await self._http.request(
-            request.method,
-            request.url,
-            params=dict(request.params),
-            headers=headers,
-            content=request.body,
-            timeout=self.settings.request_timeout,
-            follow_redirects=False,
-        )
+class HttpxTransport:
+    """Send one request with ``httpx``; the whole exchange ends within the timeout."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def __call__(
+        self, request: HttpRequest, timeout: float
+    ) -> HttpResponse | TransportFailure:
+        try:
+            async with asyncio.timeout(timeout):
+                raw = await self._http.request(
+                    request.method,
+                    request.url,
+                    params=dict(request.params),
+                    headers=dict(request.headers),
+                    content=request.body,
+                    timeout=timeout,
+                    follow_redirects=False,
+                )
+        except TimeoutError:
+            return TransportFailure(
+                f"no complete answer within the request timeout ({timeout:g} s)",
+                never_sent=False,
+            )
+        except httpx.HTTPError as error:
+            return classify_httpx_error(error)
         return HttpResponse.create(raw.status_code, dict(raw.headers), raw.content)
 
 
-def classify_httpx_error(error: httpx.TransportError) -> TransportFailure:
+def classify_httpx_error(error: httpx.HTTPError) -> TransportFailure:
     """Was the request sent? httpx tells by the exception type."""
     if isinstance(error, httpx.ConnectTimeout):
         return TransportFailure("the connection attempt timed out", never_sent=True)
@@ -208,8 +221,8 @@ def classify_httpx_error(error: httpx.TransportError) -> TransportFailure:
         return TransportFailure(
             "the connection was refused or the host name did not resolve", never_sent=True
         )
-    if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
-        if isinstance(error, httpx.PoolTimeout):
-            return TransportFailure("no free connection in the pool", never_sent=True)
+    if isinstance(error, httpx.PoolTimeout):
+        return TransportFailure("no free connection in the pool", never_sent=True)
+    if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout):
         return TransportFailure("no answer within the request timeout", never_sent=False)
     return TransportFailure(f"the connection broke ({type(error).__name__})", never_sent=False)

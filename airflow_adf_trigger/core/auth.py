@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -100,18 +101,44 @@ class TokenCredential(Protocol):
     def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
 
 
-def credential_token(credential: TokenCredential, scope: str, now: float) -> AccessToken:
+def credential_token(
+    credential: TokenCredential, scope: str, now: float, settings: AdfSettings | None = None
+) -> AccessToken:
     """Ask an azure-identity credential for a token; its errors become ours, in one line."""
     try:
         result = credential.get_token(scope)
     except Exception as error:  # azure-identity raises its own tree; keep only the message
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise AdfAuthenticationError(
-            f"The azure-identity credential could not get a token: {first_line}"
+            f"{_identity_intro(settings)} could not get a token: {first_line[:500]}"
         ) from None
-    return AccessToken(
-        token=str(result.token), expires_at=float(result.expires_on), obtained_at=now
-    )
+    token = str(getattr(result, "token", "") or "")
+    if not token or not _HEADER_SAFE.match(token):
+        raise AdfAuthenticationError(
+            f"{_identity_intro(settings)} returned an access token that cannot be sent in an "
+            "HTTP header (empty, or with spaces or control characters); it was not used"
+        )
+    try:
+        expires_at = float(result.expires_on)
+    except (TypeError, ValueError):
+        raise AdfAuthenticationError(
+            f"{_identity_intro(settings)} returned a token without a readable expiry"
+        ) from None
+    return AccessToken(token=token, expires_at=expires_at, obtained_at=now)
+
+
+_HEADER_SAFE = re.compile(r"^[!-~]+$")
+
+
+def _identity_intro(settings: AdfSettings | None) -> str:
+    """Who was asked for a token: says plainly that no client secret was set."""
+    kind = (settings.identity if settings else None) or "default"
+    if settings is not None and settings.client_secret is None:
+        return (
+            "No client secret is set (the connection's password), so the azure-identity "
+            f"{kind} credential was tried instead, and it"
+        )
+    return f"The azure-identity {kind} credential"
 
 
 _CREDENTIALS: dict[CacheKey, TokenCredential] = {}
@@ -123,7 +150,19 @@ def identity_credential(settings: AdfSettings) -> TokenCredential:
     key = cache_key(settings)
     with _CREDENTIALS_GUARD:
         if key not in _CREDENTIALS:
-            _CREDENTIALS[key] = _build_identity_credential(settings)
+            try:
+                _CREDENTIALS[key] = _build_identity_credential(settings)
+            except ValueError as error:  # e.g. azure-identity refusing a non-https authority
+                if isinstance(error, AdfConfigurationError):
+                    raise
+                first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise AdfConfigurationError(
+                    "client_secret",
+                    f"is not set, and the azure-identity {settings.identity or 'default'} "
+                    f"credential tried instead refused the settings: {first_line[:500]}",
+                    "set the client secret value of the app registration, or an https "
+                    "authority_host that azure-identity accepts",
+                ) from None
         return _CREDENTIALS[key]
 
 

@@ -9,84 +9,41 @@ from datetime import datetime
 from typing import Any, TypeVar, Unpack
 
 import requests
+import requests.adapters
+import urllib3
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from airflow_adf_trigger.core import operations, protocol
+from airflow_adf_trigger.core import operations
 from airflow_adf_trigger.core.auth import (
     SHARED_TOKEN_CACHE,
     AccessToken,
     TokenCache,
     TokenCredential,
-    cache_key,
-    credential_token,
-    identity_credential,
 )
-from airflow_adf_trigger.core.errors import AdfError
-from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunQuery
-from airflow_adf_trigger.core.operations import Flow, Sleep
+from airflow_adf_trigger.core.driver import ClientBase, Clock
+from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfError
+from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
+from airflow_adf_trigger.core.models import (
+    ActivityRun,
+    CancelResult,
+    PipelineRun,
+    RunChanges,
+    RunQuery,
+)
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
     RerunOptions,
-    RetryLoop,
     TransportFailure,
 )
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 T = TypeVar("T")
 
-
-class ClientBase:
-    """What the sync and async clients share: settings, clock, token cache, credential."""
-
-    def __init__(
-        self,
-        settings: AdfSettings,
-        *,
-        token_cache: TokenCache,
-        clock: Clock,
-        credential: TokenCredential | None,
-    ) -> None:
-        self.settings = settings
-        self._cache = token_cache
-        self._clock = clock
-        self._cache_key = cache_key(settings)
-        self._credential = credential
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(factory={self.settings.factory.resource_id!r}, "
-            f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
-        )
-
-    @property
-    def uses_secret(self) -> bool:
-        return self._credential is None and self.settings.client_secret is not None
-
-    def _identity(self) -> TokenCredential:
-        if self._credential is None:
-            self._credential = identity_credential(self.settings)
-        return self._credential
-
-    def _token_from_identity(self) -> AccessToken:
-        # azure-identity always speaks v2: the scope, whatever token_api says.
-        return credential_token(self._identity(), self.settings.cloud.scope, self._clock())
-
-    def _parse_token(self, response: HttpResponse) -> AccessToken:
-        now = self._clock()
-        token = protocol.parse_token_response(response, now, self.settings)
-        log.debug(
-            "Got an Azure AD token for %s, valid for %.0f s",
-            self.settings.credential_label,
-            token.expires_at - now,
-        )
-        return AccessToken(token.token, token.expires_at, obtained_at=now)
-
-    def _retry_loop(self, request: HttpRequest, subject: str | None = None) -> RetryLoop:
-        return RetryLoop(request, self.settings.retry, self._clock, subject=subject)
+POOL_SIZE = 64
+"""Connections kept per host: enough for many threads sharing one client without warnings."""
 
 
 class AdfClient(ClientBase):
@@ -107,8 +64,9 @@ class AdfClient(ClientBase):
         credential: TokenCredential | None = None,
     ) -> None:
         super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
-        self._session = session or requests.Session()
+        self._session = session or new_session()
         self._owns_session = session is None
+        self._transport = RequestsTransport(self._session)
         self._sleep = sleep
 
     def __enter__(self) -> AdfClient:
@@ -139,7 +97,7 @@ class AdfClient(ClientBase):
         :class:`~airflow_adf_trigger.core.errors.AdfRunOutcomeUnknownError` says where to look.
         """
         flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
-        return self._drive(flow, subject=pipeline_name)
+        return self._drive(flow)
 
     def get_run(self, run_id: str) -> PipelineRun:
         return self._drive(operations.get_run(self.settings, run_id))
@@ -150,6 +108,10 @@ class AdfClient(ClientBase):
 
     def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
         return self._drive(operations.query_pipeline_runs(self.settings, query))
+
+    def query_run_changes(self, query: RunQuery) -> RunChanges:
+        """Every run matching ``query``, with the server's time (for change feeds)."""
+        return self._drive(operations.query_run_changes(self.settings, query))
 
     def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
         return self._drive(operations.query_activity_runs(self.settings, run_id, query))
@@ -169,7 +131,7 @@ class AdfClient(ClientBase):
         poll_interval: float = 15.0,
         timeout: float | None = None,
         on_poll: Callable[[PipelineRun], None] | None = None,
-        outage_budget: float = operations.DEFAULT_OUTAGE_BUDGET,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
         on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it."""
@@ -185,79 +147,125 @@ class AdfClient(ClientBase):
         )
         return self._drive(flow)
 
+    def sign_in(self) -> AccessToken:
+        """A token for these settings (from the cache when it holds a fresh one)."""
+        return self._token(None)
+
+    def drive(self, flow: Flow[T]) -> T:
+        """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
+        return self._drive(flow)
+
     # ------------------------------------------------------------------ the driver
 
-    def _drive(self, flow: Flow[T], subject: str | None = None) -> T:
+    def _drive(self, flow: Flow[T]) -> T:
+        """Carry out the flow's steps until it returns; errors met are thrown into it."""
         try:
             step = next(flow)
             while True:
-                if isinstance(step, Sleep):
-                    self._sleep(step.seconds)
-                    step = flow.send(None)
+                try:
+                    reply = self._perform(step)
+                except AdfError as error:
+                    step = flow.throw(error)
                 else:
-                    try:
-                        response = self._send(step, subject)
-                    except AdfError as error:
-                        step = flow.throw(error)  # the flow decides: give up or go on
-                    else:
-                        step = flow.send(response)
+                    step = flow.send(reply)
         except StopIteration as done:
             result: T = done.value
             return result
 
-    def _token(self) -> AccessToken:
-        token = self._cache.get(self._cache_key, self._clock())
+    def _perform(self, step: Step) -> object:
+        if isinstance(step, Sleep):
+            self._sleep(step.seconds)
+            return None
+        if isinstance(step, NeedToken):
+            return self._token(step.refused)
+        started = self._clock()
+        outcome = self._transport(step.request, step.timeout)
+        return Answered(outcome, started, self._clock())
+
+    def _token(self, refused: AccessToken | None) -> AccessToken:
+        token = self._cached_token(refused)
         if token is not None:
             return token
         with self._cache.fetch_lock(self._cache_key):
             token = self._cache.get(self._cache_key, self._clock())
             if token is None:
                 if self.uses_secret:
-                    request = protocol.build_token_request(self.settings)
-                    token = self._parse_token(self._send(request, authenticated=False))
+                    token = self._drive(fetch_token(self.settings))
                 else:
                     token = self._token_from_identity()
                 self._cache.put(self._cache_key, token)
             return token
 
-    def _send(
-        self, request: HttpRequest, subject: str | None = None, *, authenticated: bool = True
-    ) -> HttpResponse:
-        loop = self._retry_loop(request, subject)
-        while True:
-            token = self._token() if authenticated else None
-            try:
-                response = self._transmit(request, token)
-            except requests.exceptions.RequestException as error:
-                self._sleep(loop.after_failure(classify_requests_error(error)))
-                continue
-            if token is not None and loop.refresh_token_after(response):
-                self._cache.discard(self._cache_key, token)
-                continue
-            delay = loop.after_response(response)
-            if delay is None:
-                return response
-            self._sleep(delay)
 
-    def _transmit(self, request: HttpRequest, token: AccessToken | None) -> HttpResponse:
-        headers = dict(request.headers)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token.token}"
-        raw = self._session.request(
-            request.method,
-            request.url,
-            params=dict(request.params),
-            headers=headers,
-            data=request.body,
-            timeout=self.settings.request_timeout,
-            allow_redirects=False,
-        )
-        return HttpResponse.create(raw.status_code, dict(raw.headers), raw.content)
+class RequestsTransport:
+    """Send one request with ``requests``; the whole exchange ends within the timeout.
+
+    ``requests`` bounds each socket read, not the request: the body is read in pieces and
+    abandoned once the deadline passes, so a server trickling bytes cannot hold a call.
+    """
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+
+    def __call__(self, request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
+        deadline = time.monotonic() + timeout
+        try:
+            raw = self._session.request(
+                request.method,
+                request.url,
+                params=dict(request.params),
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.RequestException as error:
+            return classify_requests_error(error)
+        try:
+            body = _read_body(raw, deadline)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raw.close()
+            return classify_requests_error(error)
+        if body is None:
+            raw.close()  # the connection still carries the rest of a trickled body: drop it
+            return TransportFailure(
+                f"no complete answer within the request timeout ({timeout:g} s)",
+                never_sent=False,
+            )
+        release = getattr(raw.raw, "release_conn", None)
+        if release is not None:
+            release()  # fully read: the connection goes back to the pool
+        return HttpResponse.create(raw.status_code, dict(raw.headers), body)
 
 
-def classify_requests_error(error: requests.exceptions.RequestException) -> TransportFailure:
+def _read_body(raw: requests.Response, deadline: float) -> bytes | None:
+    """The whole body, or ``None`` when the deadline passed first."""
+    chunks: list[bytes] = []
+    stream = raw.raw
+    if not hasattr(stream, "read1"):  # an adapter that answers from memory (tests, mocks)
+        return raw.content
+    while True:
+        if time.monotonic() > deadline:
+            return None
+        chunk = stream.read1(65536, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def new_session() -> requests.Session:
+    """A session whose pool serves :data:`POOL_SIZE` concurrent requests per host."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def classify_requests_error(error: Exception) -> TransportFailure:
     """Was the request sent? ``requests`` tells by the exception type and its cause."""
-    if isinstance(error, requests.exceptions.SSLError):
+    if isinstance(error, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
         return TransportFailure(
             "the TLS handshake failed (check the endpoint's certificate)",
             never_sent=True,
@@ -265,7 +273,7 @@ def classify_requests_error(error: requests.exceptions.RequestException) -> Tran
         )
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return TransportFailure("the connection attempt timed out", never_sent=True)
-    if isinstance(error, requests.exceptions.ReadTimeout):
+    if isinstance(error, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
         return TransportFailure("no answer within the request timeout", never_sent=False)
     reason: object = error.args[0] if error.args else error
     if isinstance(reason, MaxRetryError):
@@ -277,4 +285,4 @@ def classify_requests_error(error: requests.exceptions.RequestException) -> Tran
     return TransportFailure(f"the connection broke ({type(reason).__name__})", never_sent=False)
 
 
-__all__ = ["AdfClient", "ClientBase", "classify_requests_error"]
+__all__ = ["AdfClient", "RequestsTransport", "classify_requests_error"]

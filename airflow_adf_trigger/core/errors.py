@@ -145,3 +145,14 @@ class AdfWaitTimeoutError(AdfError):
             f"Pipeline {run.pipeline_name!r} run {run.run_id} was still {run.status.value} "
             f"after waiting {waited:.0f} s"
         )
+
+
+TRANSIENT_ERRORS: tuple[type[AdfError], ...] = (
+    AdfConnectionError,
+    AdfServiceError,
+    AdfThrottledError,
+)
+"""Errors that outlived one request's retries but say nothing about the run: a wait goes on."""
+
+DEFAULT_OUTAGE_BUDGET = 900.0
+"""How long a wait keeps going through transient errors (network, 429, 5xx): 15 minutes."""

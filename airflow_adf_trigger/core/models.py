@@ -59,10 +59,13 @@ class PipelineRun:
     duration_ms: int | None = None
     last_updated: datetime | None = None
     invoked_by: str | None = None
+    run_dimensions: Mapping[str, str] = field(default_factory=dict)
+    """``runDimensions`` (spec, SDKs) or ``runDimension`` (service examples): both are read."""
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> PipelineRun:
         invoked_by = body.get("invokedBy") or {}
+        dimensions = body.get("runDimensions") or body.get("runDimension") or {}
         duration = body.get("durationInMs")
         return cls(
             run_id=str(body["runId"]),
@@ -77,6 +80,7 @@ class PipelineRun:
             duration_ms=None if duration is None else int(duration),
             last_updated=parse_timestamp(body.get("lastUpdated")),
             invoked_by=invoked_by.get("name") if isinstance(invoked_by, Mapping) else None,
+            run_dimensions=dict(dimensions) if isinstance(dimensions, Mapping) else {},
         )
 
 
@@ -191,3 +195,11 @@ class Page:
 
     value: tuple[Any, ...]
     continuation_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunChanges:
+    """The runs a query returned (every page), and the server's time when it answered."""
+
+    runs: tuple[PipelineRun, ...]
+    server_time: datetime | None

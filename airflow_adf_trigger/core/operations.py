@@ -1,50 +1,43 @@
 """Every ADF operation written once, as a sans-IO flow both clients drive.
 
-A flow is a generator: it yields an :class:`HttpRequest` and is sent back the
-:class:`HttpResponse`, or it yields a :class:`Sleep` and is sent back ``None``. Its return
-value is the operation's result. Retries and tokens are the driver's business; paging,
-follow-up requests and polling are the flow's.
+Each operation is a flow (see :mod:`~airflow_adf_trigger.core.exchange`): a generator of
+steps whose return value is the operation's result. Tokens, retries and sleeps come from
+:func:`~airflow_adf_trigger.core.exchange.exchange`; paging, follow-up requests and polling
+are written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, replace
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import (
-    AdfConnectionError,
+    DEFAULT_OUTAGE_BUDGET,
+    TRANSIENT_ERRORS,
     AdfError,
     AdfOutageError,
     AdfServiceError,
-    AdfThrottledError,
     AdfWaitTimeoutError,
 )
+from airflow_adf_trigger.core.exchange import Flow, Sleep, exchange
 from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
     Page,
     PipelineRun,
+    RunChanges,
     RunQuery,
+    RunStatus,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Ask the driver to wait (polling), with its own injectable sleep."""
-
-    seconds: float
-
-
-Step = HttpRequest | Sleep
-Flow = Generator[Step, HttpResponse | None, T]
+log = logging.getLogger(__name__)
 
 
 def target(
@@ -58,15 +51,22 @@ def target(
     )
 
 
-def send(request: HttpRequest) -> Flow[HttpResponse]:
-    response = yield request
-    assert isinstance(response, HttpResponse), "the driver must answer a request"
-    return response
+def send(
+    settings: AdfSettings, request: HttpRequest, subject: str | None = None
+) -> Flow[HttpResponse]:
+    """One request with its token and retries (see :func:`exchange.exchange`)."""
+    return (yield from exchange(settings, request, subject=subject))
 
 
 def get_factory(settings: AdfSettings) -> Flow[dict[str, Any]]:
-    response = yield from send(protocol.build_get_factory(settings))
+    response = yield from send(settings, protocol.build_get_factory(settings))
     return protocol.parse_factory(response, target(settings))
+
+
+def get_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[dict[str, Any]]:
+    """The pipeline's ARM resource (its activities and declared parameters)."""
+    response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
+    return protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
 
 
 def create_run(
@@ -76,12 +76,18 @@ def create_run(
     **options: Unpack[RerunOptions],
 ) -> Flow[str]:
     request = protocol.build_create_run(settings, pipeline_name, parameters, **options)
-    response = yield from send(request)
+    if parameters and options.get("reference_pipeline_run_id"):
+        log.warning(
+            "Parameters are ignored by ADF when rerunning run %s: the rerun keeps that run's "
+            "parameters (Pipelines_CreateRun: parameters are used only without a reference run)",
+            options.get("reference_pipeline_run_id"),
+        )
+    response = yield from send(settings, request, subject=pipeline_name)
     return protocol.parse_create_run(response, target(settings, pipeline_name=pipeline_name))
 
 
 def get_run(settings: AdfSettings, run_id: str) -> Flow[PipelineRun]:
-    response = yield from send(protocol.build_get_run(settings, run_id))
+    response = yield from send(settings, protocol.build_get_run(settings, run_id))
     return protocol.parse_run(response, target(settings, run_id=run_id))
 
 
@@ -89,23 +95,46 @@ def cancel_run(
     settings: AdfSettings, run_id: str, *, is_recursive: bool = True
 ) -> Flow[CancelResult]:
     request = protocol.build_cancel_run(settings, run_id, is_recursive=is_recursive)
-    response = yield from send(request)
+    response = yield from send(settings, request)
     result = protocol.parse_cancel(response, target(settings, run_id=run_id))
     if not result.cancel_requested and result.finished_status is None:
         run = yield from get_run(settings, run_id)
-        result = replace(result, finished_status=run.status)
+        return replace(result, finished_status=run.status)
+    if result.cancel_requested:
+        # No public source shows ADF's answer to cancelling a finished run: a plain 200 is
+        # possible, so look before saying a cancel was requested.
+        try:
+            run = yield from get_run(settings, run_id)
+        except AdfError:
+            return result  # the cancel was accepted; its effect is seen later
+        if run.status.is_terminal and run.status is not RunStatus.CANCELLED:
+            return replace(result, cancel_requested=False, finished_status=run.status)
     return result
 
 
 def query_pipeline_runs(settings: AdfSettings, query: RunQuery) -> Flow[list[PipelineRun]]:
     """Every run matching ``query``, following ``continuationToken`` to the last page."""
+    changes = yield from query_run_changes(settings, query)
+    return list(changes.runs)
+
+
+def query_run_changes(settings: AdfSettings, query: RunQuery) -> Flow[RunChanges]:
+    """Every run matching ``query`` (all pages), with the server's time of the first answer.
+
+    The server's ``Date`` lets a change feed place its next window on Azure's clock, not the
+    local one.
+    """
     where = target(settings)
-    return (
-        yield from _all_pages(
-            lambda token: protocol.build_query_pipeline_runs(settings, query, token),
-            lambda response: protocol.parse_pipeline_run_page(response, where),
-        )
+    first: list[HttpResponse] = []
+
+    def parse(response: HttpResponse) -> Page:
+        first.append(response)
+        return protocol.parse_pipeline_run_page(response, where)
+
+    runs = yield from _all_pages(
+        settings, lambda token: protocol.build_query_pipeline_runs(settings, query, token), parse
     )
+    return RunChanges(tuple(runs), protocol.server_time(first[0]) if first else None)
 
 
 def query_activity_runs(
@@ -115,6 +144,7 @@ def query_activity_runs(
     where = target(settings, run_id=run_id)
     return (
         yield from _all_pages(
+            settings,
             lambda token: protocol.build_query_activity_runs(settings, run_id, query, token),
             lambda response: protocol.parse_activity_run_page(response, where),
         )
@@ -133,13 +163,6 @@ def failure_details(
     )
     activities = yield from query_activity_runs(settings, run.run_id, query)
     return [activity for activity in activities if activity.failed]
-
-
-DEFAULT_OUTAGE_BUDGET = 900.0
-"""How long a wait keeps going through transient errors (network, 429, 5xx): 15 minutes."""
-
-TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
-"""Errors that outlived one request's retries but say nothing about the run."""
 
 
 def wait_for_run(
@@ -198,13 +221,15 @@ def wait_for_run(
 
 
 def _all_pages(
-    build: Callable[[str | None], HttpRequest], parse: Callable[[HttpResponse], Page]
+    settings: AdfSettings,
+    build: Callable[[str | None], HttpRequest],
+    parse: Callable[[HttpResponse], Page],
 ) -> Flow[list[Any]]:
     items: list[Any] = []
     token: str | None = None
     seen: set[str] = set()
     while True:
-        response = yield from send(build(token))
+        response = yield from send(settings, build(token))
         page = parse(response)
         items.extend(page.value)
         token = page.continuation_token

@@ -1,12 +1,24 @@
-"""One poller for every run watched in a process: a query per tick instead of a GET per run.
+"""One poller for every run watched in a process, reading ADF's change feed.
 
 With one GET per run per poll, 1,000 runs polled every 30 s is 33 reads/s, above Azure
 Resource Manager's 25 reads/s refill for one subscription and principal. A
 :class:`SharedRunPoller` serves every watcher of one factory and credential in one event
-loop: each tick it asks ``queryPipelineRuns`` for all watched runs at once (filtered by run
-group, every page), wakes the watchers whose run changed, and falls back to a GET for any run
-the query has not returned for a while. Watchers come and go; a failed tick is logged and
-retried at the next one, never dropping a watcher.
+loop, and never names runs in its query (real ADF refuses a ``RunGroupId`` filter with more
+than one value). Each tick it asks ``queryPipelineRuns`` *what changed*: the runs whose
+``lastUpdated`` falls after the previous window's end (less an overlap for ADF's monitoring
+lag), on the server's clock (its ``Date`` header). A watched run absent from that answer has
+not changed. Requests per tick therefore grow with the runs that changed, not with the runs
+watched.
+
+* The query is narrowed only by filters that are known to take several values
+  (``PipelineName In`` the watched pipelines, ``Status In`` the end states). If ADF refuses a
+  form with a 400, the poller falls back to a simpler one (fewer filters, then none), logs it
+  once and remembers it for the process.
+* A newly watched run is looked for in the feed from a little before it was registered; one
+  not found there (an older run) is read once with a GET.
+* A slow safety net re-reads, with a GET, the run least recently read that way, at most
+  :attr:`safety_net_per_tick` a tick and each run at most once every ``safety_net_intervals``.
+* A failed tick is logged and its window is read again next tick: the feed has no gaps.
 """
 
 from __future__ import annotations
@@ -14,28 +26,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.auth import cache_key
 from airflow_adf_trigger.core.errors import (
+    TRANSIENT_ERRORS,
     AdfAuthenticationError,
     AdfAuthorizationError,
+    AdfBadRequestError,
     AdfConfigurationError,
     AdfError,
     AdfNotFoundError,
 )
-from airflow_adf_trigger.core.models import PipelineRun, RunFilter, RunQuery
+from airflow_adf_trigger.core.models import PipelineRun, RunFilter, RunQuery, RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
 
-FATAL_ERRORS = (AdfAuthenticationError, AdfAuthorizationError, AdfConfigurationError)
-"""Errors no later tick will cure: they are handed to every watcher."""
+FATAL_ERRORS = (
+    AdfAuthenticationError,
+    AdfAuthorizationError,
+    AdfConfigurationError,
+    AdfNotFoundError,
+)
+"""Errors no later tick will cure: they are handed to every watcher concerned."""
+
+END_STATES = tuple(status.value for status in RunStatus if status.is_terminal)
+MAX_PIPELINE_VALUES = 100
+"""Above this many watched pipelines, the feed is not narrowed by pipeline name."""
 
 
 @dataclass(eq=False, slots=True)
@@ -43,22 +65,34 @@ class _Watch:
     run_id: str
     interval: float
     registered_at: float
-    group_id: str
+    pipeline_name: str | None = None
     state: PipelineRun | None = None
     error: AdfError | None = None
-    last_seen: float | None = None
+    read_at: float | None = None
+    """When the run was last read by a GET (for the safety net)."""
+    transient: AdfError | None = None
+    """A failed look not yet told to the watcher (it counts the outage against its budget)."""
+    in_outage: bool = False
+    """The watcher was told of a failure and not yet of a good look since."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     watchers: int = 1
 
 
+FeedForm = tuple[str, ...]
+"""The filter operands of a feed query, e.g. ``("PipelineName", "Status")``."""
+
+
 class SharedRunPoller:
-    """All watched runs of one factory and credential, polled together.
+    """All watched runs of one factory and credential, followed through one change feed.
 
     Use :meth:`watching` (an async context manager); it finds or starts the poller of the
     running event loop for these settings and stops it when its last watcher leaves.
+    ``clock`` (seconds since the epoch) and ``sleep`` are injectable.
     """
 
-    _pollers: ClassVar[dict[tuple[int, tuple[str, ...]], SharedRunPoller]] = {}
+    _pollers: ClassVar[dict[tuple[int, AdfSettings], SharedRunPoller]] = {}
+    _refused_forms: ClassVar[dict[str, set[FeedForm]]] = {}
+    """Per ARM endpoint: query forms ADF answered with a 400 in this process."""
 
     def __init__(
         self,
@@ -66,21 +100,32 @@ class SharedRunPoller:
         client: AsyncAdfClient,
         *,
         clock: Callable[[], float] = time.time,
-        fallback_after: float | None = None,
-        group_ids_per_query: int = 100,
-        lookback: timedelta = timedelta(hours=1),
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        overlap: timedelta = timedelta(seconds=60),
+        new_run_lookback: timedelta = timedelta(minutes=5),
+        safety_net_intervals: int = 10,
+        safety_net_per_tick: int = 1,
     ) -> None:
         self.settings = settings
         self.client = client
         self._clock = clock
-        self._fallback_after = fallback_after
-        self._group_ids_per_query = group_ids_per_query
-        self._lookback = lookback
+        self._sleep = sleep
+        self._overlap = overlap
+        self._new_run_lookback = new_run_lookback
+        self._safety_net_intervals = safety_net_intervals
+        self.safety_net_per_tick = safety_net_per_tick
         self._watches: dict[str, _Watch] = {}
         self._task: asyncio.Task[None] | None = None
+        self._feed_end: datetime | None = None
+        """Server time up to which every change has been read."""
+        self._skew = timedelta(0)
+        """Server clock minus local clock, from the last answer's ``Date``."""
         self.ticks = 0
         self.run_checks = 0
         """Runs looked at, summed over ticks (for benchmarks: cost per run-check)."""
+        self.feed_queries = 0
+        self.refused_queries = 0
+        self.gets = 0
 
     # ------------------------------------------------------------------ watching
 
@@ -92,17 +137,22 @@ class SharedRunPoller:
         run_id: str,
         poll_interval: float,
         *,
+        pipeline_name: str | None = None,
         client_factory: Callable[[AdfSettings], AsyncAdfClient] = AsyncAdfClient,
         **options: Any,
     ) -> AsyncIterator[SharedRunPoller]:
-        """Watch ``run_id`` for as long as the block lasts; yields the shared poller."""
+        """Watch ``run_id`` for as long as the block lasts; yields the shared poller.
+
+        Pollers are keyed by the whole settings (credential, endpoints, retry policy,
+        timeouts): two connections differing in any of them never share one.
+        """
         loop = asyncio.get_running_loop()
-        key = (id(loop), (*cache_key(settings), settings.factory.resource_id))
+        key = (id(loop), settings)
         poller = cls._pollers.get(key)
         if poller is None:
             poller = cls(settings, client_factory(settings), **options)
             cls._pollers[key] = poller
-        poller._add(run_id, poll_interval)
+        poller._add(run_id, poll_interval, pipeline_name)
         try:
             yield poller
         finally:
@@ -110,14 +160,17 @@ class SharedRunPoller:
                 del cls._pollers[key]
                 await poller._stop()
 
-    def _add(self, run_id: str, interval: float) -> None:
+    def _add(
+        self, run_id: str, interval: float, pipeline_name: str | None, *, start: bool = True
+    ) -> None:
         watch = self._watches.get(run_id)
         if watch is not None:
             watch.watchers += 1
             watch.interval = min(watch.interval, interval)
+            watch.pipeline_name = watch.pipeline_name or pipeline_name
         else:
-            self._watches[run_id] = _Watch(run_id, interval, self._clock(), group_id=run_id)
-        if self._task is None or self._task.done():
+            self._watches[run_id] = _Watch(run_id, interval, self._clock(), pipeline_name)
+        if start and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name="adf-shared-run-poller")
 
     def _remove(self, run_id: str) -> bool:
@@ -137,12 +190,24 @@ class SharedRunPoller:
         await self.client.aclose()
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
-        """The run's state once it differs from ``after`` (at once if it already does)."""
+        """The run's state once it differs from ``after`` (at once if it already does).
+
+        A tick that could not read the feed raises its (transient) error to each watcher, so
+        a wait counts the outage against its own budget; the first good tick after it returns
+        the state even if unchanged.
+        """
         watch = self._watches[run_id]
         while True:
             if watch.error is not None:
                 raise watch.error
-            if watch.state is not None and watch.state != after:
+            if watch.transient is not None:
+                error, watch.transient = watch.transient, None
+                watch.in_outage = True
+                raise error
+            if watch.state is not None and (watch.state != after or watch.in_outage):
+                # After an outage, a good look is reported even if nothing changed, so the
+                # watcher knows the outage is over.
+                watch.in_outage = False
                 return watch.state
             watch.changed.clear()
             await watch.changed.wait()
@@ -161,84 +226,151 @@ class SharedRunPoller:
             except Exception:  # a tick must never end the poller: its watchers would hang
                 log.exception("Shared ADF run poller: tick failed; trying again next tick")
             # New watchers wait for the next tick: one tick per interval, however many come.
-            await asyncio.sleep(max(0.0, self.interval - (self._clock() - started)))
+            await self._sleep(max(0.0, self.interval - (self._clock() - started)))
 
     async def tick(self) -> None:
-        """Query every watched run once; fall back to GETs for runs the query missed."""
+        """Read what changed since the last tick; GET only new runs the feed cannot place."""
         self.ticks += 1
         watches = list(self._watches.values())
         if not watches:
             return
         self.run_checks += len(watches)
-        now = self._clock()
-        seen = await self._query(watches)
-        fallback_after = self._fallback_after or 2 * self.interval
-        stale = [
-            w
-            for w in watches
-            if w.run_id not in seen
-            and (w.state is None or now - (w.last_seen or w.registered_at) >= fallback_after)
-            and w.run_id in self._watches
-        ]
-        if stale:
-            await self._get_each(stale)
+        unresolved = [w for w in watches if w.state is None]
+        start = self._window_start(unresolved)
+        read = await self._read_feed(start, self._wanted_form(watches, bool(unresolved)))
+        if read:
+            missing = [w for w in unresolved if w.state is None and w.run_id in self._watches]
+            await self._get_each(missing)  # older than the feed's reach: one GET each
+        await self._get_each(self._safety_net(watches))
 
-    async def _query(self, watches: list[_Watch]) -> set[str]:
-        by_group: dict[str, list[_Watch]] = {}
-        for watch in watches:
-            by_group.setdefault(watch.group_id, []).append(watch)
-        groups = sorted(by_group)
-        window = self._window(watches)
-        seen: set[str] = set()
-        for start in range(0, len(groups), self._group_ids_per_query):
-            chunk = tuple(groups[start : start + self._group_ids_per_query])
-            query = RunQuery(
-                last_updated_after=window[0],
-                last_updated_before=window[1],
-                filters=(RunFilter("RunGroupId", "In", chunk),),
-            )
-            try:
-                runs = await self.client.query_pipeline_runs(query)
-            except FATAL_ERRORS as error:
-                self._fail([w for g in chunk for w in by_group[g]], error)
+    def _window_start(self, unresolved: list[_Watch]) -> datetime:
+        starts = []
+        if self._feed_end is not None:
+            starts.append(self._feed_end - self._overlap)
+        if unresolved or self._feed_end is None:
+            registered = min(w.registered_at for w in unresolved or self._watches.values())
+            starts.append(self._server_moment(registered) - self._new_run_lookback)
+        return min(starts)
+
+    def _wanted_form(self, watches: list[_Watch], any_unresolved: bool) -> FeedForm:
+        form: list[str] = []
+        names = {w.pipeline_name for w in watches}
+        if None not in names and len(names) <= MAX_PIPELINE_VALUES:
+            form.append("PipelineName")
+        if not any_unresolved:  # new runs must be seen in any state, not only at their end
+            form.append("Status")
+        return tuple(form)
+
+    async def _read_feed(self, start: datetime, wanted: FeedForm) -> bool:
+        """One change-feed read (every page); True when it succeeded and was applied."""
+        refused = self._refused_forms.setdefault(self.settings.cloud.management_endpoint, set())
+        form = wanted
+        while True:
+            if form in refused and form:
+                form = form[:-1]
                 continue
-            except AdfError as error:
+            try:
+                changes = await self._query(start, form)
+            except AdfBadRequestError as error:
+                self.refused_queries += 1
+                if not form:
+                    log.warning("Shared ADF run poller: ADF refused the change feed (%s)", error)
+                    return False
+                refused.add(form)
                 log.warning(
-                    "Shared ADF run poller: a query of %d run groups failed (%s); "
-                    "those runs are looked at again next tick",
-                    len(chunk),
+                    "Shared ADF run poller: ADF refused a query filtered by %s (%s); using "
+                    "fewer filters from now on in this process",
+                    " and ".join(form),
                     error,
                 )
+                form = form[:-1]
                 continue
-            for run in runs:
-                watched = self._watches.get(run.run_id)
-                if watched is not None:
-                    self._observe(watched, run)
-                    seen.add(run.run_id)
-        return seen
+            except FATAL_ERRORS as error:
+                self._fail(list(self._watches.values()), error)
+                return False
+            except AdfError as error:
+                log.warning(
+                    "Shared ADF run poller: reading what changed failed (%s); the same window "
+                    "is read again next tick",
+                    error,
+                )
+                if isinstance(error, TRANSIENT_ERRORS):
+                    for watch in self._watches.values():
+                        watch.transient = error
+                        watch.changed.set()
+                return False
+            break
+        local_now = self._clock()
+        if changes.server_time is not None:
+            self._skew = changes.server_time - datetime.fromtimestamp(local_now, UTC)
+        self._feed_end = changes.server_time or self._server_moment(local_now)
+        for run in changes.runs:
+            changed = self._watches.get(run.run_id)
+            if changed is not None:
+                self._observe(changed, run)
+        for watch in self._watches.values():
+            watch.transient = None
+            if watch.in_outage:
+                watch.changed.set()  # the outage is over: tell the watcher
+        return True
+
+    async def _query(self, start: datetime, form: FeedForm) -> Any:
+        watches = self._watches.values()
+        filters = []
+        if "PipelineName" in form:
+            names = tuple(sorted({w.pipeline_name for w in watches if w.pipeline_name}))
+            filters.append(RunFilter("PipelineName", "Equals" if len(names) == 1 else "In", names))
+        if "Status" in form:
+            filters.append(RunFilter("Status", "In", END_STATES))
+        query = RunQuery(
+            last_updated_after=start,
+            last_updated_before=self._server_moment(self._clock()) + timedelta(days=1),
+            filters=tuple(filters),
+        )
+        self.feed_queries += 1
+        return await self.client.query_run_changes(query)
+
+    def _safety_net(self, watches: list[_Watch]) -> list[_Watch]:
+        """The runs least recently read by GET, if read longer than the safety net's period."""
+        if self.safety_net_per_tick <= 0:
+            return []
+        now = self._clock()
+        period = self._safety_net_intervals * self.interval
+        due = [
+            w
+            for w in watches
+            if w.state is not None
+            and not w.state.status.is_terminal
+            and now - (w.read_at if w.read_at is not None else w.registered_at) >= period
+            and w.run_id in self._watches
+        ]
+        due.sort(key=lambda w: w.read_at if w.read_at is not None else w.registered_at)
+        return due[: self.safety_net_per_tick]
 
     async def _get_each(self, watches: list[_Watch]) -> None:
+        if not watches:
+            return
         limit = asyncio.Semaphore(8)
 
         async def get(watch: _Watch) -> None:
             async with limit:
+                self.gets += 1
                 try:
                     run = await self.client.get_run(watch.run_id)
-                except (*FATAL_ERRORS, AdfNotFoundError) as error:
+                except FATAL_ERRORS as error:
                     self._fail([watch], error)
                 except AdfError as error:
                     log.warning(
                         "Shared ADF run poller: could not read run %s (%s)", watch.run_id, error
                     )
                 else:
+                    watch.read_at = self._clock()
                     self._observe(watch, run)
 
         await asyncio.gather(*(get(watch) for watch in watches))
 
     def _observe(self, watch: _Watch, run: PipelineRun) -> None:
-        watch.last_seen = self._clock()
-        if run.run_group_id:
-            watch.group_id = run.run_group_id
+        watch.pipeline_name = run.pipeline_name or watch.pipeline_name
         if run != watch.state:
             watch.state = run
             watch.changed.set()
@@ -248,15 +380,6 @@ class SharedRunPoller:
             watch.error = error
             watch.changed.set()
 
-    def _window(self, watches: list[_Watch]) -> tuple[datetime, datetime]:
-        """From before the earliest watched run can have been updated, to a little ahead."""
-        earliest = min(self._known_since(w) for w in watches)
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        return earliest - self._lookback, now + timedelta(days=1)
-
-    @staticmethod
-    def _known_since(watch: _Watch) -> datetime:
-        """The earliest time the run's ``lastUpdated`` can have: its start, else when watched."""
-        state = watch.state
-        known = (state.run_start or state.last_updated) if state is not None else None
-        return known or datetime.fromtimestamp(watch.registered_at, UTC)
+    def _server_moment(self, local: float) -> datetime:
+        """A local clock reading placed on the server's clock."""
+        return datetime.fromtimestamp(local, UTC) + self._skew

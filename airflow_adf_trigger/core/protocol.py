@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypedDict, Unpack
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from airflow_adf_trigger.core.auth import AccessToken
 from airflow_adf_trigger.core.errors import (
@@ -25,7 +26,6 @@ from airflow_adf_trigger.core.errors import (
     AdfBadRequestError,
     AdfConfigurationError,
     AdfConflictError,
-    AdfConnectionError,
     AdfNotFoundError,
     AdfRequestError,
     AdfRunOutcomeUnknownError,
@@ -70,7 +70,11 @@ class HttpResponse:
 
     status: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytes = field(repr=False)
+    sent_at: float = 0.0
+    """When the request that got this answer was sent (the client's clock)."""
+    received_at: float = 0.0
+    """When the answer had fully arrived (the client's clock)."""
 
     @classmethod
     def create(cls, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
@@ -133,8 +137,16 @@ def parse_token_response(
     """Read a v2 body (integers) or a v1 body (numbers as strings) into an AccessToken."""
     client_id = settings.client_id if settings else None
     tenant = settings.tenant_id if settings else None
+    if response.status == 429 or response.status >= 500:
+        # Azure AD is throttling or failing, not refusing: a wait may go on (transient).
+        error_type = AdfThrottledError if response.status == 429 else AdfServiceError
+        raise error_type(
+            f"Azure AD could not issue a token now (HTTP {response.status}); retries ran out",
+            status=response.status,
+            request_id=response.request_id,
+        )
     if response.status != 200:
-        raise token_error(response, client_id, tenant)
+        raise token_error(response, client_id, tenant, settings.token_api if settings else None)
     try:
         body = _json_object(response)
     except ValueError as error:
@@ -148,14 +160,45 @@ def parse_token_response(
         raise AdfAuthenticationError(
             "Azure AD answered without an access token", status=response.status
         )
+    check_token_text(token, "Azure AD")
     expires_at: float
     if body.get("expires_in") not in (None, ""):
-        expires_at = now + float(body["expires_in"])
+        expires_at = now + _token_seconds(body["expires_in"], "expires_in", response)
     elif body.get("expires_on") not in (None, ""):
-        expires_at = float(body["expires_on"])
+        expires_at = _token_seconds(body["expires_on"], "expires_on", response)
     else:
         expires_at = now + 3599.0
     return AccessToken(token=token, expires_at=expires_at)
+
+
+_HEADER_SAFE_TOKEN = re.compile(r"^[!-~]+$")
+
+
+def check_token_text(token: str, issuer: str) -> None:
+    """A token goes into an HTTP header: refuse one with spaces or control characters.
+
+    The error never quotes the token.
+    """
+    if not _HEADER_SAFE_TOKEN.match(token):
+        raise AdfAuthenticationError(
+            f"{issuer} issued an access token with characters that cannot be sent in an HTTP "
+            "header (spaces, line breaks or other control characters); it was not used. The "
+            "token endpoint is broken or is not Azure AD: check authority_host"
+        )
+
+
+def _token_seconds(value: object, name: str, response: HttpResponse) -> float:
+    try:
+        number = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise AdfAuthenticationError(
+            f"Azure AD answered with an unreadable token response: {name} is not a number",
+            status=response.status,
+            request_id=response.request_id,
+        )
+    return number
 
 
 _AADSTS_ADVICE = {
@@ -171,7 +214,10 @@ _AADSTS_ADVICE = {
 
 
 def token_error(
-    response: HttpResponse, client_id: str | None = None, tenant: str | None = None
+    response: HttpResponse,
+    client_id: str | None = None,
+    tenant: str | None = None,
+    token_api: str | None = None,
 ) -> AdfAuthenticationError:
     """Turn an Azure AD error body into one readable line, keeping the AADSTS code."""
     try:
@@ -189,9 +235,14 @@ def token_error(
     if advice:
         message = advice.format(client_id=client_id or "(client id)", tenant=tenant or "")
     elif first_line:
-        message = f"Azure AD refused to issue a token: {first_line}"
+        message = f"Azure AD refused to issue a token: {cap_text(first_line)}"
     else:
         message = f"Azure AD refused to issue a token (HTTP {response.status})"
+    if response.status == 404 and token_api != "v1":
+        message += (
+            ". A 404 from the token endpoint can mean the authority only serves the v1 "
+            "endpoint: set token_api=v1 (connection extra), --token-api v1 or ADF_TOKEN_API=v1"
+        )
     return AdfAuthenticationError(
         message,
         status=response.status,
@@ -231,6 +282,18 @@ def build_get_factory(settings: AdfSettings) -> HttpRequest:
     )
 
 
+def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest:
+    """``GET .../pipelines/{name}``: proves the pipeline is published, starts nothing."""
+    pipeline = check_pipeline(pipeline_name)
+    return HttpRequest(
+        method="GET",
+        url=f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="read the pipeline",
+    )
+
+
 def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
     if response.status != 200:
         raise arm_error(response, target, "read")
@@ -264,7 +327,7 @@ def build_create_run(
     params: dict[str, str] = {"api-version": API_VERSION}
     reference = options.get("reference_pipeline_run_id")
     if reference:
-        params["referencePipelineRunId"] = check_run_id(reference)
+        params["referencePipelineRunId"] = check_run_id(reference, "reference_pipeline_run_id")
     is_recovery = options.get("is_recovery")
     if is_recovery is not None:
         params["isRecovery"] = _bool(is_recovery)
@@ -304,16 +367,39 @@ def build_create_run(
 
 
 def parse_create_run(response: HttpResponse, target: Target) -> str:
-    if response.status not in (200, 202):
+    """The new run's id; an answer that cannot be read leaves the outcome unknown.
+
+    A 2xx whose body is not ``{"runId": "<guid>"}`` (an HTML page from a proxy, truncated
+    JSON, an odd shape) may still mean ADF started the run, so it is
+    :class:`AdfRunOutcomeUnknownError`, never a plain parse error.
+    """
+    if response.status not in (200, 201, 202):
         raise arm_error(response, target, "create a run of")
-    run_id = _json_object(response).get("runId")
+    try:
+        run_id = _json_object(response).get("runId")
+    except ValueError as error:
+        raise _create_unknown(response, target, f"HTTP {response.status} with {error}") from None
     if not isinstance(run_id, str) or not run_id:
-        raise AdfServiceError(
-            "ADF accepted the create-run request but returned no runId",
-            status=response.status,
-            request_id=response.request_id,
+        raise _create_unknown(response, target, f"HTTP {response.status} without a runId")
+    if not _RUN_ID.match(run_id):
+        raise _create_unknown(
+            response, target, f"HTTP {response.status} with a runId that is not a GUID"
         )
-    return run_id
+    return run_id.lower()
+
+
+_RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _create_unknown(
+    response: HttpResponse, target: Target, cause: str
+) -> AdfRunOutcomeUnknownError:
+    return AdfRunOutcomeUnknownError(
+        target.pipeline_name or "(unknown pipeline)",
+        datetime.fromtimestamp(response.sent_at, UTC),
+        datetime.fromtimestamp(response.received_at, UTC),
+        cause,
+    )
 
 
 def build_get_run(settings: AdfSettings, run_id: str) -> HttpRequest:
@@ -400,6 +486,18 @@ def build_query_activity_runs(
     )
 
 
+def server_time(response: HttpResponse) -> datetime | None:
+    """The server's clock from the ``Date`` header, if it sent a readable one."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def parse_pipeline_run_page(response: HttpResponse, target: Target) -> Page:
     return _parse_page(response, target, "query the runs of", PipelineRun.from_json)
 
@@ -479,7 +577,7 @@ def arm_error(response: HttpResponse, target: Target, action: str) -> AdfRequest
     nested = body.get("error")
     error: Mapping[str, Any] = nested if isinstance(nested, Mapping) else body
     code = str(error.get("code") or "") or None
-    azure_message = str(error.get("message") or "").strip()
+    azure_message = cap_text(str(error.get("message") or "").strip())
     status = response.status
     factory = target.factory
     thing = (
@@ -559,90 +657,17 @@ def _not_found_message(code: str | None, target: Target, thing: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
-    """A request that got no HTTP answer, as a transport describes it."""
+    """A request that got no (complete) HTTP answer, as a transport describes it.
+
+    Transports describe the failure in their own words and never pass on the HTTP library's
+    exception, whose text may quote request headers (the bearer token).
+    """
 
     description: str
     never_sent: bool
     """True only when the request provably never reached the server."""
     fatal: bool = False
     """True when trying again cannot help (e.g. a TLS certificate problem)."""
-
-
-class RetryLoop:
-    """Whether and when to try one logical request again; the same for both transports.
-
-    A transport sends, then reports what happened: :meth:`after_response` or
-    :meth:`after_failure` return the delay before the next attempt, ``None`` to accept the
-    response, or raise the error to give the caller.
-    """
-
-    def __init__(
-        self,
-        request: HttpRequest,
-        policy: RetryPolicy,
-        clock: Callable[[], float],
-        *,
-        subject: str | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.request = request
-        self.policy = policy
-        self.clock = clock
-        self.subject = subject or request.operation
-        self.rng = rng
-        self.attempt = 1
-        self.started = clock()
-        self.sent_at = datetime.now(UTC)
-        self.token_refreshed = False
-
-    def refresh_token_after(self, response: HttpResponse) -> bool:
-        """A 401 from ARM: drop the token and try once more (ARM did nothing with it)."""
-        if response.status == 401 and not self.token_refreshed:
-            self.token_refreshed = True
-            return True
-        return False
-
-    def after_response(self, response: HttpResponse) -> float | None:
-        request = self.request
-        if should_retry_status(request, response.status):
-            hint = retry_after_seconds(response.headers, self.clock())
-            delay = backoff_delay(self.policy, self.attempt, hint, self.rng)
-            if self._may_retry(delay):
-                return self._next(delay, f"HTTP {response.status}")
-            return None
-        if not request.idempotent and response.status >= 500:
-            raise self._outcome_unknown(f"HTTP {response.status} after the request was sent")
-        return None
-
-    def after_failure(self, failure: TransportFailure) -> float:
-        if not self.request.idempotent and not failure.never_sent:
-            raise self._outcome_unknown(failure.description)
-        delay = backoff_delay(self.policy, self.attempt, None, self.rng)
-        if failure.fatal or not self._may_retry(delay):
-            raise AdfConnectionError(
-                f"Could not {self.request.operation or 'reach Azure'} at "
-                f"{_netloc(self.request.url)}: {failure.description}"
-            )
-        return self._next(delay, failure.description)
-
-    def _may_retry(self, delay: float) -> bool:
-        within_time = self.clock() - self.started + delay <= self.policy.max_total_seconds
-        return self.attempt < self.policy.max_attempts and within_time
-
-    def _next(self, delay: float, cause: str) -> float:
-        self.attempt += 1
-        log.warning(
-            "Retrying %s in %.1f s after %s (attempt %d of %d)",
-            self.request.operation,
-            delay,
-            cause,
-            self.attempt,
-            self.policy.max_attempts,
-        )
-        return delay
-
-    def _outcome_unknown(self, cause: str) -> AdfRunOutcomeUnknownError:
-        return AdfRunOutcomeUnknownError(self.subject, self.sent_at, datetime.now(UTC), cause)
 
 
 def should_retry_status(request: HttpRequest, status: int) -> bool:
@@ -679,21 +704,28 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 
 
 def backoff_delay(
-    policy: RetryPolicy, attempt: int, hint: float | None, rng: random.Random | None = None
+    policy: RetryPolicy, attempt: int, hint: float | None, rng: random.Random
 ) -> float:
     """Delay before retry ``attempt`` (1-based): Azure's hint if given, else jittered backoff."""
     if hint is not None:
         return hint
     ceiling = min(policy.backoff_max, policy.backoff_base * (2 ** (attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
-
-
-def _netloc(url: str) -> str:
-    return urlsplit(url).netloc
+    return rng.uniform(ceiling / 2, ceiling)
 
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+MESSAGE_CAP = 2000
+"""Characters of an Azure error message kept in an exception; the rest is cut, with a note."""
+
+
+def cap_text(text: str, limit: int = MESSAGE_CAP) -> str:
+    """Keep a message readable in a log: at most ``limit`` characters, saying what was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters cut)"
 
 
 def _json_object(response: HttpResponse) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
@@ -232,10 +233,16 @@ class AdfSettings:
 
 
 def _number(field: str, value: object, kind: type[int] | type[float]) -> float:
+    """A finite number from a connection field, flag or variable, naming ``field`` if not."""
+    fix = f"use a finite {'whole number' if kind is int else 'number'} such as 30"
+    if isinstance(value, bool):
+        raise AdfConfigurationError(field, f"{value!r} is not a number", fix)
     try:
-        number = float(str(value))
+        number = float(str(value).strip())
     except ValueError:
-        raise AdfConfigurationError(
-            field, f"{value!r} is not a number", f"use a {kind.__name__} such as 30"
-        ) from None
+        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
+    if not math.isfinite(number):
+        raise AdfConfigurationError(field, f"{value!r} is not a finite number", fix)
+    if kind is int and number != int(number):
+        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
     return int(number) if kind is int else number

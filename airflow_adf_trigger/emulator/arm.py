@@ -1,11 +1,16 @@
-"""The ADF REST API (api-version 2018-06-01) under Azure Resource Manager's factory path."""
+"""The ADF REST API (api-version 2018-06-01) under Azure Resource Manager's factory path.
+
+Every behaviour names its public source in a "Source:" note, or says it is a guess; the
+table of all of them is docs/emulator-fidelity.md.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_adf_trigger.emulator.queries import (
@@ -15,7 +20,7 @@ from airflow_adf_trigger.emulator.queries import (
     run_query,
 )
 from airflow_adf_trigger.emulator.runs import CANCELLABLE, TERMINAL, EmulatedRun, plan_run
-from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.state import READS, WRITES, EmulatorState
 from airflow_adf_trigger.emulator.wire import (
     BadRequest,
     Request,
@@ -23,12 +28,23 @@ from airflow_adf_trigger.emulator.wire import (
     arm_error,
     json_object,
     parse_bool,
+    timestamp,
 )
 
 log = logging.getLogger("airflow_adf_trigger.emulator")
 
 API_VERSION = "2018-06-01"
 _PROVIDER = ("providers", "microsoft.datafactory", "factories")
+_RATE_LIMIT_HEADERS = {
+    "get factory": READS,
+    "get pipeline": READS,
+    "get run": READS,
+    "query pipeline runs": READS,
+    "query activity runs": READS,
+    "create run": WRITES,
+    "cancel run": WRITES,
+}
+_RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,8 @@ def classify(request: Request) -> ArmCall:
     method = request.method
     if method == "GET" and not rest:
         return ArmCall("get factory")
+    if method == "GET" and len(rest) == 2 and rest[0] == "pipelines":
+        return ArmCall("get pipeline", pipeline=raw[1])
     if method == "POST" and len(rest) == 3 and rest[0] == "pipelines" and rest[2] == "createrun":
         return ArmCall("create run", pipeline=raw[1])
     if method == "POST" and rest == ("querypipelineruns",):
@@ -64,26 +82,49 @@ def classify(request: Request) -> ArmCall:
 
 
 def handle(state: EmulatorState, request: Request) -> Response:
-    """Authenticate, check api-version and the factory path, then run the operation."""
-    refusal = _authorize(state, request) or _check_factory(state, request)
+    """Authenticate, check api-version and the factory path, then run the operation.
+
+    An authenticated answer carries ARM's remaining request budget: Source: every
+    2018-06-01 example file (``x-ms-ratelimit-remaining-subscription-reads`` on GET and the
+    query POSTs, ``-writes`` on createRun and cancel).
+    """
+    refusal = _authorize(state, request)
     if refusal is not None:
         return refusal
     call = classify(request)
+    response = _checked(state, request, call)
+    header = _RATE_LIMIT_HEADERS.get(call.operation or "")
+    if header is None:
+        return response
+    with state.lock:
+        remaining = state.rate_limits.take(header, state.clock())
+    return replace(response, headers={**response.headers, header: str(remaining)})
+
+
+def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
+    refusal = _check_factory(state, request)
+    if refusal is not None:
+        return refusal
     try:
         if call.operation == "get factory":
             return Response(200, _factory_json(state))
+        if call.operation == "get pipeline" and call.pipeline is not None:
+            return _get_pipeline(state, call.pipeline)
         if call.operation == "create run" and call.pipeline is not None:
             return _create_run(state, call.pipeline, request)
         if call.run_id is not None:
             with state.lock:
                 run = state.runs.get(call.run_id.lower())
-            if run is None:
+            if run is None:  # a guess: the code name of an unknown run is not documented
                 return arm_error(
                     404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
                 )
             if call.operation == "get run":
                 with state.lock:
-                    return Response(200, run.to_json(state.clock(), state.is_latest(run)))
+                    body = run.to_json(
+                        state.clock(), state.is_latest(run), state.scenario.factory_id
+                    )
+                return Response(200, body)
             if call.operation == "cancel run":
                 return _cancel_run(state, run, request)
             if call.operation == "query activity runs":
@@ -92,6 +133,15 @@ def handle(state: EmulatorState, request: Request) -> Response:
             return _query_pipeline_runs(state, request)
     except BadRequest as error:
         return arm_error(400, error.code, error.message, error.target)
+    if request.method not in ("GET", "POST"):
+        # Source: ARM's answer to a method a resource does not serve (azure-powershell
+        # issue 9709 log: 405, code MethodNotAllowed). The wording for ADF is inferred.
+        return arm_error(
+            405,
+            "MethodNotAllowed",
+            f"The HTTP method '{request.method}' is not supported on the resource "
+            f"'/{'/'.join(request.segments)}'.",
+        )
     rest = "/".join(request.segments[8:])
     return arm_error(404, "NotFound", f"No route for {request.method} {rest}")
 
@@ -100,33 +150,45 @@ def handle(state: EmulatorState, request: Request) -> Response:
 
 
 def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Response:
+    """Start a run, or a rerun of ``referencePipelineRunId``.
+
+    A rerun keeps the reference run's parameters and ignores (and does not check) the body.
+    Source: datafactory.json Pipelines_CreateRun, ``parameters``: "used only if the runId is
+    not specified". Recovery joins the reference run's group (isLatest moves to the rerun):
+    Source: datafactory.json ``isRecovery``; the group bookkeeping is inferred.
+    """
     scenario = state.scenario
     spec = scenario.pipelines.get(pipeline)
     if spec is None:
+        # Source: the code is the one the azure-facts list gives (a 404 PipelineNotFound);
+        # the wording is a guess.
         return arm_error(
             404,
             "PipelineNotFound",
             f"Pipeline '{pipeline}' was not found in factory '{scenario.factory_name}'.",
         )
+    query = request.query
+    reference_id = query.get("referencePipelineRunId") or None
     parameters = _body(request)
-    if spec.parameters is not None:
+    if spec.parameters is not None and reference_id is None:
         unknown = sorted(set(parameters) - set(spec.parameters))
         if unknown:
+            # A guess: ADF refuses undeclared parameters with a 400; the wording is ours.
             raise BadRequest(
                 f"The parameters {', '.join(unknown)} are not defined in pipeline '{pipeline}'."
             )
-    query = request.query
-    reference_id = query.get("referencePipelineRunId") or None
     is_recovery = parse_bool(query, "isRecovery")
     start_from_failure = parse_bool(query, "startFromFailure")
     start_activity = query.get("startActivityName") or None
     if is_recovery and reference_id is None:
+        # A guess: no public source shows ADF's answer to isRecovery without a reference.
         raise BadRequest(
             "Recovery mode (isRecovery=true) needs a referencePipelineRunId.",
             "referencePipelineRunId",
         )
     activity_names = [activity.name for activity, _ in spec.activity_plan()]
     if is_recovery and start_activity is not None and start_activity not in activity_names:
+        # A guess, as above.
         raise BadRequest(
             f"The start activity '{start_activity}' was not found in pipeline '{pipeline}'.",
             "startActivityName",
@@ -136,18 +198,7 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
         now = state.clock()
         reference = None
         if reference_id is not None:
-            reference = state.runs.get(reference_id.lower())
-            if reference is None:
-                raise BadRequest(
-                    f"The reference pipeline run id '{reference_id}' was not found.",
-                    "referencePipelineRunId",
-                )
-            if reference.pipeline_name != pipeline:
-                raise BadRequest(
-                    f"The reference pipeline run '{reference_id}' is a run of pipeline "
-                    f"'{reference.pipeline_name}', not of '{pipeline}'.",
-                    "referencePipelineRunId",
-                )
+            reference = _reference_run(state, pipeline, reference_id)
         start_at = None
         if is_recovery and reference is not None:
             if start_activity is not None:
@@ -164,10 +215,11 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
         run = EmulatedRun(
             run_id=run_id,
             spec=spec,
-            parameters={
-                **(reference.parameters if reference is not None else {}),
-                **{k: _as_parameter_string(v) for k, v in parameters.items()},
-            },
+            parameters=(
+                dict(reference.parameters)
+                if reference is not None
+                else {k: _as_parameter_string(v) for k, v in parameters.items()}
+            ),
             created_wall=state.wall(now),
             created_at=now,
             run_group_id=(
@@ -183,12 +235,37 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
     return Response(200, {"runId": run_id})
 
 
+def _reference_run(state: EmulatorState, pipeline: str, reference_id: str) -> EmulatedRun:
+    """The run a rerun refers to (the caller holds the lock); BadRequest when there is none.
+
+    Source: MicrosoftDocs/azure-docs issue 38179 (code ReferencedPipelineRunNotValid, its
+    message, target ``pipeline/{name}/``; the id there was not even a GUID). The 400 status
+    is inferred (the SDK's CloudError shows no status). A run of another pipeline gets the
+    same answer: a guess.
+    """
+    reference = state.runs.get(reference_id.lower()) if _RUN_ID.match(reference_id) else None
+    if reference is None or reference.pipeline_name != pipeline:
+        raise BadRequest(
+            f"Referenced pipeline run id {reference_id} is not a valid run id.",
+            f"pipeline/{pipeline}/",
+            code="ReferencedPipelineRunNotValid",
+        )
+    return reference
+
+
 def _cancel_run(state: EmulatorState, run: EmulatedRun, request: Request) -> Response:
+    """Cancel a Queued or InProgress run: 200 with an empty body [PipelineRuns_Cancel.json].
+
+    Cancel of a finished run: no public source gives ADF's answer. With the scenario's
+    ``cancel_finished`` at ``error`` (the default) the emulator answers 400
+    PipelineRunNotRunning, as an Airflow issue's log shows (Source: apache/airflow PR 56350);
+    at ``ok`` a plain 200, as for a running run. A Canceling run accepts it again: a guess.
+    """
     recursive = parse_bool(request.query, "isRecursive")
     with state.lock:
         now = state.clock()
         status = run.status_at(now)
-        if status in TERMINAL:
+        if status in TERMINAL and state.scenario.cancel_finished == "error":
             return arm_error(
                 400,
                 "PipelineRunNotRunning",
@@ -205,8 +282,9 @@ def _query_pipeline_runs(state: EmulatorState, request: Request) -> Response:
     query = parse_query(_body(request), PIPELINE_RUNS, "pipelineRuns")
     with state.lock:
         now = state.clock()
+        factory_id = state.scenario.factory_id
         records = [
-            (run.last_updated_at(now), run.to_json(now, state.is_latest(run)))
+            (run.last_updated_at(now), run.to_json(now, state.is_latest(run), factory_id))
             for run in state.runs.values()
         ]
         page_size = state.settings.page_size
@@ -225,6 +303,12 @@ def _query_activity_runs(state: EmulatorState, run: EmulatedRun, request: Reques
 
 
 def _authorize(state: EmulatorState, request: Request) -> Response | None:
+    """401 for a missing, unknown or expired bearer token.
+
+    Inferred: the codes are ARM's well-known ones (AuthenticationFailed,
+    InvalidAuthenticationToken, ExpiredAuthenticationToken, quoted in many public issue
+    logs); the emulator checks its own tokens, not JWT signatures.
+    """
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return arm_error(
@@ -247,6 +331,12 @@ def _authorize(state: EmulatorState, request: Request) -> Response | None:
 
 
 def _check_factory(state: EmulatorState, request: Request) -> Response | None:
+    """api-version, subscription, resource group and factory, in ARM's order.
+
+    Source for the 404 codes: the azure-facts list (SubscriptionNotFound,
+    ResourceGroupNotFound, ResourceNotFound); InvalidApiVersionParameter and every wording
+    here are inferred from ARM's public error logs.
+    """
     api_version = request.query.get("api-version", "")
     if api_version != API_VERSION:
         return arm_error(
@@ -262,9 +352,12 @@ def _check_factory(state: EmulatorState, request: Request) -> Response | None:
         return arm_error(
             404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
         )
+    # ``resourcegroups`` works as well as ``resourceGroups``: inferred from ARM treating
+    # resource ids case-insensitively (learn.microsoft.com, "Naming rules and restrictions
+    # for Azure resources": names are case-insensitive) and from lower-cased ids in the wild.
     if (
         len(segments) < 4
-        or segments[2] != "resourceGroups"
+        or segments[2].lower() != "resourcegroups"
         or segments[3].lower() != scenario.resource_group.lower()
     ):
         group = segments[3] if len(segments) > 3 else ""
@@ -295,15 +388,57 @@ def _body(request: Request) -> dict[str, Any]:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
+def _get_pipeline(state: EmulatorState, pipeline: str) -> Response:
+    """The pipeline resource. Source: Pipelines_Get.json (id, name, type, etag, properties
+    with activities and parameters); the activities' type properties are left out (a guess
+    that no reader of ours needs them). An unknown pipeline gets the 404 of create-run."""
+    scenario = state.scenario
+    spec = scenario.pipelines.get(pipeline)
+    if spec is None:
+        return arm_error(
+            404,
+            "PipelineNotFound",
+            f"Pipeline '{pipeline}' was not found in factory '{scenario.factory_name}'.",
+        )
+    return Response(
+        200,
+        {
+            "id": f"{scenario.factory_id}/pipelines/{pipeline}",
+            "name": pipeline,
+            "type": "Microsoft.DataFactory/factories/pipelines",
+            "properties": {
+                "activities": [
+                    {"name": activity.name, "type": activity.type, "dependsOn": []}
+                    for activity, _seconds in spec.activity_plan()
+                ],
+                "parameters": {name: {"type": "String"} for name in spec.parameters or ()},
+            },
+            "etag": f'"{state.factory_etag}"',
+        },
+    )
+
+
 def _factory_json(state: EmulatorState) -> dict[str, Any]:
+    """The Factory body. Source: Factories_Get.json (eTag, properties.createTime, tags) and
+    the REST quickstart's real output (identity with principalId and tenantId)."""
     s = state.scenario
     return {
-        "id": f"/subscriptions/{s.subscription_id}/resourceGroups/{s.resource_group}"
-        f"/providers/Microsoft.DataFactory/factories/{s.factory_name}",
         "name": s.factory_name,
+        "identity": {
+            "type": "SystemAssigned",
+            "principalId": state.factory_principal_id,
+            "tenantId": s.tenant_id,
+        },
+        "id": s.factory_id,
         "type": "Microsoft.DataFactory/factories",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "createTime": timestamp(state.wall_origin),
+            "version": "2018-06-01",
+        },
+        "eTag": f'"{state.factory_etag}"',
         "location": "westeurope",
-        "properties": {"provisioningState": "Succeeded", "version": "2018-06-01"},
+        "tags": {},
     }
 
 

@@ -20,19 +20,26 @@ provider's async hook sends them, from a JSON body. How it answers, as Databrick
 
 - Every request needs ``Authorization: Bearer <token>`` (or Basic with the token as
   password): none gives 401, a wrong token 403 ``{"error_code": 403, "message": "Invalid
-  access token."}``. Tokens are never logged.
+  access token."}`` (Source: databricks-sdk-go issue 873 log; the 401 wording is a
+  guess). Tokens are never logged.
 - A run and each task run have their own ids. ``runs/get`` shows ``state``
   (``life_cycle_state`` PENDING -> RUNNING -> TERMINATED, ``result_state`` SUCCESS/FAILED/
   CANCELED once terminated, ``state_message``) and the 2.2 ``status`` (``state``,
   ``termination_details.code``/``type``/``message``). Every task plays the run's script.
 - ``runs/get-output`` takes a *task* run id (from the run's ``tasks``); the run's own id gets
-  400 ``INVALID_PARAMETER_VALUE`` as with Databricks, even for a one-task run. A successful
+  400 ``INVALID_PARAMETER_VALUE`` as with Databricks, even for a one-task run (Source:
+  databricks-sdk-py issue 375; the one-task case is inferred). A successful
   task answers ``notebook_output.result`` as scripted; a failed one ``error``/``error_trace``.
 - ``runs/cancel`` of an active run: TERMINATING, then TERMINATED/CANCELED after
-  ``cancel_seconds``; of a finished run: nothing (200).
-- An unknown job: 400 ``INVALID_PARAMETER_VALUE`` ``Job N does not exist.``; an unknown run:
-  404 ``RESOURCE_DOES_NOT_EXIST`` ``Run N does not exist.``
-- ``idempotency_token`` on submit/run-now returns the run it created the first time.
+  ``cancel_seconds``; of a finished run: nothing (200) (inferred from the Jobs API
+  reference: cancel is asynchronous and returns an empty object).
+- An unknown job: 400 ``INVALID_PARAMETER_VALUE`` ``Job N does not exist.``; an unknown run
+  (runs/get, runs/get-output, runs/cancel): 400 ``INVALID_PARAMETER_VALUE`` ``Run N does not
+  exist.`` Source: databricks-sdk-py ``errors/overrides.py``, which maps exactly these 400
+  answers of jobs/get and jobs/runs/get* to ResourceDoesNotExist; for runs/cancel inferred.
+- ``run_page_url`` uses the scheme the emulator serves (https with TLS); the path is a guess.
+- ``idempotency_token`` on submit/run-now returns the run it created the first time
+  (Source: the Jobs API reference for ``idempotency_token``).
 
 Faults (``/_emulator/faults``) do not apply to Databricks requests.
 
@@ -195,7 +202,7 @@ def handle(state: EmulatorState, request: Request) -> Response:
             "Invalid JSON given in the body of the request - expected a map",
         )
     host = request.headers.get("host") or "127.0.0.1"
-    call = Call(params, spec, f"http://{host}", request.segments[1])
+    call = Call(params, spec, f"{state.scheme}://{host}", request.segments[1])
     try:
         return _HANDLERS[operation](state, call)
     except InvalidParameter as error:
@@ -475,4 +482,5 @@ def _job_json(state: EmulatorState, job: DatabricksJobSpec, *, with_tasks: bool)
 
 
 def _run_not_found(run_id: int) -> Response:
-    return databricks_error(404, "RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
+    """Source: databricks-sdk-py errors/overrides.py (400 INVALID_PARAMETER_VALUE)."""
+    return databricks_error(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")

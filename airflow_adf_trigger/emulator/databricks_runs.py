@@ -1,5 +1,10 @@
 """Databricks job runs as functions of time: pure, like the ADF runs in ``runs.py``.
 
+Source for the bodies: the Jobs API 2.2 reference and the fields databricks-sdk's
+``jobs.Run``, ``RunTask`` and ``RunOutput`` read (the contract tests read every answer with
+it). Inferred: the message texts and the run_page_url path; a guess: one id sequence shared
+by runs and task runs.
+
 A run and each of its task runs go PENDING -> RUNNING -> TERMINATED (SUCCESS or FAILED, as
 scripted). Every task of a run plays the same script. A cancel makes the run TERMINATING,
 then TERMINATED/CANCELED ``cancel_seconds`` later.

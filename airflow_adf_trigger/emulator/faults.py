@@ -22,6 +22,7 @@ from typing import Any
 OPERATIONS = (
     "token",
     "get factory",
+    "get pipeline",
     "create run",
     "get run",
     "cancel run",
@@ -29,6 +30,10 @@ OPERATIONS = (
     "query activity runs",
 )
 ANY_OPERATION = "*"
+DEFAULT_RETRY_AFTER_SECONDS = 1
+"""``Retry-After`` of a 429 fault that gives no hint of its own: ARM and Azure AD send one
+with every 429 (Source: learn.microsoft.com, "Understand how Azure Resource Manager
+throttles requests"). The value is the emulator's choice, short so tests stay fast."""
 ACTIONS = ("status", "drop", "delay", "lose_response")
 FOREVER = -1
 
@@ -75,10 +80,14 @@ class FaultSpec:
         return self.pipeline is None or self.pipeline == pipeline
 
     def headers(self) -> dict[str, str]:
-        """The retry hints this fault sends along with its answer."""
+        """The retry hints this fault sends along with its answer (a 429 always has one)."""
         headers = {}
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
+        retry_after = self.retry_after
+        if retry_after is None and self.status == 429:
+            ms = self.retry_after_ms
+            retry_after = DEFAULT_RETRY_AFTER_SECONDS if ms is None else -(-ms // 1000)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if self.retry_after_ms is not None:
             headers["x-ms-retry-after-ms"] = str(self.retry_after_ms)
         return headers
@@ -180,14 +189,19 @@ class FaultBook:
 
 
 def arm_fault_body(fault: FaultSpec, status: int) -> dict[str, Any]:
-    """The ARM error body a ``status`` fault answers with."""
+    """The ARM error body a ``status`` fault answers with.
+
+    Inferred: ARM's envelope; TooManyRequests for 429 is ARM's documented throttling code;
+    the other codes and every default message are a guess."""
     code = fault.code or _ARM_CODES.get(status) or _camel(status)
     message = fault.message or _ARM_MESSAGES.get(status) or f"{_phrase(status)}."
     return {"error": {"code": code, "message": message, "target": None}}
 
 
 def aad_fault_error(fault: FaultSpec, status: int) -> tuple[str, int, str]:
-    """The (error, AADSTS code, description) of a ``status`` fault on the token endpoint."""
+    """The (error, AADSTS code, description) of a ``status`` fault on the token endpoint.
+
+    A guess: temporarily_unavailable with AADSTS90033 for 429/5xx, invalid_request else."""
     if status == 429 or status >= 500:
         error = fault.code or "temporarily_unavailable"
         text = fault.message or "A transient error has occurred. Please try again."

@@ -3,6 +3,11 @@
 Records are the JSON bodies the emulator answers with, paired with their lastUpdated time.
 A continuation token carries the offset of the next page and a fingerprint of the query,
 so independent queries page concurrently and a token is refused by any other query.
+
+Sources: the body and the filter/order enums are datafactory.json RunFilterParameters,
+RunQueryFilter and RunQueryOrderBy; both window ends are required and inclusive ("at or
+after", "at or before"). A guess: the page size (100 by default), the token's content, its
+refusal for another query, and where null values sort.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ PIPELINE_RUNS = QueryKind(
         "RunStart": Operand("runStart", "time"),
         "RunEnd": Operand("runEnd", "time"),
         "LatestOnly": Operand("isLatest", "latest"),
-        "PipelineRunId": Operand("runId", "text"),
+        # No PipelineRunId: it is not in the spec's RunQueryFilterOperand enum
+        # [datafactory.json 2018-06-01, RunQueryFilter]; ADF refuses it (400).
     },
     order_fields={
         "RunStart": Operand("runStart", "time"),
@@ -197,11 +203,20 @@ def _list(body: Mapping[str, Any], name: str) -> Sequence[Any]:
     return value
 
 
+SINGLE_VALUE_OPERANDS = frozenset({"RunGroupId"})
+"""Operands ADF refuses with more than one value [Azure/azure-sdk-for-net issue 22025]."""
+
+
 def _canonical(name: object, choices: Iterable[str]) -> str | None:
-    """ADF's spelling of an enum value given in any letter case; None if unknown."""
+    """The enum value exactly as ADF spells it; None if unknown.
+
+    Names are case-sensitive: the Synapse sibling API refuses ``status`` for ``Status``
+    [Azure/azure-rest-api-specs issue 18369]. Order directions are read in any case (a
+    guess: no public source shows either way).
+    """
     if not isinstance(name, str):
         return None
-    return next((c for c in choices if c.lower() == name.lower()), None)
+    return name if name in choices else None
 
 
 def _filter(raw: object, kind: QueryKind, index: int) -> Filter:
@@ -225,6 +240,12 @@ def _filter(raw: object, kind: QueryKind, index: int) -> Filter:
     values = raw.get("values")
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise BadRequest(f"'{where}.values' must be a non-empty list of strings.", where)
+    if operand in SINGLE_VALUE_OPERANDS and len(values) > 1:
+        raise BadRequest(
+            f"Filter operand '{operand}' does not support and array of values. Make sure to "
+            "provide only one.",
+            where,
+        )
     spec = kind.operands[operand]
     if spec.kind == "time" and any(parse_time(v) is None for v in values):
         raise BadRequest(f"'{where}.values' must be ISO 8601 date-times for {operand}.", where)
@@ -244,7 +265,9 @@ def _order(raw: object, kind: QueryKind, index: int) -> Order:
             f"Supported: {', '.join(kind.order_fields)}.",
             f"{where}.orderBy",
         )
-    order = _canonical(raw.get("order", "ASC"), ORDERS)
+    order_text = raw.get("order", "ASC")
+    order = order_text.upper() if isinstance(order_text, str) else None
+    order = order if order in ORDERS else None
     if order is None:
         raise BadRequest(f"The order '{raw.get('order')}' is not ASC or DESC.", f"{where}.order")
     return Order(field, order == "DESC")

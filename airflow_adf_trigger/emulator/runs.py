@@ -14,9 +14,10 @@ from typing import Any
 from airflow_adf_trigger.emulator.scenario import OutcomeSpec, PipelineSpec
 from airflow_adf_trigger.emulator.wire import timestamp
 
+# Source: datafactory.json PipelineRun.status and the azure-facts list (Queued, InProgress,
+# Succeeded, Failed, Canceling, Cancelled; terminal: the last three but Canceling).
 TERMINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
 CANCELLABLE = frozenset({"Queued", "InProgress"})
-CANCELLED_MESSAGE = "Pipeline run cancelled by user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ def plan_run(
     message = outcome.message
     if message is None:
         failing = plan[-1][0].name
+        # Inferred: ADF's message names the failed activity this way (public issue logs
+        # quote "Operation on target X failed: ..."); the rest of the text is the scenario's.
         message = f"Operation on target {failing} failed" if outcome.status == "Failed" else ""
     activities = []
     start = spec.queued_seconds
@@ -160,24 +163,31 @@ class EmulatedRun:
 
     # ------------------------------------------------------------------ JSON
 
-    def to_json(self, now: float, is_latest: bool = True) -> dict[str, Any]:
-        """The PipelineRun body ADF answers get-run and query-pipeline-runs with."""
+    def to_json(self, now: float, is_latest: bool = True, factory_id: str = "") -> dict[str, Any]:
+        """The PipelineRun body ADF answers get-run and query-pipeline-runs with.
+
+        Source: the field set and spellings of the REST quickstart's real output
+        (MicrosoftDocs/azure-docs, data-factory/quickstart-create-data-factory-rest-api.md):
+        ``id``, ``debugRunId: null``, ``runDimension`` (singular, as in
+        PipelineRuns_QueryByFactory.json; the spec and the SDKs say ``runDimensions``),
+        ``isLatest``. A Cancelled run has ``message: ""``, ``runEnd: null`` and
+        ``durationInMs: null`` [PipelineRuns_QueryByFactory.json]; ``lastUpdated`` still moves.
+        """
         history = self.history(now)
         status = history[-1][1]
         began = next((t for t, s in history if s == "InProgress"), None)
-        ended = history[-1][0] if status in TERMINAL else None
-        if status == "Cancelled" and self.cancel_at is not None:
-            message = CANCELLED_MESSAGE
-        else:
-            message = self.plan.message if status in TERMINAL else ""
+        ended = history[-1][0] if status in TERMINAL and status != "Cancelled" else None
+        message = self.plan.message if status in TERMINAL and status != "Cancelled" else ""
         duration = None if began is None or ended is None else _ms(ended - began)
         return {
+            "id": f"{factory_id}/pipelineruns/{self.run_id}",
             "runId": self.run_id,
+            "debugRunId": None,
             "runGroupId": self.run_group_id,
             "isLatest": is_latest,
             "pipelineName": self.spec.name,
             "parameters": self.parameters,
-            "runDimensions": {},
+            "runDimension": {},
             "invokedBy": {
                 "name": "Manual",
                 "id": self.invoked_by_id,
@@ -218,6 +228,10 @@ class EmulatedRun:
     def _activity_json(
         self, planned: PlannedActivity, status: str, start: float, end: float | None
     ) -> ActivityRunState:
+        """An ActivityRun body. Source: ActivityRuns_QueryByPipelineRun.json and the REST
+        quickstart's real output (an empty ``error`` object with ``target`` on success);
+        ``failureType`` UserError on failure is inferred. Activities run one after the
+        other: a guess (the scenario has no dependency graph)."""
         error = {"errorCode": "", "message": "", "failureType": "", "target": planned.name}
         if status == "Failed":
             error = {

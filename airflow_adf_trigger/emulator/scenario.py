@@ -16,6 +16,7 @@ TERMINAL_OUTCOMES = ("Succeeded", "Failed", "Cancelled")
 DEFAULT_ACTIVITY = "Copy data"
 DEFAULT_ERROR_CODE = "2200"
 DEFAULT_PAGE_SIZE = 100
+CANCEL_FINISHED_ANSWERS = ("error", "ok")
 
 __all__ = [
     "TERMINAL_OUTCOMES",
@@ -143,6 +144,9 @@ class Scenario:
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
     databricks: DatabricksSpec | None = None
     """The Databricks workspace also served; see :mod:`airflow_adf_trigger.emulator.databricks`."""
+    cancel_finished: str = "error"
+    """How cancel of a finished run is answered: ``error`` (400 PipelineRunNotRunning) or
+    ``ok`` (200). No public source says which ADF does; tests can try both."""
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -184,6 +188,11 @@ class Scenario:
             faults = parse_faults(body.get("faults") or [])
         except ValueError as error:
             raise ScenarioError(f"faults: {error}") from None
+        cancel_finished = body.get("cancel_finished", "error")
+        if cancel_finished not in CANCEL_FINISHED_ANSWERS:
+            raise ScenarioError(
+                f"cancel_finished: {cancel_finished!r} is not one of {CANCEL_FINISHED_ANSWERS}"
+            )
         databricks = None
         if body.get("databricks") is not None:
             try:
@@ -201,6 +210,15 @@ class Scenario:
             page_size=page_size,
             faults=faults,
             databricks=databricks,
+            cancel_finished=str(cancel_finished),
+        )
+
+    @property
+    def factory_id(self) -> str:
+        """The factory's ARM resource id (the ``id`` of get-factory, prefix of run ids)."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
         )
 
     def airflow_connection(self, base_url: str, principal: int = 0) -> dict[str, Any]:

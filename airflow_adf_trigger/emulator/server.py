@@ -259,7 +259,7 @@ def resolve(state: EmulatorState, request: Request) -> Route:
         return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
     if databricks.is_databricks_request(request):
         return Route(databricks.classify(request), databricks.handle, faultable=False)
-    if segments[:1] == ("subscriptions",):
+    if segments[:1] and segments[0].lower() == "subscriptions":
         call = arm.classify(request)
         pipeline = call.pipeline
         if call.run_id is not None:
@@ -302,6 +302,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    # Methods no route serves still get a JSON error in the service's own shape (ARM: 405
+    # MethodNotAllowed), never the standard library's HTML 501 page.
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -338,6 +349,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.action == "lose_response":
             self._drop()
             return
+        if route.operation is not None and response.status == 400:
+            with self.state.lock:  # refused requests are counted apart (benchmarks, tests)
+                self.state.requests[f"{route.operation} refused"] += 1
         self._write(response)
 
     def _write(self, response: Response) -> None:
@@ -346,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         if response.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
+        # Source: every 2018-06-01 example carries both, with the same value.
         request_id = str(uuid.uuid4())
         self.send_header("x-ms-request-id", request_id)
         self.send_header("x-ms-correlation-request-id", request_id)

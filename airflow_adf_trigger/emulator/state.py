@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,35 @@ class EmulatorSettings:
         return {"token_lifetime_seconds": self.token_lifetime_seconds, "page_size": self.page_size}
 
 
+READS = "x-ms-ratelimit-remaining-subscription-reads"
+WRITES = "x-ms-ratelimit-remaining-subscription-writes"
+
+
+@dataclass(slots=True)
+class RateLimitBudget:
+    """ARM's remaining-request counters, sent as ``x-ms-ratelimit-remaining-subscription-*``.
+
+    Source for the headers and their first values: the 2018-06-01 example files (reads
+    14994 .. 14988, writes 1190: an hourly budget of 15,000 reads and 1,200 writes). That
+    they refill evenly over the hour is inferred. The emulator only reports the budget; it
+    never throttles on it (faults do that).
+    """
+
+    capacity: dict[str, int] = field(default_factory=lambda: {READS: 15000, WRITES: 1200})
+    level: dict[str, float] = field(default_factory=dict)
+    updated: dict[str, float] = field(default_factory=dict)
+
+    def take(self, header: str, now: float) -> int:
+        """Spend one request of ``header``'s budget at clock time ``now``; what remains."""
+        capacity = self.capacity[header]
+        level = self.level.get(header, float(capacity))
+        elapsed = max(now - self.updated.get(header, now), 0.0)
+        level = min(float(capacity), level + elapsed * capacity / 3600.0) - 1.0
+        self.level[header] = max(level, 0.0)
+        self.updated[header] = now
+        return int(self.level[header])
+
+
 @dataclass(slots=True)
 class EmulatorState:
     """Runs, tokens, counters, armed faults and settings. Hold ``lock`` to read or change them."""
@@ -44,6 +74,10 @@ class EmulatorState:
     """runGroupId -> the runId that is ``isLatest`` in that group."""
     databricks: DatabricksRuns = field(default_factory=DatabricksRuns)
     """Databricks job runs (the scenario's ``databricks`` section)."""
+    rate_limits: RateLimitBudget = field(default_factory=RateLimitBudget)
+    factory_principal_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """The object id of the factory's system-assigned identity (get-factory's ``identity``)."""
+    factory_etag: str = field(default_factory=lambda: str(uuid.uuid4()))
     faults: FaultBook = field(init=False)
     settings: EmulatorSettings = field(init=False)
     clock_origin: float = field(init=False)

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, ResumableJobMixin, conf
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
+from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.errors import AdfError
     from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.reconcile import CreateAttempt
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
 # imported where they are used, not here (see tests/unit/test_provider.py).
 
 XCOM_RUN_ID = "run_id"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
+ATTEMPT_KEY = "adf_create_run_attempt"
+"""Task state store key of the create-run in flight (see ``core/reconcile.py``)."""
+HEARTBEAT_SECONDS = 300.0
+"""While a run's status stays the same, the worker wait logs it again this often."""
 
 
 class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
@@ -33,6 +42,12 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     A retried task reattaches to the run its earlier try started while that run is still
     queued or in progress, finishes at once if it succeeded, and starts a new run only
     after a Failed or Cancelled one.
+
+    When a create-run's answer is lost (ADF may or may not have started the run), the try
+    fails and the next one first looks for that run among the pipeline's recent runs (same
+    parameters, started while the request was in flight): one match is adopted and followed;
+    none, after ``reconcile_search_timeout``, means a new run is started; several fail the
+    task without starting anything, listing each candidate.
 
     :param pipeline_name: the pipeline to run (templated).
     :param parameters: the pipeline's parameters (templated).
@@ -44,9 +59,16 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     :param start_activity_name: rerun from this activity (templated).
     :param start_from_failure: rerun from the activities that failed.
     :param wait_for_termination: wait for the run to end (default: no; the sensor waits).
-    :param check_interval: seconds between status checks while waiting.
-    :param timeout: seconds (or a timedelta) to wait; then the run is cancelled, child
-        pipelines included, and the task fails saying so.
+    :param check_interval: seconds between status checks while waiting (positive; at least
+        1 s against Azure, which protects the subscription's read budget).
+    :param timeout: seconds (or a timedelta, positive) to wait; then the run is cancelled,
+        child pipelines included, and the task fails saying so.
+    :param outage_budget: seconds the wait goes on while Azure cannot be read (network,
+        throttling, 5xx) before the task gives up, leaving the run untouched (default 900).
+    :param reconcile_unknown_outcome: after a create-run whose answer was lost, look for the
+        run it may have started before starting another (default: yes).
+    :param reconcile_search_timeout: seconds to keep looking for that run; ADF's monitoring
+        can lag behind a new run (default 120; 0 looks once).
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
     :param cancel_on_kill: cancel the run when the task is killed (default: yes).
@@ -82,6 +104,9 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         timeout: float | timedelta | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         cancel_on_kill: bool = True,
+        outage_budget: float | None = None,
+        reconcile_unknown_outcome: bool = True,
+        reconcile_search_timeout: float = 120.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,35 +120,92 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         self.start_activity_name = start_activity_name
         self.start_from_failure = start_from_failure
         self.wait_for_termination = wait_for_termination
-        self.check_interval = check_interval
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.check_interval = check_seconds("check_interval", check_interval)
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        self.timeout = None if timeout is None else check_seconds("timeout", timeout)
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
+        # None: the core's default (15 min), resolved at execute time; importing the core's
+        # operations here would cost every DAG parse.
+        self.outage_budget = (
+            None
+            if outage_budget is None
+            else check_seconds("outage_budget", outage_budget, allow_zero=True)
+        )
+        self.reconcile_unknown_outcome = reconcile_unknown_outcome
+        self.reconcile_search_timeout = check_seconds(
+            "reconcile_search_timeout", reconcile_search_timeout, allow_zero=True
+        )
         self.run_id: str | None = None
         self._create_sent_at: datetime | None = None
 
     def execute(self, context: Context) -> str | None:
+        if self.wait_for_termination:
+            self._checked_interval()  # a too-short interval fails before the run is started
         self.execute_resumable(context)
         return self.run_id
 
     # ------------------------------------------------------------ ResumableJobMixin
 
     def submit_job(self, context: Context) -> str:
+        reference = self._checked_reference()  # before any request
         client = self.hook.client  # settings are validated here, before any request
+        store = context.get("task_state_store")
+        if store is not None and self.reconcile_unknown_outcome:
+            adopted = self._reconcile(client, store, context)
+            if adopted is not None:
+                return adopted
+        return self._create(client, store, reference, context)
+
+    def _create(
+        self, client: AdfClient, store: Any, reference: str | None, context: Context
+    ) -> str:
+        from airflow_adf_trigger.core.errors import AdfError, AdfRunOutcomeUnknownError
+        from airflow_adf_trigger.core.reconcile import CreateAttempt
+
         self._create_sent_at = datetime.now(UTC)
-        run_id = client.create_run(
-            self.pipeline_name,
-            self.parameters,
-            reference_pipeline_run_id=self.reference_pipeline_run_id or None,
-            is_recovery=self.is_recovery,
-            start_activity_name=self.start_activity_name or None,
-            start_from_failure=self.start_from_failure,
-        )
+        options: dict[str, Any] = {
+            "reference_pipeline_run_id": reference,
+            "is_recovery": self.is_recovery,
+            "start_activity_name": self.start_activity_name or None,
+            "start_from_failure": self.start_from_failure,
+        }
+        attempt: CreateAttempt | None = None
+        if store is not None and self.reconcile_unknown_outcome:
+            earlier = store.get(self.external_id_key)
+            attempt = CreateAttempt.start(
+                self.pipeline_name,
+                self.parameters,
+                options,
+                sent_at=self._create_sent_at,
+                other_run_ids=[str(earlier)] if earlier else [],
+            )
+            store.set(ATTEMPT_KEY, attempt.to_json())
+        try:
+            run_id = client.create_run(self.pipeline_name, self.parameters, **options)
+        except AdfRunOutcomeUnknownError as unknown:
+            if attempt is not None:
+                store.set(ATTEMPT_KEY, attempt.gave_up(unknown.gave_up_at).to_json())
+                self.log.error(
+                    "The create-run answer for pipeline %r was lost; if this task is retried, "
+                    "the retry will first look for a run started between %s and %s and follow "
+                    "it instead of starting the pipeline again.",
+                    self.pipeline_name,
+                    unknown.sent_at.isoformat(),
+                    unknown.gave_up_at.isoformat(),
+                )
+            raise
+        except AdfError:
+            if attempt is not None:  # ADF answered: no run was started
+                store.delete(ATTEMPT_KEY)
+            raise
         # Saved before anything else can fail, so a retry finds this run (ResumableJobMixin
         # saves it again once this returns).
-        store = context.get("task_state_store")
         if store is not None:
             store.set(self.external_id_key, run_id)
+            if attempt is not None:
+                store.delete(ATTEMPT_KEY)
         self._adopt(run_id, context)
         self.log.info(
             "Pipeline %r started: run id %s (%s)",
@@ -132,6 +214,83 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             self.hook.monitoring_url(run_id),
         )
         return run_id
+
+    def _reconcile(self, client: AdfClient, store: Any, context: Context) -> str | None:
+        """An earlier try's create-run got no answer: find its run before starting another."""
+        from airflow_adf_trigger.core.reconcile import (
+            AdfReconcileError,
+            CreateAttempt,
+            find_matching_runs,
+        )
+
+        record = store.get(ATTEMPT_KEY)
+        if not record:
+            return None
+        try:
+            attempt = CreateAttempt.from_json(record)
+        except ValueError as error:
+            self.log.warning("Ignoring the earlier try's create-run record: %s", error)
+            store.delete(ATTEMPT_KEY)
+            return None
+        self.log.info(
+            "An earlier try of this task got no answer to its create-run for %s; looking for "
+            "that run for up to %g s before starting another",
+            attempt.describe(),
+            self.reconcile_search_timeout,
+        )
+        try:
+            found = find_matching_runs(
+                client, attempt, search_timeout=self.reconcile_search_timeout
+            )
+        except AdfReconcileError as error:
+            raise AirflowException(str(error)) from None
+        if not found:
+            self.log.warning(
+                "No run of %s was found after searching %g s: the request never started one. "
+                "Starting a new run.",
+                attempt.describe(),
+                self.reconcile_search_timeout,
+            )
+            store.delete(ATTEMPT_KEY)
+            return None
+        if len(found) > 1:
+            store.delete(ATTEMPT_KEY)
+            candidates = "\n".join(
+                f"  - run {run.run_id} ({run.status.value}, started "
+                f"{(run.run_start or run.last_updated or attempt.sent_at).isoformat()}): "
+                f"{self.hook.monitoring_url(run.run_id)}"
+                for run in found
+            )
+            raise AirflowFailException(
+                f"An earlier try's create-run for {attempt.describe()} got no answer, and "
+                f"{len(found)} runs match it, so this task cannot tell which one is its own. "
+                f"Nothing was started. Check them in ADF Studio:\n{candidates}\n"
+                "Mark this task successful if one of them is the run you wanted, or clear it "
+                "to start a new run."
+            )
+        (run,) = found
+        self.log.info(
+            "Found the run the earlier try started: pipeline %r run %s is %s (%s); following "
+            "it instead of starting another",
+            run.pipeline_name,
+            run.run_id,
+            run.status.value,
+            self.hook.monitoring_url(run.run_id),
+        )
+        store.set(self.external_id_key, run.run_id)
+        store.delete(ATTEMPT_KEY)
+        self._adopt(run.run_id, context)
+        return run.run_id
+
+    def _checked_reference(self) -> str | None:
+        """The rerun's reference run id, checked locally; ``None`` when not a rerun."""
+        value = self.reference_pipeline_run_id
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return check_run_id(value, field="reference_pipeline_run_id")
+        except AdfConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         return self.hook.client.get_run(str(external_id)).status.value
@@ -157,21 +316,55 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------ waiting
 
     def _wait_in_worker(self, run_id: str) -> None:
-        from airflow_adf_trigger.core.errors import AdfWaitTimeoutError
+        from airflow_adf_trigger.core.errors import AdfOutageError, AdfWaitTimeoutError
 
         client = self.hook.client
+        budget = self._outage_budget()
+        status_log = RunStatusLog(self.log, self.check_interval)
+
+        def on_outage(error: AdfError, lasted: float) -> None:
+            self.log.warning(
+                "Azure unreachable for %.0f s (%s); still waiting, giving up after %.0f s",
+                lasted,
+                error,
+                budget,
+            )
+
         try:
             run = client.wait_for_run(
                 run_id,
-                poll_interval=self.check_interval,
+                poll_interval=self._checked_interval(),
                 timeout=self.timeout,
-                on_poll=self._log_status,
+                on_poll=status_log,
+                outage_budget=budget,
+                on_outage=on_outage,
             )
         except AdfWaitTimeoutError as waited:
             raise AirflowException(self._cancel_after_timeout(waited.run)) from None
+        except AdfOutageError as outage:
+            raise AirflowException(
+                f"{outage} Follow it in ADF Studio: {self.hook.monitoring_url(run_id)}; a retry "
+                f"of this task reattaches to run {run_id}."
+            ) from None
         if not run.status.is_successful:
             raise AirflowException(str(self.hook.unsuccessful_run_error(run)))
         self.log.info("Pipeline %r run %s succeeded", run.pipeline_name, run_id)
+
+    def _checked_interval(self) -> float:
+        """``check_interval``, with the 1 s floor once the connection tells Azure from a local
+        emulator (known only at execute time, not when the DAG is parsed)."""
+        floor = poll_floor(self.hook.settings.cloud.is_local)
+        try:
+            return check_seconds("check_interval", self.check_interval, minimum=floor)
+        except AdfConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
+
+    def _outage_budget(self) -> float:
+        if self.outage_budget is not None:
+            return self.outage_budget
+        from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET
+
+        return DEFAULT_OUTAGE_BUDGET
 
     def _cancel_after_timeout(self, run: PipelineRun) -> str:
         from airflow_adf_trigger.core.errors import AdfError
@@ -191,10 +384,12 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         self.defer(
             trigger=self.run_trigger(
                 self.run_id,
-                poll_interval=self.check_interval,
+                poll_interval=self._checked_interval(),
                 end_time=None if self.timeout is None else time.time() + self.timeout,
                 cancel_on_timeout=True,
                 cancel_on_kill=self.cancel_on_kill,
+                outage_budget=self._outage_budget(),
+                pipeline_name=self.pipeline_name,
             ),
             method_name="execute_complete",
         )
@@ -215,9 +410,6 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         self.run_id = run_id
         context["ti"].xcom_push(key=XCOM_RUN_ID, value=run_id)
 
-    def _log_status(self, run: PipelineRun) -> None:
-        self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
-
     def on_kill(self) -> None:
         from airflow_adf_trigger.core.errors import AdfError
 
@@ -227,9 +419,13 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             if self._create_sent_at is not None:
                 self.log.warning(
                     "Killed while starting pipeline %r: if a run started, it was not "
-                    "cancelled. Look for runs started after %s in ADF monitoring.",
+                    "cancelled. Look for runs started after %s in ADF monitoring.%s",
                     self.pipeline_name,
                     self._create_sent_at.isoformat(),
+                    " A retry of this task looks for it first and follows it instead of "
+                    "starting another."
+                    if self.reconcile_unknown_outcome
+                    else "",
                 )
             return
         try:
@@ -237,3 +433,44 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             self.log.info("Task killed: %s", result.describe())
         except AdfError as error:
             self.log.error("Task killed, but cancelling run %s failed: %s", self.run_id, error)
+
+
+class RunStatusLog:
+    """The worker wait's log: a line when the status changes, and a heartbeat while it doesn't.
+
+    One line per check would flood the task log of a long run; silence would look like a hang.
+    """
+
+    def __init__(
+        self,
+        log: Any,
+        check_interval: float,
+        *,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self._check_interval = check_interval
+        self._heartbeat = heartbeat
+        self._clock = clock
+        self._last: RunStatus | None = None
+        self._logged_at = 0.0
+
+    def __call__(self, run: PipelineRun) -> None:
+        now = self._clock()
+        if run.status is not self._last:
+            self._log.info(
+                "Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value
+            )
+        elif now - self._logged_at >= self._heartbeat:
+            self._log.info(
+                "Pipeline %r run %s is still %s (checked every %g s)",
+                run.pipeline_name,
+                run.run_id,
+                run.status.value,
+                self._check_interval,
+            )
+        else:
+            return
+        self._last = run.status
+        self._logged_at = now

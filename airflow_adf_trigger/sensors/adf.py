@@ -10,7 +10,9 @@ from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
+from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
@@ -23,7 +25,9 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
 
     Works in ``poke`` and ``reschedule`` mode, or deferrable (in the triggerer). On a failed
     run the task fails with the failed activities' own errors, or is skipped with
-    ``soft_fail=True``. The sensor never cancels the run: it only watches it.
+    ``soft_fail=True``. The sensor never cancels the run: it only watches it. A check that
+    cannot reach Azure (network, throttling, 5xx) counts as "not yet", bounded by the
+    sensor's ``timeout``.
 
     :param run_id: the run to watch (templated), e.g.
         ``"{{ ti.xcom_pull(task_ids='trigger', key='run_id') }}"``.
@@ -32,6 +36,8 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
     :param factory_name: overrides the connection's factory (templated).
     :param deferrable: wait in the triggerer (default: Airflow's
         ``[operators] default_deferrable``).
+    :param poke_interval: seconds between checks (positive; at least 1 s against Azure).
+    :param timeout: seconds (positive) before the sensor gives up.
     """
 
     template_fields: Sequence[str] = ("run_id", "resource_group", "factory_name")
@@ -48,6 +54,13 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        # Checked before BaseSensorOperator sees them: it lets NaN through and crashes on inf.
+        for name in ("poke_interval", "timeout"):
+            value = kwargs.get(name)
+            if value is not None:
+                check_seconds(
+                    name, value.total_seconds() if isinstance(value, timedelta) else value
+                )
         super().__init__(**kwargs)
         self.run_id = run_id
         self.adf_conn_id = adf_conn_id
@@ -56,7 +69,18 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
-        run = self.hook.client.get_run(self.run_id)
+        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
+
+        try:
+            run = self.hook.client.get_run(self.run_id)
+        except TRANSIENT_ERRORS as error:
+            self.log.warning(
+                "Could not read run %s (%s); counting it as not finished yet, next check in %g s",
+                self.run_id,
+                error,
+                self.poke_interval,
+            )
+            return False
         self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
         if run.status.is_successful:
             return True
@@ -66,6 +90,15 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         return False
 
     def execute(self, context: Context) -> Any:
+        # The 1 s floor depends on the connection (none for a local emulator): known only now.
+        try:
+            check_seconds(
+                "poke_interval",
+                self.poke_interval,
+                minimum=poll_floor(self.hook.settings.cloud.is_local),
+            )
+        except AdfConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):  # one look before handing the wait to the triggerer

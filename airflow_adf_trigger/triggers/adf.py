@@ -11,25 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_adf_trigger.core.errors import (
-    AdfConnectionError,
+    DEFAULT_OUTAGE_BUDGET,
+    TRANSIENT_ERRORS,
     AdfError,
+    AdfOutageError,
     AdfPipelineRunError,
-    AdfServiceError,
-    AdfThrottledError,
 )
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
+from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS = (AdfConnectionError, AdfServiceError, AdfThrottledError)
-"""Errors that outlived the client's own retries but say nothing about the run: keep polling."""
 
 
 class RunStatusSource(Protocol):
@@ -62,13 +60,19 @@ class AdfPipelineRunTrigger(BaseTrigger):
     :param adf_conn_id: the ``adf`` connection.
     :param resource_group: overrides the connection's resource group.
     :param factory_name: overrides the connection's factory.
-    :param poll_interval: seconds between status checks.
+    :param poll_interval: seconds between status checks (positive; at least 1 s against
+        Azure, checked once the connection is read).
     :param end_time: a deadline (seconds since the epoch); when it passes the trigger stops
         waiting (and cancels the run when ``cancel_on_timeout``).
+    :param outage_budget: seconds the trigger keeps waiting while Azure cannot be read
+        (network, throttling, 5xx); then it ends with an error event naming the outage and
+        leaves the run untouched (default 900).
     :param cancel_on_timeout: cancel the run (recursively) when ``end_time`` passes.
     :param cancel_on_kill: cancel the run (recursively) when a user stops the deferred task.
     :param shared_poller: watch the run with the process's shared poller (one query per tick
         for every run of the factory) instead of a GET per poll.
+    :param pipeline_name: the run's pipeline, if known: lets the shared poller narrow its
+        change feed to the watched pipelines from the first tick.
     """
 
     def __init__(
@@ -83,17 +87,22 @@ class AdfPipelineRunTrigger(BaseTrigger):
         cancel_on_timeout: bool = False,
         cancel_on_kill: bool = False,
         shared_poller: bool = True,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
+        pipeline_name: str | None = None,
     ) -> None:
         super().__init__()
+        self.pipeline_name = pipeline_name
         self.run_id = run_id
         self.adf_conn_id = adf_conn_id
         self.resource_group = resource_group
         self.factory_name = factory_name
-        self.poll_interval = float(poll_interval)
-        self.end_time = end_time
+        self.poll_interval = check_seconds("poll_interval", poll_interval)
+        self.end_time = None if end_time is None else check_seconds("end_time", end_time)
+        self.outage_budget = check_seconds("outage_budget", outage_budget, allow_zero=True)
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.shared_poller = shared_poller
+        self.clock: Callable[[], float] = time.monotonic  # measures outages; tests replace it
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -108,6 +117,8 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 "cancel_on_timeout": self.cancel_on_timeout,
                 "cancel_on_kill": self.cancel_on_kill,
                 "shared_poller": self.shared_poller,
+                "outage_budget": self.outage_budget,
+                "pipeline_name": self.pipeline_name,
             },
         )
 
@@ -119,14 +130,17 @@ class AdfPipelineRunTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             settings = await self._hook().async_settings()
-        except AdfError as error:
+            check_seconds(
+                "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
+            )
+        except AdfError as error:  # a bad connection or a too-short poll_interval
             yield TriggerEvent(self._event("error", message=str(error)))
             return
         if self.shared_poller:
             from airflow_adf_trigger.core.poller import SharedRunPoller
 
             async with SharedRunPoller.watching(
-                settings, self.run_id, self.poll_interval
+                settings, self.run_id, self.poll_interval, pipeline_name=self.pipeline_name
             ) as poller:
                 event = await self.follow(poller.client, poller)
         else:
@@ -137,10 +151,15 @@ class AdfPipelineRunTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def follow(self, client: Any, source: RunStatusSource) -> dict[str, Any]:
-        """Wait on ``source`` until the run ends, the deadline passes, or an error won't heal."""
+        """Wait on ``source`` until the run ends, the deadline passes, or an error won't heal.
+
+        Transient errors (network, 429, 5xx) are waited out until they have lasted
+        ``outage_budget`` seconds; only status changes are logged.
+        """
         settings = client.settings
         url = settings.factory.monitoring_url(settings.cloud, self.run_id)
         last: PipelineRun | None = None
+        outage_since: float | None = None
         while True:
             remaining = None if self.end_time is None else self.end_time - time.time()
             if remaining is not None and remaining <= 0:
@@ -150,24 +169,36 @@ class AdfPipelineRunTrigger(BaseTrigger):
             except TimeoutError:
                 continue
             except TRANSIENT_ERRORS as error:
+                now = self.clock()
+                outage_since = now if outage_since is None else outage_since
+                lasted = now - outage_since
+                if lasted >= self.outage_budget:
+                    outage = AdfOutageError(self.run_id, lasted, error)
+                    message = f"{outage} Follow it in ADF Studio: {url}"
+                    return self._event("error", message=message, run_page_url=url)
                 log.warning(
-                    "Could not read run %s (%s); still waiting, next try in %g s",
-                    self.run_id,
+                    "Azure unreachable for %.0f s (%s); still waiting for run %s, giving up "
+                    "after %.0f s",
+                    lasted,
                     error,
-                    self.poll_interval,
+                    self.run_id,
+                    self.outage_budget,
                 )
                 continue
             except AdfError as error:
                 return self._event("error", message=str(error), run_page_url=url)
+            outage_since = None
+            changed = last is None or run.status is not last.status
             last = run
             if run.status.is_terminal:
                 return await self._final_event(client, run, url)
-            log.info(
-                "Pipeline %r run %s is %s",
-                run.pipeline_name,
-                run.run_id,
-                run.status.value,
-            )
+            if changed:
+                log.info(
+                    "Pipeline %r run %s is %s",
+                    run.pipeline_name,
+                    run.run_id,
+                    run.status.value,
+                )
 
     async def _final_event(self, client: Any, run: PipelineRun, url: str) -> dict[str, Any]:
         failures: list[ActivityRun] = []

@@ -73,12 +73,17 @@ class Workspace:
     def __init__(self, server: EmulatorServer, version: str = "2.2") -> None:
         self.api = f"{server.url}/api/{version}/jobs"
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
+        self.verify: str | bool = server.ca_file or True
 
     def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(f"{self.api}/{path}", params=params, headers=self.headers, timeout=5)
+        return requests.get(
+            f"{self.api}/{path}", params=params, headers=self.headers, timeout=5, verify=self.verify
+        )
 
     def post(self, path: str, body: object) -> requests.Response:
-        return requests.post(f"{self.api}/{path}", json=body, headers=self.headers, timeout=5)
+        return requests.post(
+            f"{self.api}/{path}", json=body, headers=self.headers, timeout=5, verify=self.verify
+        )
 
     def ok(self, answer: requests.Response) -> dict[str, Any]:
         assert answer.status_code == 200, answer.text
@@ -132,7 +137,7 @@ def test_no_credential_is_401_and_a_wrong_token_403(server: EmulatorServer) -> N
     assert TOKEN not in wrong.text
     basic = base64.b64encode(f"token:{TOKEN}".encode()).decode()
     answer = requests.get(url, headers={"Authorization": f"Basic {basic}"}, timeout=5)
-    assert answer.status_code == 404  # authenticated: the run just does not exist
+    assert answer.status_code == 400  # authenticated: the run just does not exist
     assert server.stats()["requests"]["databricks runs get"] == 3
 
 
@@ -295,15 +300,29 @@ def test_unknown_jobs_and_runs(dbx: Workspace) -> None:
     assert dbx.get("get", job_id=999).json()["message"] == "Job 999 does not exist."
     missing = dbx.post("run-now", {})
     assert missing.json()["message"] == "Missing required field: job_id"
-    for path in ("runs/get", "runs/get-output"):
-        answer = dbx.get(path, run_id=777)
-        assert answer.status_code == 404
+    # 400 INVALID_PARAMETER_VALUE, as databricks-sdk-py's errors/overrides.py expects.
+    for answer in (
+        dbx.get("runs/get", run_id=777),
+        dbx.get("runs/get-output", run_id=777),
+        dbx.post("runs/cancel", {"run_id": 777}),
+    ):
+        assert answer.status_code == 400
         assert answer.json() == {
-            "error_code": "RESOURCE_DOES_NOT_EXIST",
+            "error_code": "INVALID_PARAMETER_VALUE",
             "message": "Run 777 does not exist.",
         }
-    assert dbx.post("runs/cancel", {"run_id": 777}).status_code == 404
     assert dbx.get("runs/get", run_id="abc").json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_run_page_urls_use_https_when_the_emulator_serves_tls() -> None:
+    with EmulatorServer(Scenario.from_json(scenario_json()), tls=True) as emulator:
+        dbx = Workspace(emulator)
+        run_id = dbx.submit(tasks=[NOTEBOOK])
+        run = dbx.run(run_id)
+    assert emulator.url.startswith("https://127.0.0.1:")
+    assert run["run_page_url"] == f"{emulator.url}/#job/{run['job_id']}/run/{run_id}"
+    (task,) = run["tasks"]
+    assert task["run_page_url"].startswith(f"{emulator.url}/#job/")
 
 
 def test_jobs_get_and_list(server: EmulatorServer, dbx: Workspace) -> None:

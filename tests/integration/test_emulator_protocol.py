@@ -186,11 +186,14 @@ def test_cancel_answers_200_with_an_empty_body_then_canceling_then_cancelled(
     assert adf.cancel(run_id).status_code == 200  # Canceling: accepted again, no change
     clock.advance(0.5)  # copy_sales keeps the default cancel_seconds
     cancelled = adf.run(run_id)
+    # As the Cancelled run of PipelineRuns_QueryByFactory.json: no message, no end, no duration.
     assert cancelled["status"] == "Cancelled"
-    assert cancelled["message"] == "Pipeline run cancelled by user"
-    assert cancelled["runEnd"] is not None
-    assert cancelled["durationInMs"] == 2500
-    assert cancelled["lastUpdated"] == cancelled["runEnd"]
+    assert (cancelled["message"], cancelled["runEnd"], cancelled["durationInMs"]) == (
+        "",
+        None,
+        None,
+    )
+    assert cancelled["lastUpdated"] > canceling["lastUpdated"]
     (summary,) = adf.admin("GET", "runs").json()
     assert summary == {
         "runId": run_id,
@@ -331,7 +334,8 @@ def test_the_activity_in_progress_at_cancel_time_ends_cancelled(adf: Adf, clock:
     clock.advance(1)  # etl's cancel_seconds is 2
     lookup, copy = adf.activities(run_id)
     assert (lookup["status"], copy["status"]) == ("Succeeded", "Cancelled")
-    assert copy["activityRunEnd"] == adf.run(run_id)["runEnd"]
+    # The run's runEnd stays null once Cancelled; its lastUpdated is when the activity ended.
+    assert copy["activityRunEnd"] == adf.run(run_id)["lastUpdated"]
 
 
 def test_query_activity_runs_needs_both_window_ends(adf: Adf) -> None:
@@ -490,7 +494,6 @@ def test_query_pipeline_runs_filters(paged: tuple[Adf, list[str]]) -> None:
     assert ids(f("Status", "Equals", "Queued")) == [created[6]]
     assert ids(f("Status", "In", "Failed")) == [created[0]]  # etl's first run fails at 6 s
     assert ids(f("RunGroupId", "Equals", created[2])) == [created[2]]
-    assert ids(f("PipelineRunId", "In", created[1], created[5])) == [created[1], created[5]]
     run_start = adf.run(created[3])["runStart"]
     assert ids(f("RunStart", "Equals", run_start)) == [created[3]]
     assert len(ids(f("RunStart", "NotEquals", run_start))) == 6
@@ -502,6 +505,13 @@ def test_query_pipeline_runs_filters(paged: tuple[Adf, list[str]]) -> None:
     for bad, named in (
         (f("Colour", "Equals", "red"), "Colour"),
         (f("Status", "Contains", "Failed"), "Contains"),
+        # Not in the spec's operand enum [datafactory.json, RunQueryFilter].
+        (f("PipelineRunId", "In", created[1]), "PipelineRunId"),
+        # Case-sensitive names [azure-rest-api-specs issue 18369].
+        (f("status", "Equals", "Queued"), "status"),
+        (f("Status", "equals", "Queued"), "equals"),
+        # One value only [azure-sdk-for-net issue 22025].
+        (f("RunGroupId", "In", created[1], created[2]), "does not support and array of values"),
     ):
         answer = adf.query_runs({**WINDOW, "filters": [bad]})
         assert answer.status_code == 400
@@ -578,15 +588,48 @@ def test_rerun_from_a_named_activity(adf: Adf, clock: FakeClock) -> None:
     assert [a["activityName"] for a in adf.activities(rerun)] == ["Notify"]
 
 
-def test_rerun_of_an_unknown_run_is_a_bad_request(adf: Adf) -> None:
-    unknown = "00000000-0000-0000-0000-000000000000"
-    answer = adf.post("/pipelines/etl/createRun", referencePipelineRunId=unknown, isRecovery="true")
-    assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "BadRequest"
-    assert (
-        f"reference pipeline run id '{unknown}' was not found" in answer.json()["error"]["message"]
+@pytest.mark.parametrize(
+    "reference", ["00000000-0000-0000-0000-000000000000", "{}", "not-a-run-id"]
+)
+def test_rerun_of_an_unknown_run_is_referenced_pipeline_run_not_valid(
+    adf: Adf, reference: str
+) -> None:
+    answer = adf.post(
+        "/pipelines/etl/createRun", referencePipelineRunId=reference, isRecovery="true"
     )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {
+            "code": "ReferencedPipelineRunNotValid",
+            "message": f"Referenced pipeline run id {reference} is not a valid run id.",
+            "target": "pipeline/etl/",
+        }
+    }
     assert adf.server.runs_created == 0
+    assert adf.server.request_counts()["create run refused"] == 1
+
+
+def test_rerun_of_a_run_of_another_pipeline_is_refused_the_same_way(adf: Adf) -> None:
+    other = adf.create_run("copy_sales")
+    answer = adf.post("/pipelines/etl/createRun", referencePipelineRunId=other)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "ReferencedPipelineRunNotValid"
+
+
+def test_a_rerun_keeps_the_reference_runs_parameters_and_ignores_the_body(
+    adf: Adf, clock: FakeClock
+) -> None:
+    first = adf.create_run("copy_sales", {"region": "emea", "date": "2026-11-26"})
+    clock.advance(60)
+    # Even a parameter the pipeline does not declare is not looked at: the body is unused.
+    rerun = adf.create_run(
+        "copy_sales", {"region": "apac", "undeclared": "x"}, referencePipelineRunId=first
+    )
+    assert adf.run(rerun)["parameters"] == {"region": "emea", "date": "2026-11-26"}
+    recovery = adf.create_run(
+        "copy_sales", {"date": "2027-01-01"}, referencePipelineRunId=first, isRecovery="true"
+    )
+    assert adf.run(recovery)["parameters"] == {"region": "emea", "date": "2026-11-26"}
 
 
 # ---------------------------------------------------------------------- faults

@@ -165,7 +165,7 @@ def test_bad_faults_name_the_field(fault: dict[str, Any], named: str) -> None:
 
 def test_query_parsing_and_tokens() -> None:
     query = parse_query(WINDOW, PIPELINE_RUNS, "pipelineRuns")
-    other = parse_query({**WINDOW, "orderBy": [{"orderBy": "runstart"}]}, PIPELINE_RUNS, "x")
+    other = parse_query({**WINDOW, "orderBy": [{"orderBy": "RunStart"}]}, PIPELINE_RUNS, "x")
     token = encode_token(4, query.fingerprint)
     assert decode_token(token, query.fingerprint) == 4
     with pytest.raises(BadRequest, match="different query"):

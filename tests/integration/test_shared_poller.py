@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.models import PipelineRun
 from airflow_adf_trigger.core.poller import SharedRunPoller
+from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.hooks.connection import settings_from_connection
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
@@ -36,6 +41,7 @@ def scenario(page_size: int = 100) -> Scenario:
             "pipelines": {
                 "quick": {"queued_seconds": 0.1, "duration_seconds": 0.4},
                 "steady": {"queued_seconds": 0.1, "duration_seconds": 1.2},
+                "slow": {"queued_seconds": 0.1, "duration_seconds": 600},
                 "broken": {"queued_seconds": 0.1, "duration_seconds": 0.6, "outcome": "Failed"},
                 "recover": {
                     "queued_seconds": 0.1,
@@ -45,6 +51,13 @@ def scenario(page_size: int = 100) -> Scenario:
             },
         }
     )
+
+
+@pytest.fixture(autouse=True)
+def _forget_refused_forms() -> Iterator[None]:
+    SharedRunPoller._refused_forms.clear()
+    yield
+    SharedRunPoller._refused_forms.clear()
 
 
 @pytest.fixture
@@ -151,23 +164,144 @@ def test_watchers_come_and_go(server: EmulatorServer) -> None:
     assert asyncio.run(scenario_()) == ["Succeeded"] * 6
 
 
-def test_a_run_the_query_misses_is_read_with_a_get(server: EmulatorServer) -> None:
+def settings_of(server: EmulatorServer) -> AdfSettings:
+    connection = server.state.scenario.airflow_connection(server.url)
+    return settings_from_connection(
+        connection["login"], connection["password"], connection["extra"]
+    )
+
+
+def test_a_recovery_rerun_is_found_by_the_feed_without_a_get(server: EmulatorServer) -> None:
     failed = create(server, "recover")
-    AdfClient(
-        settings_from_connection(
-            *(lambda c: (c["login"], c["password"], c["extra"]))(
-                server.state.scenario.airflow_connection(server.url)
-            )
-        )
-    ).wait_for_run(failed, poll_interval=0.1)
-    # A recovery rerun joins the first run's group: its run id is not a run group id.
+    AdfClient(settings_of(server)).wait_for_run(failed, poll_interval=0.1)
+    # A recovery rerun joins the first run's group; the feed finds it by its own run id.
     rerun = create(server, "recover", reference_pipeline_run_id=failed, is_recovery=True)
     before_gets = server.request_counts().get("get run", 0)
     (event,) = watch_all([AdfPipelineRunTrigger(run_id=rerun, poll_interval=0.2)])
     assert event["status"] == "Succeeded"
-    assert server.request_counts()["get run"] - before_gets == 1  # then found by its group
+    assert server.request_counts().get("get run", 0) == before_gets
+
+
+def test_a_run_older_than_the_feeds_reach_is_read_once_with_a_get(
+    server: EmulatorServer,
+) -> None:
+    old = create(server, "quick")
+    AdfClient(settings_of(server)).wait_for_run(old, poll_interval=0.1)
+
+    async def follow() -> tuple[PipelineRun, SharedRunPoller]:
+        async with SharedRunPoller.watching(
+            settings_of(server), old, 0.2, new_run_lookback=timedelta(0), overlap=timedelta(0)
+        ) as poller:
+            return await poller.next_state(old, None), poller
+
+    state, poller = asyncio.run(follow())
+    assert state.status.value == "Succeeded"
+    assert poller.gets == 1
+
+
+def test_requests_per_tick_follow_the_runs_that_changed_not_the_runs_watched(
+    server: EmulatorServer,
+) -> None:
+    slow = [create(server, "slow") for _ in range(40)]
+    quick = [create(server, "quick") for _ in range(3)]
+
+    async def ticks() -> list[int]:
+        settings = settings_of(server)
+        poller = SharedRunPoller(settings, AsyncAdfClient(settings), safety_net_per_tick=0)
+        for run_id in slow + quick:
+            poller._add(run_id, 0.2, None, start=False)
+        per_tick = []
+        try:
+            for _ in range(6):
+                before = arm_reads(server)
+                await poller.tick()
+                per_tick.append(arm_reads(server) - before)
+                await asyncio.sleep(0.3)
+        finally:
+            await poller.client.aclose()
+        assert all(poller._watches[r].state.status.is_terminal for r in quick)  # type: ignore[union-attr]
+        return per_tick
+
+    per_tick = asyncio.run(ticks())
+    # First tick: every new run is read from the feed, in pages of 10 (43 runs: 5 pages).
+    assert per_tick[0] == 5
+    # Then only what changed: the 40 slow runs never end here, so one page a tick.
+    assert per_tick[1:] == [1] * 5
+
+
+def test_a_refused_query_form_falls_back_logs_once_and_is_remembered(
+    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_ids = [create(server, "steady") for _ in range(3)]
+    server.add_fault(
+        operation="query pipeline runs",
+        action="status",
+        status=400,
+        code="InvalidFilter",
+        message="Filter operand 'PipelineName' does not support and array of values.",
+        times=1,
+    )
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+
+    async def one_tick() -> SharedRunPoller:
+        settings = settings_of(server)
+        poller = SharedRunPoller(settings, AsyncAdfClient(settings), safety_net_per_tick=0)
+        for run_id in run_ids:
+            poller._add(run_id, 0.2, "steady", start=False)
+        try:
+            await poller.tick()
+        finally:
+            await poller.client.aclose()
+        return poller
+
+    first = asyncio.run(one_tick())  # refused, then the plain feed in the same tick
+    assert all(first._watches[r].state is not None for r in run_ids)
+    second = asyncio.run(one_tick())  # another poller of the process: no refused try
+    assert (first.refused_queries, second.refused_queries) == (1, 0)
+    assert (first.feed_queries, second.feed_queries) == (2, 1)
+    assert server.faults_applied == 1
+    refusals = [r for r in caplog.records if "refused a query filtered by" in r.getMessage()]
+    assert len(refusals) == 1
+    assert SharedRunPoller._refused_forms[server.url] == {("PipelineName",)}
+
+
+def test_no_query_is_refused_by_an_adf_that_enforces_its_filter_rules(
+    server: EmulatorServer,
+) -> None:
+    run_ids = [create(server, p) for p in ("quick", "steady", "broken") * 5]
+    before = server.request_counts()
+    events = watch_all([AdfPipelineRunTrigger(run_id=r, poll_interval=0.2) for r in run_ids])
+    assert len(events) == 15
+    refused = "query pipeline runs refused"
+    assert server.request_counts().get(refused, 0) == before.get(refused, 0) == 0
+    assert SharedRunPoller._refused_forms.get(server.url, set()) == set()
 
 
 async def _one(trigger: AdfPipelineRunTrigger) -> dict[str, Any]:
     events = [event async for event in trigger.run()]
     return dict(events[0].payload)
+
+
+def test_a_feed_outage_reaches_each_trigger_and_ends_it_after_its_budget(
+    server: EmulatorServer,
+) -> None:
+    run_ids = [create(server, "slow") for _ in range(2)]
+    server.add_fault(operation="query pipeline runs", action="status", status=503, times=-1)
+    server.add_fault(operation="get run", action="status", status=503, times=-1)
+    triggers = [
+        AdfPipelineRunTrigger(run_id=r, poll_interval=0.2, outage_budget=0.6) for r in run_ids
+    ]
+    events = watch_all(triggers)
+    assert [e["status"] for e in events] == ["error", "error"]
+    assert all("could not be read for" in e["message"] for e in events)
+    assert server.request_counts().get("cancel run", 0) == 0  # an outage never cancels
+
+
+def test_a_short_feed_outage_is_waited_out(server: EmulatorServer) -> None:
+    run_ids = [create(server, "steady") for _ in range(2)]
+    server.add_fault(operation="query pipeline runs", action="status", status=503, times=3)
+    triggers = [
+        AdfPipelineRunTrigger(run_id=r, poll_interval=0.2, outage_budget=30) for r in run_ids
+    ]
+    assert [e["status"] for e in watch_all(triggers)] == ["Succeeded", "Succeeded"]
+    assert server.faults_applied == 3

@@ -70,9 +70,30 @@ def harness(kind: str, fake: FakeAzure, clock: FakeClock) -> Harness:
     return Harness(kind, fake, make_settings(retry_max_attempts=4, retry_max_seconds=60), clock)
 
 
+class TestRerunParameters:
+    def test_parameters_given_with_a_reference_run_are_reported_as_ignored(
+        self, harness: Harness, fake: FakeAzure, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        fake.on("POST", "/createRun", (200, {}, {"runId": OTHER_RUN}))
+        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.operations"):
+            harness.call(
+                "create_run", "copy_sales", {"date": "x"}, reference_pipeline_run_id=RUN_ID
+            )
+        assert "Parameters are ignored by ADF when rerunning run" in caplog.text
+
+    def test_a_plain_rerun_says_nothing(
+        self, harness: Harness, fake: FakeAzure, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        fake.on("POST", "/createRun", (200, {}, {"runId": OTHER_RUN}))
+        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.operations"):
+            harness.call("create_run", "copy_sales", reference_pipeline_run_id=RUN_ID)
+        assert "ignored" not in caplog.text
+
+
 class TestCancel:
     def test_cancel_is_recursive_by_default(self, harness: Harness, fake: FakeAzure) -> None:
         fake.on("POST", "/cancel", (200, {}, None))
+        fake.on("GET", f"/pipelineruns/{RUN_ID}", (200, {}, run_json(status="Canceling")))
         result = harness.call("cancel_run", RUN_ID)
         assert result.cancel_requested
         (seen,) = fake.requests_to("/cancel")
@@ -83,6 +104,7 @@ class TestCancel:
         self, harness: Harness, fake: FakeAzure
     ) -> None:
         fake.on("POST", "/cancel", (200, {}, None))
+        fake.on("GET", f"/pipelineruns/{RUN_ID}", (200, {}, run_json(status="Canceling")))
         harness.call("cancel_run", RUN_ID, is_recursive=False)
         assert fake.requests_to("/cancel")[0].query["isRecursive"] == "false"
 
@@ -102,6 +124,23 @@ class TestCancel:
         assert result.finished_status is RunStatus.SUCCEEDED
         assert result.describe() == f"run {RUN_ID} already finished with status Succeeded"
 
+    @pytest.mark.parametrize("status", ["Succeeded", "Failed"])
+    def test_a_plain_200_for_a_finished_run_says_it_had_finished(
+        self, harness: Harness, fake: FakeAzure, status: str
+    ) -> None:
+        fake.on("POST", "/cancel", (200, {}, None))
+        fake.on("GET", f"/pipelineruns/{RUN_ID}", (200, {}, run_json(status=status)))
+        result = harness.call("cancel_run", RUN_ID)
+        assert not result.cancel_requested
+        assert result.finished_status is RunStatus(status)
+
+    def test_an_accepted_cancel_stays_accepted_when_the_look_after_fails(
+        self, harness: Harness, fake: FakeAzure
+    ) -> None:
+        fake.on("POST", "/cancel", (200, {}, None))
+        fake.on("GET", f"/pipelineruns/{RUN_ID}", (503, {}, {}))
+        assert harness.call("cancel_run", RUN_ID).cancel_requested
+
     def test_unparsable_not_running_message_is_settled_by_reading_the_run(
         self, harness: Harness, fake: FakeAzure
     ) -> None:
@@ -119,6 +158,7 @@ class TestCancel:
         self, harness: Harness, fake: FakeAzure, clock: FakeClock
     ) -> None:
         fake.on("POST", "/cancel", (503, {"Retry-After": "2"}, {}), (200, {}, None))
+        fake.on("GET", f"/pipelineruns/{RUN_ID}", (200, {}, run_json(status="Canceling")))
         assert harness.call("cancel_run", RUN_ID).cancel_requested
         assert clock.sleeps == [2.0]
 
@@ -392,7 +432,8 @@ class TestIdentity:
         with pytest.raises(AdfAuthenticationError) as caught:
             harness.call_on(harness.client(credential=Broken()), "get_run", RUN_ID)
         assert str(caught.value) == (
-            "The azure-identity credential could not get a token: "
+            "No client secret is set (the connection's password), so the azure-identity "
+            "default credential was tried instead, and it could not get a token: "
             "ManagedIdentityCredential authentication unavailable."
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from urllib.parse import parse_qs
 
 import pytest
@@ -14,6 +15,7 @@ from airflow_adf_trigger.core.errors import (
     AdfBadRequestError,
     AdfConfigurationError,
     AdfNotFoundError,
+    AdfRunOutcomeUnknownError,
     AdfServiceError,
     AdfThrottledError,
 )
@@ -84,6 +86,46 @@ class TestTokenResponse:
     def test_v1_body_with_only_expires_on(self) -> None:
         body = {"access_token": "tok", "expires_on": "1505353525"}
         assert protocol.parse_token_response(response(200, body), 0).expires_at == 1505353525
+
+    @pytest.mark.parametrize("token", ["Zq9\r\nX-Injected: 1", "Zq9 Zq9", "Zq9\x00", "Zq9ø"])
+    def test_a_token_that_is_not_header_safe_is_refused_without_quoting_it(
+        self, token: str
+    ) -> None:
+        body = {"access_token": token, "expires_in": 3599}
+        with pytest.raises(AdfAuthenticationError, match="cannot be sent in an HTTP header") as e:
+            protocol.parse_token_response(response(200, body), now=1000.0)
+        assert "Zq9" not in str(e.value)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("expires_in", "abc"), ("expires_in", [1]), ("expires_in", "nan"), ("expires_on", {})],
+    )
+    def test_an_unreadable_lifetime_is_an_unreadable_token_response(
+        self, field: str, value: object
+    ) -> None:
+        body = {"access_token": "tok", field: value}
+        with pytest.raises(AdfAuthenticationError, match=f"unreadable token response: {field}"):
+            protocol.parse_token_response(response(200, body), now=1000.0)
+
+    @pytest.mark.parametrize(
+        ("status", "kind"),
+        [(429, AdfThrottledError), (500, AdfServiceError), (503, AdfServiceError)],
+    )
+    def test_azure_ad_throttling_or_failing_is_transient_not_a_refusal(
+        self, status: int, kind: type[Exception]
+    ) -> None:
+        with pytest.raises(kind, match=f"could not issue a token now \\(HTTP {status}\\)"):
+            protocol.parse_token_response(response(status, {}), now=0.0)
+
+    def test_a_404_from_the_v2_endpoint_suggests_the_v1_one(self) -> None:
+        with pytest.raises(AdfAuthenticationError, match="token_api=v1") as caught:
+            protocol.parse_token_response(response(404, {}), now=0.0, settings=make_settings())
+        assert "ADF_TOKEN_API=v1" in str(caught.value)
+        with pytest.raises(AdfAuthenticationError) as v1:
+            protocol.parse_token_response(
+                response(404, {}), now=0.0, settings=make_settings(token_api="v1")
+            )
+        assert "token_api=v1" not in str(v1.value)
 
     def test_token_never_shows_in_repr(self) -> None:
         body = {"expires_in": 3599, "access_token": "very-secret-token"}
@@ -172,9 +214,54 @@ class TestCreateRun:
     def test_run_id_is_read_from_the_answer(self) -> None:
         assert protocol.parse_create_run(response(200, {"runId": RUN_ID}), target()) == RUN_ID
 
-    def test_answer_without_run_id_is_a_service_error(self) -> None:
-        with pytest.raises(AdfServiceError, match="no runId"):
-            protocol.parse_create_run(response(200, {}), target())
+    @pytest.mark.parametrize(
+        ("raw", "cause"),
+        [
+            (b"<html><body>Gateway</body></html>", "not JSON"),
+            (b'{"runId": "1234', "not JSON"),
+            (b"[]", "not a JSON object"),
+            (b"", "not a JSON object"),
+            (b"{}", "without a runId"),
+            (b'{"runId": 42}', "without a runId"),
+            (b'{"runId": "../../evil?x=1"}', "not a GUID"),
+        ],
+    )
+    def test_an_unreadable_answer_leaves_the_outcome_unknown(self, raw: bytes, cause: str) -> None:
+        answer = HttpResponse(200, {}, raw, sent_at=1_800_000_000.0, received_at=1_800_000_002.0)
+        with pytest.raises(AdfRunOutcomeUnknownError, match=cause) as caught:
+            protocol.parse_create_run(answer, target(pipeline_name="copy_sales"))
+        assert caught.value.pipeline_name == "copy_sales"
+        assert caught.value.sent_at.timestamp() == 1_800_000_000.0
+        assert caught.value.gave_up_at.timestamp() == 1_800_000_002.0
+
+    def test_the_run_id_comes_back_lower_case(self) -> None:
+        answer = response(200, {"runId": RUN_ID.upper()})
+        assert protocol.parse_create_run(answer, target()) == RUN_ID.lower()
+
+
+class TestRunBody:
+    @pytest.mark.parametrize("spelling", ["runDimensions", "runDimension"])
+    def test_both_spellings_of_run_dimensions_are_read(self, spelling: str) -> None:
+        body = {"runId": RUN_ID, "pipelineName": "p", "status": "Queued", "debugRunId": None}
+        body[spelling] = {"JobId": "42"}
+        run = protocol.parse_run(response(200, body), target())
+        assert run.run_dimensions == {"JobId": "42"}
+
+
+class TestErrorMessages:
+    def test_a_huge_azure_message_is_cut_to_a_readable_size(self) -> None:
+        huge = "x" * 10_000_000
+        answer = response(400, {"error": {"code": "BadRequest", "message": huge}})
+        error = protocol.arm_error(answer, target(pipeline_name="copy_sales"), "create a run of")
+        text = str(error)
+        assert len(text) < protocol.MESSAGE_CAP + 500
+        assert f"({10_000_000 - protocol.MESSAGE_CAP} more characters cut)" in text
+
+    def test_a_huge_azure_ad_message_is_cut_too(self) -> None:
+        answer = response(400, {"error": "invalid_request", "error_description": "y" * 100_000})
+        with pytest.raises(AdfAuthenticationError) as caught:
+            protocol.parse_token_response(answer, now=0.0)
+        assert len(str(caught.value)) < protocol.MESSAGE_CAP + 500
 
 
 class TestGetRun:
@@ -313,9 +400,12 @@ class TestRetryRules:
 
     def test_backoff_grows_and_is_capped(self) -> None:
         policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0)
-        delays = [protocol.backoff_delay(policy, attempt, None) for attempt in range(1, 7)]
+        delays = [
+            protocol.backoff_delay(policy, attempt, None, random.Random(7))
+            for attempt in range(1, 7)
+        ]
         assert 0.5 <= delays[0] <= 1.0
         assert all(4.0 <= d <= 8.0 for d in delays[3:])
 
     def test_azures_hint_wins_over_backoff(self) -> None:
-        assert protocol.backoff_delay(RetryPolicy(), 1, 20.0) == 20.0
+        assert protocol.backoff_delay(RetryPolicy(), 1, 20.0, random.Random(7)) == 20.0

@@ -28,6 +28,14 @@ from .helpers import SECRET, SUBSCRIPTION, TENANT, make_settings
         ("retry_max_attempts", "0", "use 1 (no retry) or more"),
         ("retry_max_attempts", "many", "is not a number"),
         ("request_timeout", "-1", "use seconds > 0"),
+        ("request_timeout", "nan", "not a finite number"),
+        ("request_timeout", "inf", "not a finite number"),
+        ("retry_max_attempts", "inf", "not a finite number"),
+        ("retry_max_attempts", "nan", "not a finite number"),
+        ("retry_max_attempts", "2.5", "not a whole number"),
+        ("retry_max_seconds", "nan", "not a finite number"),
+        ("retry_max_seconds", "-inf", "not a finite number"),
+        ("retry_max_seconds", "soon", "is not a number"),
     ],
 )
 def test_bad_field_is_named_with_its_fix(field: str, value: str, fix: str) -> None:

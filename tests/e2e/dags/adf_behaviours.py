@@ -75,6 +75,7 @@ with DAG("e2e_retry_reattaches", schedule=None, default_args=DEFAULTS):
         wait_for_termination=True,
         check_interval=0.2,
         deferrable=False,
+        outage_budget=0,  # give up at the first failed check, so that the retry reattaches
         retries=2,
         retry_delay=timedelta(seconds=0),
     )
@@ -98,4 +99,14 @@ with DAG("e2e_sensor_deferred", schedule=None, default_args=DEFAULTS):
         run_id="{{ ti.xcom_pull(task_ids='trigger', key='run_id') }}",
         poke_interval=0.2,
         deferrable=True,
+    )
+
+with DAG("e2e_wait_through_outage", schedule=None, default_args=DEFAULTS):
+    AdfRunPipelineOperator(
+        task_id="run",
+        pipeline_name="medium",
+        adf_conn_id="adf_impatient",
+        wait_for_termination=True,
+        check_interval=0.2,
+        deferrable=False,
     )

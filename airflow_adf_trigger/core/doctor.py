@@ -1,0 +1,287 @@
+"""A read-only self-check of a user's own factory: ``adf-trigger doctor``.
+
+It signs in, reads the factory (and a pipeline, if named), tries each query form the shared
+poller uses, compares the local clock with Azure's ``Date`` header, reads the remaining ARM
+read budget and times every call. It starts a run only when asked to (``run_pipeline``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from airflow_adf_trigger.core import operations, protocol
+from airflow_adf_trigger.core.auth import TokenCache
+from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.errors import AdfError, AdfRequestError
+from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.protocol import HttpResponse
+from airflow_adf_trigger.core.settings import AdfSettings
+
+Status = Literal["ok", "warn", "fail", "skipped"]
+
+CLOCK_SKEW_WARNING = 60.0
+"""Seconds of difference from Azure's clock worth a warning (the poller reads Azure's)."""
+LOW_READ_BUDGET = 1000
+"""Remaining ARM reads below which the report warns (the bucket holds 12,000 per hour)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: Status
+    detail: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    """Every check, in order; ``ok`` unless one failed."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.status != "fail" for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "status": c.status, "detail": c.detail, **c.facts}
+                for c in self.checks
+            ],
+        }
+
+    def render(self) -> str:
+        width = max(len(check.name) for check in self.checks)
+        lines = [f"{c.status.upper():7} {c.name.ljust(width)}  {c.detail}" for c in self.checks]
+        verdict = "all checks passed" if self.ok else "some checks FAILED"
+        warnings = sum(1 for c in self.checks if c.status == "warn")
+        if warnings:
+            verdict += f" ({warnings} warning{'s' if warnings > 1 else ''})"
+        return "\n".join([*lines, verdict])
+
+
+class _Doctor:
+    def __init__(
+        self, settings: AdfSettings, client: AdfClient, clock: Callable[[], float]
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.latencies: list[float] = []
+        self.checks: list[Check] = []
+
+    def add(self, name: str, status: Status, detail: str, **facts: Any) -> None:
+        self.checks.append(Check(name, status, detail, facts))
+
+    def call(self, request: protocol.HttpRequest) -> HttpResponse:
+        started = self.clock()
+        response: HttpResponse = self.client.drive(operations.send(self.settings, request))
+        self.latencies.append(self.clock() - started)
+        return response
+
+    # ------------------------------------------------------------------ checks
+
+    def sign_in(self) -> bool:
+        settings = self.settings
+        where = (
+            settings.cloud.authority_host
+            if settings.client_secret is not None
+            else f"azure-identity {settings.identity} credential"
+        )
+        started = self.clock()
+        try:
+            token = self.client.sign_in()
+        except AdfError as error:
+            self.add("sign-in", "fail", str(error), endpoint=where)
+            return False
+        took = self.clock() - started
+        lifetime = token.expires_at - (token.obtained_at or started)
+        self.add(
+            "sign-in",
+            "ok",
+            f"{settings.credential_label} got a token from {where} "
+            f"(valid {lifetime / 60:.0f} min, {took * 1000:.0f} ms)",
+            endpoint=where,
+            token_lifetime_seconds=round(lifetime),
+            milliseconds=round(took * 1000),
+        )
+        return True
+
+    def factory(self) -> HttpResponse | None:
+        factory = self.settings.factory
+        try:
+            response = self.call(protocol.build_get_factory(self.settings))
+            protocol.parse_factory(response, operations.target(self.settings))
+        except AdfError as error:
+            self.add("factory access", "fail", str(error), factory=factory.resource_id)
+            return None
+        self.add(
+            "factory access",
+            "ok",
+            f"read data factory {factory.factory_name!r} in {factory.resource_group!r}",
+            factory=factory.resource_id,
+        )
+        return response
+
+    def pipeline(self, name: str) -> None:
+        try:
+            response = self.call(protocol.build_get_pipeline(self.settings, name))
+            body = protocol.parse_factory(
+                response, operations.target(self.settings, pipeline_name=name)
+            )
+        except AdfError as error:
+            self.add("pipeline", "fail", str(error), pipeline=name)
+            return
+        properties = body.get("properties") or {}
+        activities = properties.get("activities") or []
+        parameters = sorted((properties.get("parameters") or {}).keys())
+        self.add(
+            "pipeline",
+            "ok",
+            f"pipeline {name!r} is published: {len(activities)} activities, parameters "
+            f"{', '.join(parameters) or '(none)'}",
+            pipeline=name,
+            parameters=parameters,
+        )
+
+    def query_forms(self, pipeline: str | None) -> None:
+        """The forms the shared poller may send, each asked once over the last five minutes."""
+        from airflow_adf_trigger.core.poller import END_STATES
+
+        now = datetime.now(UTC)
+        names = (pipeline, f"{pipeline}-doctor-probe") if pipeline else ("doctor-probe-a", "b")
+        forms: dict[str, tuple[RunFilter, ...]] = {
+            "Status In end states": (RunFilter("Status", "In", END_STATES),),
+            "PipelineName In several": (RunFilter("PipelineName", "In", names),),
+            "plain": (),
+        }
+        accepted, refused = [], []
+        for label, filters in forms.items():
+            query = RunQuery(now - timedelta(minutes=5), now + timedelta(minutes=1), filters)
+            try:
+                response = self.call(protocol.build_query_pipeline_runs(self.settings, query))
+                protocol.parse_pipeline_run_page(response, operations.target(self.settings))
+            except AdfRequestError as error:
+                if error.status == 400:
+                    refused.append(label)
+                    continue
+                self.add("query forms", "fail", str(error))
+                return
+            except AdfError as error:
+                self.add("query forms", "fail", str(error))
+                return
+            accepted.append(label)
+        status: Status = "ok" if not refused else "warn"
+        detail = f"accepted: {', '.join(accepted) or 'none'}"
+        if refused:
+            detail += (
+                f"; refused: {', '.join(refused)} (the shared poller falls back to fewer "
+                "filters by itself)"
+            )
+        self.add("query forms", status, detail, accepted=accepted, refused=refused)
+
+    def clock_skew(self, response: HttpResponse) -> None:
+        server = protocol.server_time(response)
+        if server is None:
+            self.add("clock", "warn", "Azure sent no readable Date header")
+            return
+        local = datetime.fromtimestamp(response.received_at, UTC)
+        skew = (local - server).total_seconds()
+        # Date has one-second resolution: under 2 s of difference is no skew at all.
+        status: Status = "ok" if abs(skew) < CLOCK_SKEW_WARNING else "warn"
+        side = "ahead of" if skew > 0 else "behind"
+        detail = (
+            "this machine's clock agrees with Azure's (within 2 s)"
+            if abs(skew) < 2
+            else f"this machine's clock is {abs(skew):.0f} s {side} Azure's"
+        )
+        if status == "warn":
+            detail += "; fix the clock (NTP): reconciliation windows use it"
+        self.add("clock", status, detail, skew_seconds=round(skew, 1))
+
+    def read_budget(self, response: HttpResponse) -> None:
+        value = response.headers.get("x-ms-ratelimit-remaining-subscription-reads")
+        if value is None or not value.strip().isdigit():
+            self.add("read budget", "warn", "Azure sent no remaining-reads header")
+            return
+        remaining = int(value)
+        status: Status = "ok" if remaining >= LOW_READ_BUDGET else "warn"
+        detail = f"{remaining:,} ARM reads left for this subscription and principal"
+        if status == "warn":
+            detail += "; other clients are using most of the budget: expect throttling"
+        self.add("read budget", status, detail, remaining_reads=remaining)
+
+    def latency(self) -> None:
+        if not self.latencies:
+            self.add("latency", "skipped", "no call to Azure Resource Manager was answered")
+            return
+        median = statistics.median(self.latencies) * 1000
+        worst = max(self.latencies) * 1000
+        self.add(
+            "latency",
+            "ok",
+            f"median {median:.0f} ms, slowest {worst:.0f} ms over {len(self.latencies)} calls",
+            median_ms=round(median),
+            max_ms=round(worst),
+        )
+
+    def start_run(self, pipeline: str) -> None:
+        try:
+            run_id = self.client.create_run(pipeline)
+            run = self.client.get_run(run_id)
+        except AdfError as error:
+            self.add("run", "fail", str(error), pipeline=pipeline)
+            return
+        url = self.settings.factory.monitoring_url(self.settings.cloud, run_id)
+        status: Status = "fail" if run.status is RunStatus.FAILED else "ok"
+        self.add(
+            "run",
+            status,
+            f"started run {run_id} of {pipeline!r}: {run.status.value} ({url})",
+            run_id=run_id,
+            run_page_url=url,
+        )
+
+
+def diagnose(
+    settings: AdfSettings,
+    *,
+    pipeline: str | None = None,
+    run_pipeline: str | None = None,
+    client: AdfClient | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    quick: bool = False,
+) -> DoctorReport:
+    """Check ``settings`` against Azure; read-only unless ``run_pipeline`` is given.
+
+    ``quick`` stops after sign-in and the factory read (the connection's Test button).
+    """
+    own = client is None
+    client = client or AdfClient(settings, token_cache=TokenCache())
+    doctor = _Doctor(settings, client, clock)
+    try:
+        if doctor.sign_in():
+            response = doctor.factory()
+            if not quick:
+                if pipeline:
+                    doctor.pipeline(pipeline)
+                if response is not None:
+                    doctor.query_forms(pipeline)
+                    doctor.clock_skew(response)
+                    doctor.read_budget(response)
+                doctor.latency()
+                if run_pipeline:
+                    doctor.start_run(run_pipeline)
+    finally:
+        if own:
+            client.close()
+    return DoctorReport(tuple(doctor.checks))

@@ -1,0 +1,25 @@
+"""A task whose create-run answer may be lost: its retries must never start a second run.
+
+Run by tests/e2e/test_unknown_outcome.py, which arms the emulator's faults.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
+
+with DAG("e2e_create_run_answer_lost", schedule=None, start_date=datetime(2026, 1, 1)):
+    AdfRunPipelineOperator(
+        task_id="run",
+        pipeline_name="copy_sales",
+        parameters={"region": "emea", "batch": 7, "full": True},
+        wait_for_termination=True,
+        check_interval=0.2,
+        deferrable=False,
+        retries=2,
+        retry_delay=timedelta(seconds=0),
+        reconcile_search_timeout=1,  # the emulator shows a new run at once
+    )

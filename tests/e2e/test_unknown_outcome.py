@@ -1,0 +1,85 @@
+"""Retries after a create-run with an unknown outcome, through real Airflow and the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.emulator import EmulatorServer
+from tests.e2e.conftest import xcom_values
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "e2e_create_run_answer_lost"
+
+
+def the_task(dag_run: Any) -> Any:
+    (ti,) = dag_run.get_task_instances()
+    return ti
+
+
+def test_a_lost_answer_is_followed_by_a_retry_that_adopts_the_one_run(
+    behaviour_dag: Callable[[str], Any],
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # ADF creates the run, then the connection closes before the answer comes back.
+    e2e_emulator.add_fault(operation="create run", action="lose_response")
+    dag_run = behaviour_dag(DAG_ID).test()
+    ti = the_task(dag_run)
+    assert str(ti.state) == "success"
+    assert ti.try_number == 2
+    assert e2e_emulator.runs_created == 1
+    assert e2e_emulator.request_counts()["create run"] == 1
+    (summary,) = e2e_emulator.run_summaries()
+    assert summary["status"] == "Succeeded"
+    assert xcom_values(DAG_ID, dag_run.run_id)[("run", "run_id")] == summary["runId"]
+    output = capfd.readouterr().out
+    assert "the retry will first look for a run started between" in output
+    assert (
+        f"Found the run the earlier try started: pipeline 'copy_sales' run {summary['runId']}"
+        in (output)
+    )
+    assert "e2e-secret-4b1d" not in output
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"action": "drop"}, {"action": "status", "status": 502}],
+    ids=["dropped", "502"],
+)
+def test_a_create_run_that_never_arrived_is_sent_again_once(
+    behaviour_dag: Callable[[str], Any],
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+    fault: dict[str, Any],
+) -> None:
+    e2e_emulator.add_fault(operation="create run", **fault)
+    dag_run = behaviour_dag(DAG_ID).test()
+    ti = the_task(dag_run)
+    assert str(ti.state) == "success"
+    assert ti.try_number == 2
+    assert e2e_emulator.runs_created == 1
+    assert e2e_emulator.request_counts()["create run"] == 2
+    output = capfd.readouterr().out
+    assert "No run of pipeline 'copy_sales'" in output
+    assert "Starting a new run" in output
+
+
+def test_the_worker_wait_goes_on_through_an_outage(
+    behaviour_dag: Callable[[str], Any],
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Two checks fail outright (each request dropped twice): well inside the 15-minute budget.
+    e2e_emulator.add_fault(operation="get run", action="drop", times=4)
+    dag_run = behaviour_dag("e2e_wait_through_outage").test()
+    ti = the_task(dag_run)
+    assert str(ti.state) == "success"
+    assert ti.try_number == 1
+    assert e2e_emulator.runs_created == 1
+    output = capfd.readouterr().out
+    assert "Azure unreachable for 0 s (" in output
+    assert "still waiting, giving up after 900 s" in output

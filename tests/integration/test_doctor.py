@@ -1,0 +1,109 @@
+"""``diagnose``: the read-only self-check, against the emulator, healthy and with each failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_adf_trigger.core.doctor import diagnose
+from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.emulator import EmulatorServer
+from airflow_adf_trigger.hooks.connection import settings_from_connection
+
+pytestmark = pytest.mark.integration
+
+
+def settings_for(emulator: EmulatorServer, **extra: object) -> AdfSettings:
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    password = extra.pop("password", connection["password"])
+    return settings_from_connection(
+        connection["login"],
+        password,  # type: ignore[arg-type]
+        {**connection["extra"], "retry_max_attempts": 1, **extra},
+    )
+
+
+def statuses(report: object) -> dict[str, str]:
+    return {check.name: check.status for check in report.checks}  # type: ignore[attr-defined]
+
+
+def test_a_healthy_factory_passes_every_check_and_starts_nothing(
+    emulator: EmulatorServer,
+) -> None:
+    report = diagnose(settings_for(emulator), pipeline="copy_sales")
+    assert statuses(report) == {
+        "sign-in": "ok",
+        "factory access": "ok",
+        "pipeline": "ok",
+        "query forms": "ok",
+        "clock": "ok",
+        "read budget": "ok",
+        "latency": "ok",
+    }
+    assert report.ok
+    assert emulator.runs_created == 0
+    facts = {c["name"]: c for c in report.to_json()["checks"]}
+    assert facts["sign-in"]["token_lifetime_seconds"] > 0
+    assert facts["read budget"]["remaining_reads"] > 0
+    assert facts["pipeline"]["parameters"] == ["date", "region"]
+    assert facts["query forms"]["refused"] == []
+    assert "all checks passed" in report.render()
+
+
+def test_a_wrong_secret_fails_at_sign_in_and_says_why(emulator: EmulatorServer) -> None:
+    report = diagnose(settings_for(emulator, password="not-the-secret"))
+    assert statuses(report) == {"sign-in": "fail"}
+    assert not report.ok
+    assert "AADSTS7000215" in report.checks[0].detail
+    assert "not-the-secret" not in report.render()
+
+
+def test_a_missing_role_names_the_role_and_the_scope(emulator: EmulatorServer) -> None:
+    emulator.add_fault(
+        operation="get factory",
+        action="status",
+        status=403,
+        code="AuthorizationFailed",
+        message="The client does not have authorization to perform action.",
+    )
+    report = diagnose(settings_for(emulator))
+    assert statuses(report) == {"sign-in": "ok", "factory access": "fail", "latency": "ok"}
+    detail = report.checks[1].detail
+    assert "Data Factory Contributor" in detail
+    assert "/factories/adf-demo" in detail
+
+
+def test_an_unpublished_pipeline_fails_its_check_only(emulator: EmulatorServer) -> None:
+    report = diagnose(settings_for(emulator), pipeline="no_such_pipeline")
+    assert statuses(report)["pipeline"] == "fail"
+    assert statuses(report)["factory access"] == "ok"
+    assert "was not found" in report.checks[2].detail
+
+
+def test_a_refused_query_form_is_a_warning_not_a_failure(emulator: EmulatorServer) -> None:
+    emulator.add_fault(operation="query pipeline runs", action="status", status=400)
+    report = diagnose(settings_for(emulator))
+    forms = next(c for c in report.checks if c.name == "query forms")
+    assert forms.status == "warn"
+    assert forms.facts["refused"] == ["Status In end states"]
+    assert report.ok
+
+
+def test_azure_failing_fails_the_factory_check(emulator: EmulatorServer) -> None:
+    emulator.add_fault(operation="get factory", action="status", status=503, times=-1)
+    report = diagnose(settings_for(emulator))
+    assert statuses(report) == {"sign-in": "ok", "factory access": "fail", "latency": "ok"}
+    assert "HTTP 503" in report.checks[1].detail
+    assert not report.ok
+
+
+def test_run_starts_exactly_one_run_when_asked(emulator: EmulatorServer) -> None:
+    report = diagnose(settings_for(emulator), run_pipeline="copy_sales")
+    run = next(c for c in report.checks if c.name == "run")
+    assert run.status == "ok"
+    assert emulator.runs_created == 1
+    assert run.facts["run_id"] in run.facts["run_page_url"]
+
+
+def test_quick_mode_is_sign_in_and_factory_only(emulator: EmulatorServer) -> None:
+    report = diagnose(settings_for(emulator), quick=True)
+    assert statuses(report) == {"sign-in": "ok", "factory access": "ok"}
