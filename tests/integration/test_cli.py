@@ -22,6 +22,7 @@ from airflow_adf_trigger.cli import ENVIRONMENT, main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.hooks.connection import settings_from_connection
+from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
 pytestmark = pytest.mark.integration
@@ -618,19 +619,6 @@ def test_a_create_run_without_a_usable_answer_exits_3_with_the_window(
     assert conn.runs_created == before + runs_started  # the request was never sent twice
 
 
-def answer_create_run_with(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
-    """ADF processes the create-run (the run exists), but its 200 answer reads as ``body``."""
-    send = requests.Session.request
-
-    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
-        response = send(self, method, url, **kwargs)
-        if method == "POST" and url.endswith("/createRun"):
-            response._content = body
-        return response
-
-    monkeypatch.setattr(requests.Session, "request", request)
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -644,16 +632,24 @@ def answer_create_run_with(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None
     ids=["not-json", "not-an-object", "no-run-id", "null-run-id", "text-run-id", "path-run-id"],
 )
 def test_an_unreadable_create_run_answer_exits_3_with_the_window(
-    conn: EmulatorServer,
+    server: EmulatorServer,
     body: bytes,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    answer_create_run_with(monkeypatch, body)
-    before = conn.runs_created
-    result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.05")
+    """ADF processes the create-run (the run exists), but its 200 answer reads as ``body``."""
+    with FaultProxy(server.url) as proxy:
+        proxy.arm("create-run", ProxyFault(action="answer", forward=True, body=body))
+        endpoints = {
+            "authority_host": proxy.authority_url,
+            "management_endpoint": proxy.management_url,
+        }
+        monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(server, **endpoints))
+        before = server.runs_created
+        result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.05")
     assert_outcome_unknown(result)
-    assert conn.runs_created == before + 1
+    assert server.runs_created == before + 1
+    assert proxy.received["get-run"] == 0  # nothing to wait for: no run id was believed
 
 
 def test_ctrl_c_while_create_run_is_in_flight_exits_130_with_the_window(
