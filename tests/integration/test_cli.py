@@ -985,3 +985,11 @@ def cli_cancel(server: EmulatorServer, run_id: str) -> int:
     )
     with AdfClient(settings) as client:
         return 0 if client.cancel_run(run_id).cancel_requested else 1
+
+
+def test_the_cli_defaults_are_the_core_client_defaults() -> None:
+    """Declared again in the CLI so that --help imports nothing heavy; they must agree."""
+    from airflow_adf_trigger import cli
+    from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET
+
+    assert cli.DEFAULT_OUTAGE_BUDGET == DEFAULT_OUTAGE_BUDGET
