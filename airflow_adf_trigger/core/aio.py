@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, Unpack
 
@@ -41,11 +41,15 @@ from airflow_adf_trigger.core.settings import AdfSettings
 
 T = TypeVar("T")
 
+AsyncTransport = Callable[[HttpRequest, float], Awaitable[HttpResponse | TransportFailure]]
+"""Sends one request within a timeout (seconds): the async client's only contact with HTTP."""
+
 
 class AsyncAdfClient(ClientBase):
     """Create, follow and cancel ADF pipeline runs of one factory, with asyncio.
 
-    ``http_client`` (an ``httpx.AsyncClient``), ``clock`` and ``sleep`` can be injected.
+    ``http_client`` (an ``httpx.AsyncClient``), ``clock`` and ``sleep`` can be injected;
+    ``transport`` replaces HTTP altogether (an async callable, as for the sync client).
     """
 
     def __init__(
@@ -57,11 +61,12 @@ class AsyncAdfClient(ClientBase):
         clock: Clock = time.time,
         sleep: Callable[[float], Any] = asyncio.sleep,
         credential: TokenCredential | None = None,
+        transport: AsyncTransport | None = None,
     ) -> None:
         super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
         self._http = http_client or httpx.AsyncClient(timeout=settings.request_timeout)
         self._owns_http = http_client is None
-        self._transport = HttpxTransport(self._http)
+        self._transport: AsyncTransport = transport or HttpxTransport(self._http)
         self._sleep = sleep
 
     async def __aenter__(self) -> AsyncAdfClient:
