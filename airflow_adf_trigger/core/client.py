@@ -82,6 +82,7 @@ class AdfClient(ClientBase):
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP session, if this client made it."""
         if self._owns_session:
             self._session.close()
 
@@ -106,6 +107,7 @@ class AdfClient(ClientBase):
         return self._drive(flow)
 
     def get_run(self, run_id: str) -> PipelineRun:
+        """The run as ADF describes it now."""
         return self._drive(operations.get_run(self.settings, run_id))
 
     def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
@@ -113,6 +115,7 @@ class AdfClient(ClientBase):
         return self._drive(operations.cancel_run(self.settings, run_id, is_recursive=is_recursive))
 
     def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        """Every run matching ``query``, following ``continuationToken`` to the last page."""
         return self._drive(operations.query_pipeline_runs(self.settings, query))
 
     def query_run_changes(self, query: RunQuery) -> RunChanges:
@@ -120,6 +123,7 @@ class AdfClient(ClientBase):
         return self._drive(operations.query_run_changes(self.settings, query))
 
     def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
+        """Every activity run of ``run_id`` matching ``query``, all pages."""
         return self._drive(operations.query_activity_runs(self.settings, run_id, query))
 
     def failure_details(
