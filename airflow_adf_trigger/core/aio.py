@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, Unpack
 
@@ -41,11 +41,15 @@ from airflow_adf_trigger.core.settings import AdfSettings
 
 T = TypeVar("T")
 
+AsyncTransport = Callable[[HttpRequest, float], Awaitable[HttpResponse | TransportFailure]]
+"""Sends one request within a timeout (seconds): the async client's only contact with HTTP."""
+
 
 class AsyncAdfClient(ClientBase):
     """Create, follow and cancel ADF pipeline runs of one factory, with asyncio.
 
-    ``http_client`` (an ``httpx.AsyncClient``), ``clock`` and ``sleep`` can be injected.
+    ``http_client`` (an ``httpx.AsyncClient``), ``clock`` and ``sleep`` can be injected;
+    ``transport`` replaces HTTP altogether (an async callable, as for the sync client).
     """
 
     def __init__(
@@ -57,11 +61,12 @@ class AsyncAdfClient(ClientBase):
         clock: Clock = time.time,
         sleep: Callable[[float], Any] = asyncio.sleep,
         credential: TokenCredential | None = None,
+        transport: AsyncTransport | None = None,
     ) -> None:
         super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
         self._http = http_client or httpx.AsyncClient(timeout=settings.request_timeout)
         self._owns_http = http_client is None
-        self._transport = HttpxTransport(self._http)
+        self._transport: AsyncTransport = transport or HttpxTransport(self._http)
         self._sleep = sleep
 
     async def __aenter__(self) -> AsyncAdfClient:
@@ -71,12 +76,14 @@ class AsyncAdfClient(ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the HTTP client, if this client made it."""
         if self._owns_http:
             await self._http.aclose()
 
     # ------------------------------------------------------------------ operations
 
     async def get_factory(self) -> dict[str, Any]:
+        """Read the factory's ARM resource; proves the credentials, the role and the names."""
         return await self._drive(operations.get_factory(self.settings))
 
     async def create_run(
@@ -85,17 +92,21 @@ class AsyncAdfClient(ClientBase):
         parameters: Mapping[str, Any] | None = None,
         **options: Unpack[RerunOptions],
     ) -> str:
+        """Start a run of ``pipeline_name``; its run id (never sent twice: see AdfClient)."""
         flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
         return await self._drive(flow)
 
     async def get_run(self, run_id: str) -> PipelineRun:
+        """The run as ADF describes it now."""
         return await self._drive(operations.get_run(self.settings, run_id))
 
     async def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
+        """Cancel a run (and, by default, the child pipelines it started)."""
         flow = operations.cancel_run(self.settings, run_id, is_recursive=is_recursive)
         return await self._drive(flow)
 
     async def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        """Every run matching ``query``, all pages."""
         return await self._drive(operations.query_pipeline_runs(self.settings, query))
 
     async def query_run_changes(self, query: RunQuery) -> RunChanges:
@@ -103,11 +114,13 @@ class AsyncAdfClient(ClientBase):
         return await self._drive(operations.query_run_changes(self.settings, query))
 
     async def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
+        """Every activity run of ``run_id`` matching ``query``, all pages."""
         return await self._drive(operations.query_activity_runs(self.settings, run_id, query))
 
     async def failure_details(
         self, run: PipelineRun | str, now: datetime | None = None
     ) -> list[ActivityRun]:
+        """The failed activities of a run, with ADF's own error code and message."""
         if isinstance(run, str):
             run = await self.get_run(run)
         return await self._drive(operations.failure_details(self.settings, run, now))
@@ -122,6 +135,7 @@ class AsyncAdfClient(ClientBase):
         outage_budget: float = DEFAULT_OUTAGE_BUDGET,
         on_outage: Callable[[AdfError, float], None] | None = None,
     ) -> PipelineRun:
+        """Poll until the run ends, through outages up to ``outage_budget`` seconds."""
         flow = operations.wait_for_run(
             self.settings,
             run_id,

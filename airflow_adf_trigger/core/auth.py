@@ -27,6 +27,7 @@ class AccessToken:
     obtained_at: float | None = None
 
     def is_fresh(self, now: float) -> bool:
+        """Whether the token is still good at ``now``, with the refresh margin to spare."""
         margin = REFRESH_MARGIN_SECONDS
         if self.obtained_at is not None:
             margin = min(margin, (self.expires_at - self.obtained_at) / 10)
@@ -38,6 +39,7 @@ CacheKey = tuple[str, ...]
 
 
 def cache_key(settings: AdfSettings) -> CacheKey:
+    """Which cached token the settings may use: authority, tenant, audience and who signs in."""
     cloud = settings.cloud
     audience = cloud.resource if settings.token_api == "v1" else cloud.scope
     if settings.client_secret is not None:
@@ -64,10 +66,12 @@ class TokenCache:
         ] = weakref.WeakKeyDictionary()
 
     def get(self, key: CacheKey, now: float) -> AccessToken | None:
+        """The cached token for ``key`` if it is still fresh at ``now``."""
         token = self._tokens.get(key)
         return token if token is not None and token.is_fresh(now) else None
 
     def put(self, key: CacheKey, token: AccessToken) -> None:
+        """Remember a token for every client of the same credential."""
         self._tokens[key] = token
 
     def discard(self, key: CacheKey, token: AccessToken | None = None) -> None:
@@ -88,6 +92,7 @@ class TokenCache:
             return self._async_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
 
     def clear(self) -> None:
+        """Forget every token (tests; a process that changes credentials)."""
         with self._guard:
             self._tokens.clear()
 
@@ -98,7 +103,9 @@ SHARED_TOKEN_CACHE = TokenCache()
 class TokenCredential(Protocol):
     """What azure-identity credentials offer (``get_token(scope)``)."""
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """A token for the scopes (an object with ``token`` and ``expires_on``)."""
+        ...
 
 
 def credential_token(

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+Transport = Callable[[HttpRequest, float], HttpResponse | TransportFailure]
+"""Sends one request within a timeout (seconds): the sync client's only contact with HTTP."""
+
 POOL_SIZE = 64
 """Connections kept per host: enough for many threads sharing one client without warnings."""
 
@@ -51,6 +54,8 @@ class AdfClient(ClientBase):
 
     ``session``, ``clock`` and ``sleep`` can be injected (proxies, tests without waiting);
     ``credential`` takes any azure-identity credential instead of the client secret.
+    ``transport`` replaces HTTP altogether: a callable that sends one request within a
+    timeout and returns the response or a :class:`TransportFailure` (tests, other libraries).
     """
 
     def __init__(
@@ -62,11 +67,12 @@ class AdfClient(ClientBase):
         clock: Clock = time.time,
         sleep: Callable[[float], None] = time.sleep,
         credential: TokenCredential | None = None,
+        transport: Transport | None = None,
     ) -> None:
         super().__init__(settings, token_cache=token_cache, clock=clock, credential=credential)
         self._session = session or new_session()
         self._owns_session = session is None
-        self._transport = RequestsTransport(self._session)
+        self._transport: Transport = transport or RequestsTransport(self._session)
         self._sleep = sleep
 
     def __enter__(self) -> AdfClient:
@@ -76,6 +82,7 @@ class AdfClient(ClientBase):
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP session, if this client made it."""
         if self._owns_session:
             self._session.close()
 
@@ -100,6 +107,7 @@ class AdfClient(ClientBase):
         return self._drive(flow)
 
     def get_run(self, run_id: str) -> PipelineRun:
+        """The run as ADF describes it now."""
         return self._drive(operations.get_run(self.settings, run_id))
 
     def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
@@ -107,6 +115,7 @@ class AdfClient(ClientBase):
         return self._drive(operations.cancel_run(self.settings, run_id, is_recursive=is_recursive))
 
     def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        """Every run matching ``query``, following ``continuationToken`` to the last page."""
         return self._drive(operations.query_pipeline_runs(self.settings, query))
 
     def query_run_changes(self, query: RunQuery) -> RunChanges:
@@ -114,6 +123,7 @@ class AdfClient(ClientBase):
         return self._drive(operations.query_run_changes(self.settings, query))
 
     def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
+        """Every activity run of ``run_id`` matching ``query``, all pages."""
         return self._drive(operations.query_activity_runs(self.settings, run_id, query))
 
     def failure_details(
@@ -285,4 +295,4 @@ def classify_requests_error(error: Exception) -> TransportFailure:
     return TransportFailure(f"the connection broke ({type(reason).__name__})", never_sent=False)
 
 
-__all__ = ["AdfClient", "RequestsTransport", "classify_requests_error"]
+__all__ = ["AdfClient", "RequestsTransport", "Transport", "classify_requests_error"]

@@ -31,6 +31,7 @@ class Cloud:
 
     @property
     def scope(self) -> str:
+        """The v2 token scope of Resource Manager in this cloud."""
         return self.resource.rstrip("/") + "/.default"
 
 

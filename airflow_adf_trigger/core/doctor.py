@@ -48,9 +48,11 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
+        """True unless a check failed (warnings do not fail the report)."""
         return all(check.status != "fail" for check in self.checks)
 
     def to_json(self) -> dict[str, Any]:
+        """The report as plain data (``adf-trigger doctor --json``)."""
         return {
             "ok": self.ok,
             "checks": [
@@ -60,6 +62,7 @@ class DoctorReport:
         }
 
     def render(self) -> str:
+        """The report as aligned lines of text, ending with the verdict."""
         width = max(len(check.name) for check in self.checks)
         lines = [f"{c.status.upper():7} {c.name.ljust(width)}  {c.detail}" for c in self.checks]
         verdict = "all checks passed" if self.ok else "some checks FAILED"

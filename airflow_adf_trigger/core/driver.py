@@ -45,6 +45,7 @@ class ClientBase:
 
     @property
     def uses_secret(self) -> bool:
+        """Whether tokens come from the client secret (else from azure-identity)."""
         return self._credential is None and self.settings.client_secret is not None
 
     def _identity(self) -> TokenCredential:

@@ -64,6 +64,7 @@ class PipelineRun:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> PipelineRun:
+        """Read a PipelineRun body as ADF sends it (missing optional fields allowed)."""
         invoked_by = body.get("invokedBy") or {}
         dimensions = body.get("runDimensions") or body.get("runDimension") or {}
         duration = body.get("durationInMs")
@@ -112,10 +113,12 @@ class ActivityRun:
 
     @property
     def failed(self) -> bool:
+        """Whether this activity run ended Failed."""
         return self.status.lower() == "failed"
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ActivityRun:
+        """Read an ActivityRun body as ADF sends it."""
         raw_error = body.get("error")
         error = None
         if isinstance(raw_error, Mapping) and (
@@ -163,6 +166,7 @@ class CancelResult:
     """When the run had already ended: its final status."""
 
     def describe(self) -> str:
+        """One sentence for a log or a task's error: requested, or already finished."""
         if self.cancel_requested:
             return f"cancel requested for run {self.run_id}"
         status = self.finished_status.value if self.finished_status else "unknown"

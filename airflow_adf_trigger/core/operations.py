@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 def target(
     settings: AdfSettings, *, pipeline_name: str | None = None, run_id: str | None = None
 ) -> Target:
+    """What a request is about, for the error messages of its answer."""
     return Target(
         factory=settings.factory,
         pipeline_name=pipeline_name,
@@ -59,6 +60,7 @@ def send(
 
 
 def get_factory(settings: AdfSettings) -> Flow[dict[str, Any]]:
+    """Read the factory's ARM resource."""
     response = yield from send(settings, protocol.build_get_factory(settings))
     return protocol.parse_factory(response, target(settings))
 
@@ -75,6 +77,7 @@ def create_run(
     parameters: Mapping[str, Any] | None = None,
     **options: Unpack[RerunOptions],
 ) -> Flow[str]:
+    """Start a run; an answer that cannot be read leaves the outcome unknown."""
     request = protocol.build_create_run(settings, pipeline_name, parameters, **options)
     if parameters and options.get("reference_pipeline_run_id"):
         log.warning(
@@ -87,6 +90,7 @@ def create_run(
 
 
 def get_run(settings: AdfSettings, run_id: str) -> Flow[PipelineRun]:
+    """The run as ADF describes it now."""
     response = yield from send(settings, protocol.build_get_run(settings, run_id))
     return protocol.parse_run(response, target(settings, run_id=run_id))
 
@@ -94,6 +98,7 @@ def get_run(settings: AdfSettings, run_id: str) -> Flow[PipelineRun]:
 def cancel_run(
     settings: AdfSettings, run_id: str, *, is_recursive: bool = True
 ) -> Flow[CancelResult]:
+    """Cancel a run (recursively by default) and say what came of it."""
     request = protocol.build_cancel_run(settings, run_id, is_recursive=is_recursive)
     response = yield from send(settings, request)
     result = protocol.parse_cancel(response, target(settings, run_id=run_id))

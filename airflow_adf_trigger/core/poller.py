@@ -216,6 +216,7 @@ class SharedRunPoller:
 
     @property
     def interval(self) -> float:
+        """The shortest poll interval any watcher asked for."""
         return min((w.interval for w in self._watches.values()), default=15.0)
 
     async def _run(self) -> None:

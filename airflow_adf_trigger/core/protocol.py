@@ -78,13 +78,16 @@ class HttpResponse:
 
     @classmethod
     def create(cls, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        """A response with its header names lower-cased."""
         return cls(status, {k.lower(): v for k, v in headers.items()}, body)
 
     def json(self) -> Any:
+        """The body as JSON (``None`` for an empty body)."""
         return json.loads(self.body) if self.body else None
 
     @property
     def request_id(self) -> str | None:
+        """Azure's request id (or correlation id), for error messages."""
         return self.headers.get("x-ms-request-id") or self.headers.get(
             "x-ms-correlation-request-id"
         )
@@ -255,6 +258,7 @@ def token_error(
 
 
 def factory_url(settings: AdfSettings, factory: FactoryRef | None = None) -> str:
+    """The ARM URL of the factory, each path segment quoted."""
     ref = factory or settings.factory
     return settings.cloud.management_endpoint + "".join(
         f"/{quote(part, safe='')}"
@@ -295,6 +299,7 @@ def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest
 
 
 def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
+    """The body of an ARM resource read (factory, pipeline), or the error it means."""
     if response.status != 200:
         raise arm_error(response, target, "read")
     return _json_object(response)
@@ -403,6 +408,7 @@ def _create_unknown(
 
 
 def build_get_run(settings: AdfSettings, run_id: str) -> HttpRequest:
+    """``GET .../pipelineruns/{runId}``; the run id must be a GUID."""
     return HttpRequest(
         method="GET",
         url=f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}",
@@ -413,6 +419,7 @@ def build_get_run(settings: AdfSettings, run_id: str) -> HttpRequest:
 
 
 def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
+    """The run of a get-run answer, or the error it means."""
     if response.status != 200:
         raise arm_error(response, target, "read")
     try:
@@ -499,10 +506,12 @@ def server_time(response: HttpResponse) -> datetime | None:
 
 
 def parse_pipeline_run_page(response: HttpResponse, target: Target) -> Page:
+    """One page of a queryPipelineRuns answer."""
     return _parse_page(response, target, "query the runs of", PipelineRun.from_json)
 
 
 def parse_activity_run_page(response: HttpResponse, target: Target) -> Page:
+    """One page of a queryActivityruns answer."""
     return _parse_page(response, target, "query the activity runs of", ActivityRun.from_json)
 
 

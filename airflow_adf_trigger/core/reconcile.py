@@ -41,9 +41,13 @@ RECORD_VERSION = 1
 class RunSearchClient(Protocol):
     """The part of :class:`~airflow_adf_trigger.core.client.AdfClient` a search needs."""
 
-    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]: ...
+    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+        """Every run matching the query, all pages."""
+        ...
 
-    def get_run(self, run_id: str) -> PipelineRun: ...
+    def get_run(self, run_id: str) -> PipelineRun:
+        """The run as ADF describes it now."""
+        ...
 
 
 class AdfReconcileError(AdfError):

@@ -35,6 +35,7 @@ class RetryPolicy:
 
     @classmethod
     def create(cls, max_attempts: object = None, max_total_seconds: object = None) -> RetryPolicy:
+        """A policy from raw values (connection fields, flags), naming a bad one."""
         defaults = cls()
         attempts = (
             defaults.max_attempts
@@ -66,6 +67,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The secret itself: only for the request that needs it."""
         return self._value
 
     def fingerprint(self) -> str:
@@ -94,6 +96,7 @@ class FactoryRef:
 
     @classmethod
     def create(cls, subscription_id: str, resource_group: str, factory_name: str) -> FactoryRef:
+        """A validated factory reference; raises naming the bad field."""
         return cls(
             subscription_id=check_subscription(subscription_id),
             resource_group=check_resource_group(resource_group),
@@ -102,6 +105,7 @@ class FactoryRef:
 
     @property
     def resource_id(self) -> str:
+        """The factory's ARM resource id."""
         return (
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"

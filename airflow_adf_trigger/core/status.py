@@ -17,10 +17,12 @@ class RunStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """Succeeded, Failed or Cancelled: the run will not change again."""
         return self in _TERMINAL
 
     @property
     def is_successful(self) -> bool:
+        """Succeeded."""
         return self is RunStatus.SUCCEEDED
 
     @classmethod

@@ -26,6 +26,7 @@ def require(field: str, value: str | None, fix: str) -> str:
 
 
 def check_guid(field: str, value: str | None, fix: str) -> str:
+    """``value`` as a lower-case GUID, or an error naming ``field``."""
     value = require(field, value, fix)
     if not _GUID.match(value):
         raise AdfConfigurationError(
@@ -35,6 +36,7 @@ def check_guid(field: str, value: str | None, fix: str) -> str:
 
 
 def check_tenant(value: str | None) -> str:
+    """A tenant id: a GUID or a domain name such as contoso.com."""
     fix = "set the Directory (tenant) ID from the app registration's overview page in Azure"
     value = require("tenant_id", value, fix)
     if _GUID.match(value) or _DOMAIN.match(value):
@@ -45,6 +47,7 @@ def check_tenant(value: str | None) -> str:
 
 
 def check_subscription(value: str | None) -> str:
+    """A subscription id (a GUID)."""
     return check_guid(
         "subscription_id",
         value,
@@ -53,6 +56,7 @@ def check_subscription(value: str | None) -> str:
 
 
 def check_resource_group(value: str | None) -> str:
+    """A resource group name as Azure allows it."""
     fix = "set the resource group that holds the data factory"
     value = require("resource_group", value, fix)
     if not _RESOURCE_GROUP.match(value) or value.endswith("."):
@@ -66,6 +70,7 @@ def check_resource_group(value: str | None) -> str:
 
 
 def check_factory(value: str | None) -> str:
+    """A data factory name as Azure allows it."""
     fix = "set the data factory's name as shown in the Azure portal"
     value = require("factory_name", value, fix)
     if not _FACTORY.match(value):
@@ -79,6 +84,7 @@ def check_factory(value: str | None) -> str:
 
 
 def check_pipeline(value: str | None) -> str:
+    """A pipeline name without the characters ADF forbids (it becomes a URL segment)."""
     fix = "use the pipeline's name exactly as it appears in ADF Studio"
     value = require("pipeline_name", value, fix)
     bad = sorted(set(value) & _PIPELINE_FORBIDDEN)
@@ -162,6 +168,7 @@ def check_endpoint(field: str, value: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (localhost or a loopback address)."""
     if host == "localhost":
         return True
     try:

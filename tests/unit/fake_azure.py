@@ -1,8 +1,8 @@
 """One scripted fake of Azure that both the sync and the async client can be pointed at.
 
-Tests script answers per (method, path suffix); the same script drives ``AdfClient`` through
-a ``requests`` adapter and ``AsyncAdfClient`` through an ``httpx.MockTransport``, so every
-behaviour is shown once for each transport.
+Tests script answers per (method, path suffix); the same script answers ``AdfClient`` and
+``AsyncAdfClient`` through an injected transport (no HTTP library), so every behaviour is
+shown once for each client's driver.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-import requests
-from requests.adapters import BaseAdapter
-
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.auth import TokenCache
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
 from airflow_adf_trigger.core.settings import AdfSettings
 from tests.clock import FakeClock
 
@@ -86,41 +83,31 @@ class FakeAzure:
         raise AssertionError(f"unscripted request {seen.method} {seen.path}")
 
 
-def _seen(method: str, url: str, headers: dict[str, str], body: bytes | None) -> Seen:
-    parts = urlsplit(url)
+def _seen(request: HttpRequest) -> Seen:
+    parts = urlsplit(request.url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return Seen(method, parts.path, query, {k.lower(): v for k, v in headers.items()}, body or b"")
+    query.update(request.params)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return Seen(request.method, parts.path, query, headers, request.body or b"")
 
 
-class _Adapter(BaseAdapter):
-    def __init__(self, fake: FakeAzure) -> None:
-        super().__init__()
-        self.fake = fake
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        time.sleep(self.fake.latency)
-        try:
-            status, headers, raw = self.fake.answer(
-                _seen(str(request.method), str(request.url), dict(request.headers), body)
-            )
-        except Refused:
-            raise requests.exceptions.ConnectTimeout("refused") from None
-        except Reset:
-            raise requests.exceptions.ConnectionError("reset") from None
-        response = requests.Response()
-        response.status_code = status
-        response.headers.update(headers)
-        response._content = raw
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
+def _answer(fake: FakeAzure, request: HttpRequest) -> HttpResponse | TransportFailure:
+    try:
+        status, headers, raw = fake.answer(_seen(request))
+    except Refused:
+        return TransportFailure("the connection was refused", never_sent=True)
+    except Reset:
+        return TransportFailure("the connection broke (reset)", never_sent=False)
+    return HttpResponse.create(status, headers, raw)
 
 
 class Harness:
-    """Calls a client operation the same way for either transport; returns its result."""
+    """Calls a client operation the same way for either client; returns its result.
+
+    Both clients get a fake transport (no HTTP library): what is shown here is the flows'
+    behaviour as each driver carries it out. The transports themselves are shown against
+    real servers (tests/integration, tests/faults).
+    """
 
     def __init__(self, kind: str, fake: FakeAzure, settings: AdfSettings, clock: FakeClock) -> None:
         self.kind = kind
@@ -131,35 +118,32 @@ class Harness:
 
     def client(self, **kwargs: Any) -> AdfClient | AsyncAdfClient:
         if self.kind == "sync":
-            session = requests.Session()
-            session.mount("https://", _Adapter(self.fake))
+
+            def send(request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
+                time.sleep(self.fake.latency)
+                return _answer(self.fake, request)
+
             return AdfClient(
                 self.settings,
-                session=session,
+                transport=send,
                 token_cache=self.cache,
                 clock=self.clock,
                 sleep=self.clock.sleep,
                 **kwargs,
             )
 
-        async def handle(request: httpx.Request) -> httpx.Response:
+        async def send_async(
+            request: HttpRequest, timeout: float
+        ) -> HttpResponse | TransportFailure:
             await asyncio.sleep(self.fake.latency)
-            try:
-                status, headers, raw = self.fake.answer(
-                    _seen(request.method, str(request.url), dict(request.headers), request.content)
-                )
-            except Refused:
-                raise httpx.ConnectError("refused", request=request) from None
-            except Reset:
-                raise httpx.RemoteProtocolError("reset", request=request) from None
-            return httpx.Response(status, headers=headers, content=raw)
+            return _answer(self.fake, request)
 
         async def sleep(seconds: float) -> None:
             self.clock.sleep(seconds)
 
         return AsyncAdfClient(
             self.settings,
-            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+            transport=send_async,
             token_cache=self.cache,
             clock=self.clock,
             sleep=sleep,
