@@ -24,7 +24,7 @@ from airflow_adf_trigger.core.errors import (
     AdfPipelineRunError,
 )
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
-from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
+            check_run_id(self.run_id)  # before anything else: a bad id sends no request
             settings = await self._hook().async_settings()
             check_seconds(
                 "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
