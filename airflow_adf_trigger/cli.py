@@ -826,6 +826,18 @@ def command_cancel(args: argparse.Namespace, settings: AdfSettings, console: Con
     return EXIT_OK
 
 
+def command_doctor(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
+    """Check a factory without changing it (unless --run): exit 0, or 3 if a check failed."""
+    from airflow_adf_trigger.core.doctor import diagnose
+
+    report = diagnose(settings, pipeline=args.pipeline, run_pipeline=args.run)
+    if console.json_mode:
+        console.document(report.to_json())
+    else:
+        console.say(report.render())
+    return EXIT_OK if report.ok else EXIT_AZURE
+
+
 def command_activities(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """List the activity runs of a run, in the order they started."""
     from airflow_adf_trigger.core.models import RunQuery
@@ -979,7 +991,7 @@ def _add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``adf-trigger`` argument parser with its five commands."""
+    """The ``adf-trigger`` argument parser with its six commands."""
     from airflow_adf_trigger import __version__
 
     formatter = argparse.RawDescriptionHelpFormatter
@@ -1056,6 +1068,19 @@ def build_parser() -> argparse.ArgumentParser:
     activities.add_argument("run_id", metavar="RUN_ID")
     _add_json_option(activities)
     _add_settings_options(activities, top_level=False)
+
+    doctor = command(
+        "doctor",
+        "check sign-in, access, a pipeline, query forms, clock skew, read budget and latency; "
+        "starts nothing unless --run",
+        command_doctor,
+    )
+    doctor.add_argument("--pipeline", metavar="NAME", help="also check that this pipeline exists")
+    doctor.add_argument(
+        "--run", metavar="PIPELINE", help="also start one run of PIPELINE and read it back"
+    )
+    _add_json_option(doctor)
+    _add_settings_options(doctor, top_level=False)
     return parser
 
 
