@@ -35,7 +35,10 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "Azure Data Factory",
-                "python-modules": ["airflow_adf_trigger.sensors.adf"],
+                "python-modules": [
+                    "airflow_adf_trigger.sensors.adf",
+                    "airflow_adf_trigger.sensors.latest",
+                ],
             }
         ],
         "hooks": [
@@ -47,7 +50,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Azure Data Factory",
-                "python-modules": ["airflow_adf_trigger.triggers.adf"],
+                "python-modules": [
+                    "airflow_adf_trigger.triggers.adf",
+                    "airflow_adf_trigger.triggers.events",
+                ],
             }
         ],
         "extra-links": ["airflow_adf_trigger.links.adf.AdfPipelineRunLink"],

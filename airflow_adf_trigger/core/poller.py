@@ -19,6 +19,9 @@ watched.
 * A slow safety net re-reads, with a GET, the run least recently read that way, at most
   :attr:`safety_net_per_tick` a tick and each run at most once every ``safety_net_intervals``.
 * A failed tick is logged and its window is read again next tick: the feed has no gaps.
+* Pipeline watches (:meth:`SharedRunPoller.watching_pipelines`) ride on the same query: each
+  is handed every run of its pipelines that ends (in the states it asked for) once, in
+  ``lastUpdated`` order, from a given moment on. Event triggers (AssetWatcher) use them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -78,6 +81,73 @@ class _Watch:
     watchers: int = 1
 
 
+class PipelineFeed:
+    """Every run of some pipelines that ends, as the shared change feed sees it.
+
+    Made by :meth:`SharedRunPoller.watching_pipelines`. A run is handed out once per feed
+    (its id is remembered while the feed's window can still return it), runs of one tick in
+    ``lastUpdated`` order, never one whose ``lastUpdated`` is before ``since``.
+    """
+
+    def __init__(
+        self,
+        pipelines: frozenset[str],
+        statuses: frozenset[RunStatus],
+        interval: float,
+        since: datetime,
+    ) -> None:
+        self.pipelines = pipelines
+        self.statuses = statuses
+        self.interval = interval
+        self.since = since
+        """Server time from which ended runs are reported (runs at ``since`` included)."""
+        self.fresh = True
+        """Not yet served by a successful read: the next window reaches back to ``since``."""
+        self._queue: asyncio.Queue[PipelineRun | AdfError] = asyncio.Queue()
+        self._seen: dict[str, datetime | None] = {}
+
+    async def next_run(self) -> PipelineRun:
+        """The next ended run; raises the error when the feed cannot go on (bad credential,
+        factory gone). Transient failures are only logged: the window is read again."""
+        item = await self._queue.get()
+        if isinstance(item, AdfError):
+            self._queue.put_nowait(item)  # every later call fails the same way
+            raise item
+        return item
+
+    def pending(self) -> int:
+        """Runs handed to the feed and not yet taken by :meth:`next_run`."""
+        return self._queue.qsize()
+
+    def _offer(self, runs: list[PipelineRun]) -> None:
+        for run in runs:
+            if run.pipeline_name not in self.pipelines or run.status not in self.statuses:
+                continue
+            if run.last_updated is not None and run.last_updated < self.since:
+                continue
+            if run.run_id in self._seen:
+                continue
+            self._seen[run.run_id] = run.last_updated
+            self._queue.put_nowait(run)
+
+    def _raise_floor(self, moment: datetime) -> None:
+        """Report nothing updated before ``moment`` from now on, and forget those runs.
+
+        The poller passes its window end less twice the overlap: a run updated that long ago
+        was in an earlier window, so it was either reported already or is older than the
+        monitoring lag the overlap allows for.
+        """
+        if moment <= self.since:
+            return
+        self.since = moment
+        for run_id, updated in list(self._seen.items()):
+            if updated is not None and updated < moment:
+                del self._seen[run_id]
+
+    def _fail(self, error: AdfError) -> None:
+        self._queue.put_nowait(error)
+
+
 FeedForm = tuple[str, ...]
 """The filter operands of a feed query, e.g. ``("PipelineName", "Status")``."""
 
@@ -115,6 +185,7 @@ class SharedRunPoller:
         self._safety_net_intervals = safety_net_intervals
         self.safety_net_per_tick = safety_net_per_tick
         self._watches: dict[str, _Watch] = {}
+        self._feeds: list[PipelineFeed] = []
         self._task: asyncio.Task[None] | None = None
         self._feed_end: datetime | None = None
         """Server time up to which every change has been read."""
@@ -160,6 +231,47 @@ class SharedRunPoller:
                 del cls._pollers[key]
                 await poller._stop()
 
+    @classmethod
+    @asynccontextmanager
+    async def watching_pipelines(
+        cls,
+        settings: AdfSettings,
+        pipelines: Iterable[str],
+        poll_interval: float,
+        *,
+        statuses: Iterable[RunStatus] = (RunStatus.SUCCEEDED,),
+        since: datetime | None = None,
+        client_factory: Callable[[AdfSettings], AsyncAdfClient] = AsyncAdfClient,
+        **options: Any,
+    ) -> AsyncIterator[PipelineFeed]:
+        """Be handed every run of ``pipelines`` that ends in one of ``statuses``.
+
+        Runs whose ``lastUpdated`` is at or after ``since`` (server time; default: now on
+        the server's clock as last seen) are reported, through the same one query per tick
+        that serves the run watchers of these settings.
+        """
+        loop = asyncio.get_running_loop()
+        key = (id(loop), settings)
+        poller = cls._pollers.get(key)
+        if poller is None:
+            poller = cls(settings, client_factory(settings), **options)
+            cls._pollers[key] = poller
+        wanted = frozenset(statuses)
+        if not wanted or any(not status.is_terminal for status in wanted):
+            raise ValueError("statuses: give end states only (Succeeded, Failed, Cancelled)")
+        start = since if since is not None else poller._server_moment(poller._clock())
+        feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
+        poller._feeds.append(feed)
+        if poller._task is None or poller._task.done():
+            poller._task = asyncio.create_task(poller._run(), name="adf-shared-run-poller")
+        try:
+            yield feed
+        finally:
+            poller._feeds.remove(feed)
+            if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
+                del cls._pollers[key]
+                await poller._stop()
+
     def _add(
         self, run_id: str, interval: float, pipeline_name: str | None, *, start: bool = True
     ) -> None:
@@ -180,7 +292,7 @@ class SharedRunPoller:
             watch.watchers -= 1
             if watch.watchers <= 0:
                 del self._watches[run_id]
-        return not self._watches
+        return not self._watches and not self._feeds
 
     async def _stop(self) -> None:
         if self._task is not None:
@@ -217,10 +329,12 @@ class SharedRunPoller:
     @property
     def interval(self) -> float:
         """The shortest poll interval any watcher asked for."""
-        return min((w.interval for w in self._watches.values()), default=15.0)
+        intervals = [w.interval for w in self._watches.values()]
+        intervals.extend(feed.interval for feed in self._feeds)
+        return min(intervals, default=15.0)
 
     async def _run(self) -> None:
-        while self._watches:
+        while self._watches or self._feeds:
             started = self._clock()
             try:
                 await self.tick()
@@ -233,7 +347,7 @@ class SharedRunPoller:
         """Read what changed since the last tick; GET only new runs the feed cannot place."""
         self.ticks += 1
         watches = list(self._watches.values())
-        if not watches:
+        if not watches and not self._feeds:
             return
         self.run_checks += len(watches)
         unresolved = [w for w in watches if w.state is None]
@@ -248,14 +362,19 @@ class SharedRunPoller:
         starts = []
         if self._feed_end is not None:
             starts.append(self._feed_end - self._overlap)
-        if unresolved or self._feed_end is None:
+        if unresolved or (self._feed_end is None and self._watches):
             registered = min(w.registered_at for w in unresolved or self._watches.values())
             starts.append(self._server_moment(registered) - self._new_run_lookback)
+        starts.extend(feed.since for feed in self._feeds if feed.fresh)
+        if not starts:  # only feeds, all served: cannot happen without a feed end
+            starts.append(self._server_moment(self._clock()) - self._overlap)
         return min(starts)
 
     def _wanted_form(self, watches: list[_Watch], any_unresolved: bool) -> FeedForm:
         form: list[str] = []
-        names = {w.pipeline_name for w in watches}
+        names: set[str | None] = {w.pipeline_name for w in watches}
+        for feed in self._feeds:
+            names.update(feed.pipelines)
         if None not in names and len(names) <= MAX_PIPELINE_VALUES:
             form.append("PipelineName")
         if not any_unresolved:  # new runs must be seen in any state, not only at their end
@@ -288,6 +407,8 @@ class SharedRunPoller:
                 continue
             except FATAL_ERRORS as error:
                 self._fail(list(self._watches.values()), error)
+                for feed in self._feeds:
+                    feed._fail(error)
                 return False
             except AdfError as error:
                 log.warning(
@@ -309,6 +430,15 @@ class SharedRunPoller:
             changed = self._watches.get(run.run_id)
             if changed is not None:
                 self._observe(changed, run)
+        if self._feeds:
+            ordered = sorted(changes.runs, key=_updated_order)
+            floor = self._feed_end - 2 * self._overlap
+            for feed in list(self._feeds):
+                feed._offer(ordered)
+                if start <= feed.since:  # this window reached back to the feed's start
+                    feed.fresh = False
+                if not feed.fresh:
+                    feed._raise_floor(floor)
         for watch in self._watches.values():
             watch.transient = None
             if watch.in_outage:
@@ -319,7 +449,10 @@ class SharedRunPoller:
         watches = self._watches.values()
         filters = []
         if "PipelineName" in form:
-            names = tuple(sorted({w.pipeline_name for w in watches if w.pipeline_name}))
+            wanted = {w.pipeline_name for w in watches if w.pipeline_name}
+            for feed in self._feeds:
+                wanted.update(feed.pipelines)
+            names = tuple(sorted(wanted))
             filters.append(RunFilter("PipelineName", "Equals" if len(names) == 1 else "In", names))
         if "Status" in form:
             filters.append(RunFilter("Status", "In", END_STATES))
@@ -384,3 +517,8 @@ class SharedRunPoller:
     def _server_moment(self, local: float) -> datetime:
         """A local clock reading placed on the server's clock."""
         return datetime.fromtimestamp(local, UTC) + self._skew
+
+
+def _updated_order(run: PipelineRun) -> tuple[datetime, str]:
+    moment = run.last_updated or datetime.min.replace(tzinfo=UTC)
+    return (moment, run.run_id)

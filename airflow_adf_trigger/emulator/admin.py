@@ -24,6 +24,15 @@ def handle(state: EmulatorState, request: Request) -> Response:
         if route == ("GET", "databricks/runs"):
             with state.lock:
                 return Response(200, state.databricks.summaries(state.clock()))
+        if route == ("GET", "triggers"):
+            return _triggers(state)
+        if (
+            request.method == "POST"
+            and len(request.segments) == 4
+            and request.segments[1] == "triggers"
+            and request.segments[3] == "fire"
+        ):
+            return _fire(state, request.segments[2], request)
         if route[1] == "faults" and request.method in ("GET", "POST", "DELETE"):
             return _faults(state, request)
         if route[1] == "settings" and request.method in ("GET", "POST"):
@@ -31,6 +40,38 @@ def handle(state: EmulatorState, request: Request) -> Response:
     except ValueError as error:
         return _bad_request(str(error))
     return Response(404, {"error": {"code": "NotFound", "message": "Unknown admin path"}})
+
+
+def _triggers(state: EmulatorState) -> Response:
+    with state.lock:
+        return Response(
+            200,
+            [
+                {
+                    "name": t.name,
+                    "type": t.type,
+                    "pipeline": t.pipeline,
+                    "every_seconds": t.every_seconds,
+                    "runs_started": state.trigger_runs[t.name],
+                }
+                for t in state.scenario.triggers
+            ],
+        )
+
+
+def _fire(state: EmulatorState, name: str, request: Request) -> Response:
+    """Start a run as the factory's trigger ``name`` would; body ``{"parameters": {...}}``."""
+    from airflow_adf_trigger.emulator.schedules import UnknownTrigger, fire
+
+    body = request.json_body() if request.body else {}
+    if not isinstance(body, dict) or not isinstance(body.get("parameters") or {}, dict):
+        raise ValueError('the body must be {"parameters": {...}} or empty')
+    try:
+        with state.lock:
+            run_id = fire(state, name, body.get("parameters"))
+    except UnknownTrigger:
+        return Response(404, {"error": {"code": "NotFound", "message": f"No trigger {name!r}"}})
+    return Response(200, {"runId": run_id})
 
 
 def _faults(state: EmulatorState, request: Request) -> Response:

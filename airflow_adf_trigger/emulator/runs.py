@@ -7,6 +7,7 @@ the clock, and a cancel request if one came.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ class PlannedActivity:
     start: float
     end: float
     status: str
+    output: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ def plan_run(
                 start=start,
                 end=start + duration,
                 status=ends_as,
+                output=activity.output,
             )
         )
         start += duration
@@ -114,6 +117,8 @@ class EmulatedRun:
     ordinal: int = 0
     invoked_by_id: str = ""
     reference_run_id: str | None = None
+    invoked_by: Mapping[str, str] | None = None
+    """``invokedBy`` name and type, when not a manual run (e.g. a ScheduleTrigger's)."""
     cancel_at: float | None = None
     cancelled_recursive: bool | None = None
 
@@ -192,6 +197,7 @@ class EmulatedRun:
                 "name": "Manual",
                 "id": self.invoked_by_id,
                 "invokedByType": "Manual",
+                **(self.invoked_by or {}),
             },
             "lastUpdated": timestamp(self.wall(history[-1][0])),
             "runStart": timestamp(None if began is None else self.wall(began)),
@@ -249,7 +255,9 @@ class EmulatedRun:
             "durationInMs": None if end is None else _ms(end - start),
             "retryAttempt": None,
             "input": {},
-            "output": {},
+            # Scripted outputs appear once the activity succeeded; shapes of the real ones
+            # (Copy: dataRead, rowsCopied, ...) are in docs/emulator-fidelity.md.
+            "output": dict(planned.output or {}) if status == "Succeeded" else {},
             "error": error,
             "pipelineName": self.spec.name,
             "pipelineRunId": self.run_id,

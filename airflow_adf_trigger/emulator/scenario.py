@@ -26,6 +26,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ServicePrincipal",
+    "TriggerSpec",
 ]
 
 
@@ -49,6 +50,8 @@ class ActivitySpec:
     name: str
     type: str = "Copy"
     duration_seconds: float | None = None
+    output: Mapping[str, Any] | None = None
+    """The activity run's ``output`` once it succeeded (scripted); ``{}`` when not given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,51 @@ class PipelineSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TriggerSpec:
+    """One of the factory's own triggers: starts runs of a pipeline, as ADF's triggers do.
+
+    ``every_seconds`` fires it on a schedule (first after ``first_after_seconds``, default one
+    period, on the emulator's clock); without it the trigger fires only when asked
+    (``POST /_emulator/triggers/{name}/fire``), like "Trigger now" in ADF Studio.
+    """
+
+    name: str
+    pipeline: str
+    type: str = "ScheduleTrigger"
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    every_seconds: float | None = None
+    first_after_seconds: float | None = None
+
+    @classmethod
+    def from_json(
+        cls, index: int, body: Mapping[str, Any], pipelines: Sequence[str]
+    ) -> TriggerSpec:
+        """Parse one ``triggers[index]`` entry; the pipeline must be in the scenario."""
+        where = f"triggers[{index}]"
+        if not isinstance(body, Mapping) or not body.get("name") or not body.get("pipeline"):
+            raise ScenarioError(f"{where}: needs a name and a pipeline")
+        if str(body["pipeline"]) not in pipelines:
+            raise ScenarioError(f"{where}.pipeline: {body['pipeline']!r} is not in pipelines")
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            raise ScenarioError(f"{where}.parameters: must be an object")
+        every = body.get("every_seconds")
+        first = body.get("first_after_seconds")
+        if every is not None and not float(every) > 0:
+            raise ScenarioError(f"{where}.every_seconds: must be positive")
+        if first is not None and float(first) < 0:
+            raise ScenarioError(f"{where}.first_after_seconds: must not be negative")
+        return cls(
+            name=str(body["name"]),
+            pipeline=str(body["pipeline"]),
+            type=str(body.get("type", "ScheduleTrigger")),
+            parameters=dict(parameters),
+            every_seconds=None if every is None else float(every),
+            first_after_seconds=None if first is None else float(first),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """Everything the emulator serves. Load it with :meth:`load` or :meth:`from_json`."""
 
@@ -144,6 +192,8 @@ class Scenario:
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
     databricks: DatabricksSpec | None = None
     """The Databricks workspace also served; see :mod:`airflow_adf_trigger.emulator.databricks`."""
+    triggers: tuple[TriggerSpec, ...] = ()
+    """The factory's own triggers (schedules, or fired by an admin call)."""
     cancel_finished: str = "error"
     """How cancel of a finished run is answered: ``error`` (400 PipelineRunNotRunning) or
     ``ok`` (200). No public source says which ADF does; tests can try both."""
@@ -193,6 +243,15 @@ class Scenario:
             raise ScenarioError(
                 f"cancel_finished: {cancel_finished!r} is not one of {CANCEL_FINISHED_ANSWERS}"
             )
+        raw_triggers = body.get("triggers") or []
+        if not isinstance(raw_triggers, Sequence) or isinstance(raw_triggers, str):
+            raise ScenarioError("triggers: must be a list")
+        triggers = tuple(
+            TriggerSpec.from_json(index, item, list(pipelines))
+            for index, item in enumerate(raw_triggers)
+        )
+        if len({t.name for t in triggers}) != len(triggers):
+            raise ScenarioError("triggers: names must be unique")
         databricks = None
         if body.get("databricks") is not None:
             try:
@@ -210,6 +269,7 @@ class Scenario:
             page_size=page_size,
             faults=faults,
             databricks=databricks,
+            triggers=triggers,
             cancel_finished=str(cancel_finished),
         )
 
@@ -307,11 +367,15 @@ def _activities(pipeline: str, raw: object) -> tuple[ActivitySpec, ...]:
         duration = item.get("duration_seconds")
         if duration is not None and float(duration) < 0:
             raise ScenarioError(f"{where}[{index}].duration_seconds: must not be negative")
+        output = item.get("output")
+        if output is not None and not isinstance(output, Mapping):
+            raise ScenarioError(f"{where}[{index}].output: must be an object")
         activities.append(
             ActivitySpec(
                 name=str(item["name"]),
                 type=str(item.get("type", "Copy")),
                 duration_seconds=None if duration is None else float(duration),
+                output=None if output is None else dict(output),
             )
         )
     names = [a.name for a in activities]

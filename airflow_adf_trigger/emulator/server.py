@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from airflow_adf_trigger.emulator import aad, admin, arm, databricks
+from airflow_adf_trigger.emulator import aad, admin, arm, databricks, schedules
 from airflow_adf_trigger.emulator.faults import (
     FaultSpec,
     aad_fault_error,
@@ -139,6 +139,11 @@ class EmulatorServer:
         """What ``GET /_emulator/runs`` answers: one line per run, status as of now."""
         with self.state.lock:
             return self.state.run_summaries()
+
+    def fire_trigger(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
+        """Start a run as the factory's trigger ``name`` would (``invokedBy`` names it)."""
+        with self.state.lock:
+            return schedules.fire(self.state, name, parameters)
 
     def add_fault(self, **fault: Any) -> FaultSpec:
         """Arm one fault after those already armed, e.g. ``add_fault(operation="get run",
@@ -317,6 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = Request.parse(method, self.path, dict(self.headers.items()), body)
+        with self.state.lock:
+            schedules.fire_due(self.state)  # the factory's scheduled runs whose time has come
         route = resolve(self.state, request)
         fault = None
         if route.operation is not None:

@@ -72,6 +72,10 @@ class EmulatorState:
     runs_by_pipeline: Counter[str] = field(default_factory=Counter)
     latest_in_group: dict[str, str] = field(default_factory=dict)
     """runGroupId -> the runId that is ``isLatest`` in that group."""
+    schedule_fired: Counter[str] = field(default_factory=Counter)
+    """Scheduled fires done per trigger (the next one is due one period after the last)."""
+    trigger_runs: Counter[str] = field(default_factory=Counter)
+    """Runs started per trigger, scheduled or fired by an admin call."""
     databricks: DatabricksRuns = field(default_factory=DatabricksRuns)
     """Databricks job runs (the scenario's ``databricks`` section)."""
     rate_limits: RateLimitBudget = field(default_factory=RateLimitBudget)
@@ -115,6 +119,7 @@ class EmulatorState:
             "requests_total": sum(self.requests.values()),
             "faults_applied": self.faults.applied,
             "databricks_runs_created": len(self.databricks.runs),
+            "runs_by_trigger": dict(self.trigger_runs),
         }
 
     def run_summaries(self) -> list[dict[str, Any]]:
@@ -129,6 +134,8 @@ class EmulatorState:
                 "isLatest": self.is_latest(run),
                 "parameters": dict(run.parameters),
                 "cancelled_recursive": run.cancelled_recursive,
+                # Only runs the factory's own triggers started name one.
+                **({"invokedBy": dict(run.invoked_by)} if run.invoked_by else {}),
             }
             for run in self.runs.values()
         ]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # imported where they are used, not here (see tests/unit/test_provider.py).
 
 XCOM_RUN_ID = "run_id"
+XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 ATTEMPT_KEY = "adf_create_run_attempt"
 """Task state store key of the create-run in flight (see ``core/reconcile.py``)."""
@@ -72,6 +73,11 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
     :param cancel_on_kill: cancel the run when the task is killed (default: yes).
+    :param activity_outputs: names of activities whose outputs, once the run succeeded, go to
+        XCom under ``activity_outputs`` as ``{name: output}`` (e.g. a Copy activity's
+        ``rowsCopied``, a Lookup's ``firstRow``); needs ``wait_for_termination``.
+    :param activity_output_max_bytes: an output whose JSON is larger is replaced by
+        ``{"truncated": true, "size_bytes": ..}`` (default 16 KiB).
     """
 
     template_fields: Sequence[str] = (
@@ -107,9 +113,14 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         outage_budget: float | None = None,
         reconcile_unknown_outcome: bool = True,
         reconcile_search_timeout: float = 120.0,
+        activity_outputs: Sequence[str] | None = None,
+        activity_output_max_bytes: int = 16 * 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.activity_outputs, self.activity_output_max_bytes = _checked_output_args(
+            activity_outputs, activity_output_max_bytes, wait_for_termination
+        )
         self.pipeline_name = pipeline_name
         self.parameters = parameters
         self.adf_conn_id = adf_conn_id
@@ -311,6 +322,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
         self._adopt(str(external_id), context)
+        self._push_activity_outputs(str(external_id), context)
         return str(external_id)
 
     # ------------------------------------------------------------ waiting
@@ -400,6 +412,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         status = event.get("status")
         if status == RunStatus.SUCCEEDED.value:
             self.log.info("%s", event.get("message"))
+            self._push_activity_outputs(run_id, context)
             return run_id
         raise AirflowException(str(event.get("message") or f"Run {run_id} ended {status}"))
 
@@ -433,6 +446,63 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             self.log.info("Task killed: %s", result.describe())
         except AdfError as error:
             self.log.error("Task killed, but cancelling run %s failed: %s", self.run_id, error)
+
+    # ------------------------------------------------------------ activity outputs
+
+    def _push_activity_outputs(self, run_id: str, context: Context) -> None:
+        """The named activities' outputs of a succeeded run, to XCom (``activity_outputs``)."""
+        if not self.activity_outputs:
+            return
+        from airflow_adf_trigger.core.outputs import activity_outputs
+
+        client = self.hook.client
+        run = client.get_run(run_id)
+        if not run.status.is_successful:  # not waited for (a retry found it still running)
+            return
+        outputs = client.drive(
+            activity_outputs(
+                client.settings,
+                run,
+                self.activity_outputs,
+                max_bytes=self.activity_output_max_bytes,
+            )
+        )
+        for name, output in outputs.items():
+            if output is None:
+                self.log.warning("Run %s has no succeeded activity named %r", run_id, name)
+            elif isinstance(output, dict) and output.get("truncated") is True:
+                self.log.warning(
+                    "The output of activity %r (%s bytes) is above %s bytes: not in XCom",
+                    name,
+                    output.get("size_bytes"),
+                    self.activity_output_max_bytes,
+                )
+        context["ti"].xcom_push(key=XCOM_ACTIVITY_OUTPUTS, value=outputs)
+
+
+def _checked_output_args(
+    names: Sequence[str] | None, max_bytes: int, waits: bool
+) -> tuple[list[str] | None, int]:
+    """``activity_outputs`` and its size bound, checked when the DAG is parsed."""
+    if names is None:
+        return None, max_bytes
+    if isinstance(names, str):
+        names = [names]
+    if not names or any(not isinstance(n, str) or not n.strip() for n in names):
+        raise AdfConfigurationError(
+            "activity_outputs", f"{names!r} is not a list of names", "give activity names"
+        )
+    if not waits:
+        raise AdfConfigurationError(
+            "activity_outputs",
+            "needs the run's end",
+            "set wait_for_termination=True (outputs exist once the run succeeded)",
+        )
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise AdfConfigurationError(
+            "activity_output_max_bytes", f"{max_bytes!r} is not positive", "give a byte count"
+        )
+    return list(names), max_bytes
 
 
 class RunStatusLog:

@@ -1,0 +1,69 @@
+"""The outputs of a finished run's activities, selected by name and bounded in size.
+
+ADF keeps each activity run's ``output`` object (a Copy activity's ``rowsRead``,
+``rowsCopied``, ``dataRead``...; a Lookup activity's ``firstRow`` or ``value``) in
+``queryActivityruns``. This module reads them, keeps the named activities' outputs and
+replaces any larger than a bound by a note saying so, so XCom never receives megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow_adf_trigger.core import protocol
+from airflow_adf_trigger.core.exchange import Flow
+from airflow_adf_trigger.core.models import PipelineRun, RunQuery
+from airflow_adf_trigger.core.operations import _all_pages, target
+from airflow_adf_trigger.core.settings import AdfSettings
+
+DEFAULT_MAX_BYTES = 16 * 1024
+
+
+def activity_outputs(
+    settings: AdfSettings,
+    run: PipelineRun,
+    names: Sequence[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    now: datetime | None = None,
+) -> Flow[dict[str, Any]]:
+    """``{activity name: output}`` for each name; the last succeeded run of an activity
+    counts (loops and retries run one several times). A name with no succeeded activity run
+    maps to None; an output above ``max_bytes`` of JSON to ``{"truncated": true, ...}``."""
+    now = now or datetime.now(UTC)
+    start = (run.run_start or now - timedelta(days=1)) - timedelta(minutes=5)
+    query = RunQuery(last_updated_after=start, last_updated_before=now + timedelta(days=1))
+    where = target(settings, run_id=run.run_id)
+    bodies: list[Mapping[str, Any]] = yield from _all_pages(
+        settings,
+        lambda token: protocol.build_query_activity_runs(settings, run.run_id, query, token),
+        # The raw bodies: the parsed ActivityRun model does not keep ``output``.
+        lambda response: protocol._parse_page(response, where, "query the activity runs of", dict),
+    )
+    return select_outputs(bodies, names, max_bytes)
+
+
+def select_outputs(
+    bodies: Sequence[Mapping[str, Any]], names: Sequence[str], max_bytes: int
+) -> dict[str, Any]:
+    """The bounded outputs of the named activities among ActivityRun bodies."""
+    chosen: dict[str, Any] = {name: None for name in names}
+    ordered = sorted(bodies, key=lambda body: str(body.get("activityRunEnd") or ""))
+    for body in ordered:
+        name = str(body.get("activityName") or "")
+        if name in chosen and str(body.get("status")) == "Succeeded":
+            chosen[name] = body.get("output")
+    return {name: bounded(output, max_bytes) for name, output in chosen.items()}
+
+
+def bounded(output: Any, max_bytes: int) -> Any:
+    """``output`` itself, or a note when its JSON is larger than ``max_bytes``."""
+    if output is None:
+        return None
+    size = len(json.dumps(output, separators=(",", ":")).encode())
+    if size <= max_bytes:
+        return output
+    return {"truncated": True, "size_bytes": size, "max_bytes": max_bytes}

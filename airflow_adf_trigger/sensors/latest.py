@@ -1,0 +1,213 @@
+"""AdfLatestPipelineRunSensor: wait until the latest run of a pipeline has succeeded.
+
+For DAGs that depend on pipelines ADF schedules itself: the sensor looks at the newest run
+of the pipeline (optionally started after a moment such as the data interval's start, and
+optionally with given parameter values) and succeeds once that run has succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.validation import check_pipeline, check_seconds, poll_floor
+from airflow_adf_trigger.links.adf import AdfPipelineRunLink
+from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_adf_trigger.core.models import PipelineRun
+
+LOOKBACK = timedelta(days=45)
+"""Without ``started_after``, runs are looked for this far back (ADF keeps 45 days)."""
+
+
+class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
+    """Succeed when the latest matching run of ``pipeline_name`` has succeeded.
+
+    The latest run is the one with the newest ``runStart`` among the pipeline's runs started
+    at or after ``started_after`` whose parameters include ``parameters``. While there is none,
+    or it is queued or in progress, the sensor waits; a Failed or Cancelled latest run fails
+    the task at once (or skips it with ``soft_fail=True``), naming the run and its message.
+    A check that cannot reach Azure counts as "not yet".
+
+    :param pipeline_name: the pipeline (templated).
+    :param started_after: ISO-8601 time or datetime (templated), e.g.
+        ``"{{ data_interval_start }}"``; runs started before it are ignored.
+    :param parameters: parameter values the run must have (templated); ADF reports them as
+        strings, so they are compared as strings.
+    :param deferrable: wait in the triggerer: on the shared poller's feed while the latest
+        run is active; while no matching run exists yet, one check per ``poke_interval``.
+    """
+
+    template_fields: Sequence[str] = (
+        "pipeline_name",
+        "started_after",
+        "parameters",
+        "resource_group",
+        "factory_name",
+    )
+    operator_extra_links = (AdfPipelineRunLink(),)
+    ui_color = "#cfe6fb"
+
+    def __init__(
+        self,
+        *,
+        pipeline_name: str,
+        started_after: str | datetime | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        adf_conn_id: str = DEFAULT_CONN_ID,
+        resource_group: str | None = None,
+        factory_name: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        for name in ("poke_interval", "timeout"):
+            value = kwargs.get(name)
+            if value is not None:
+                check_seconds(
+                    name, value.total_seconds() if isinstance(value, timedelta) else value
+                )
+        super().__init__(**kwargs)
+        if "{{" not in str(pipeline_name):
+            check_pipeline(pipeline_name)
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise AdfConfigurationError(
+                "parameters", f"{parameters!r} is not a mapping", "give {name: value}"
+            )
+        self.pipeline_name = pipeline_name
+        self.started_after = started_after
+        self.parameters = parameters
+        self.adf_conn_id = adf_conn_id
+        self.resource_group = resource_group
+        self.factory_name = factory_name
+        self.deferrable = deferrable
+        self.run_id: str | None = None
+
+    # ------------------------------------------------------------ looking
+
+    def _since(self) -> datetime:
+        value = self.started_after
+        if value is None or value == "":
+            return datetime.now(UTC) - LOOKBACK
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                raise AirflowFailException(
+                    f"started_after: {value!r} is not an ISO-8601 time"
+                ) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def latest_run(self) -> PipelineRun | None:
+        """The newest matching run, or None (one query, every page)."""
+        from airflow_adf_trigger.core.models import RunFilter, RunQuery
+
+        since = self._since()
+        now = datetime.now(UTC)
+        query = RunQuery(
+            last_updated_after=since,
+            last_updated_before=now + timedelta(days=1),
+            filters=(RunFilter("PipelineName", "Equals", (self.pipeline_name,)),),
+            order_by=(("RunStart", "DESC"),),
+        )
+        wanted = {str(k): _as_string(v) for k, v in (self.parameters or {}).items()}
+        candidates = [
+            run
+            for run in self.hook.client.query_pipeline_runs(query)
+            if run.pipeline_name == self.pipeline_name
+            and (run.run_start is None or run.run_start >= since)
+            and all(run.parameters.get(k) == v for k, v in wanted.items())
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: r.run_start or r.last_updated or since)
+
+    def poke(self, context: Context) -> bool:
+        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
+
+        try:
+            run = self.latest_run()
+        except TRANSIENT_ERRORS as error:
+            self.log.warning(
+                "Could not read the runs of %r (%s); not yet", self.pipeline_name, error
+            )
+            return False
+        return self._judge(run, context)
+
+    def _judge(self, run: PipelineRun | None, context: Context) -> bool:
+        if run is None:
+            self.log.info("No matching run of pipeline %r yet", self.pipeline_name)
+            return False
+        self.run_id = run.run_id
+        context["ti"].xcom_push(key="run_id", value=run.run_id)
+        self.log.info(
+            "Latest run of pipeline %r: %s is %s (%s)",
+            self.pipeline_name,
+            run.run_id,
+            run.status.value,
+            self.hook.monitoring_url(run.run_id),
+        )
+        if run.status.is_successful:
+            return True
+        if run.status.is_terminal:
+            raise AirflowFailException(str(self.hook.unsuccessful_run_error(run)))
+        return False
+
+    # ------------------------------------------------------------ running
+
+    def execute(self, context: Context) -> Any:
+        try:
+            check_seconds(
+                "poke_interval",
+                self.poke_interval,
+                minimum=poll_floor(self.hook.settings.cloud.is_local),
+            )
+        except AdfConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
+        self._since()  # a bad started_after fails before any request
+        if not self.deferrable:
+            return super().execute(context)
+        self._check_or_defer(context)
+        return None
+
+    def _check_or_defer(self, context: Context) -> None:
+        run = self.latest_run()
+        if self._judge(run, context):
+            return
+        if run is None:
+            from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+            self.defer(
+                trigger=TimeDeltaTrigger(timedelta(seconds=self.poke_interval)),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout),
+            )
+        self.defer(
+            trigger=self.run_trigger(
+                run.run_id, poll_interval=self.poke_interval, pipeline_name=run.pipeline_name
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: Any = None) -> None:
+        """Back from the triggerer: look again (a newer run may have started meanwhile)."""
+        if isinstance(event, dict) and event.get("status") == "error":
+            raise AirflowException(str(event.get("message")))
+        self._check_or_defer(context)
+
+
+def _as_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return value if isinstance(value, str) else str(value)
