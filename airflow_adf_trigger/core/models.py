@@ -59,6 +59,8 @@ class PipelineRun:
     duration_ms: int | None = None
     last_updated: datetime | None = None
     invoked_by: str | None = None
+    invoked_by_type: str | None = None
+    """What started the run: ``Manual``, ``ScheduleTrigger``, ``PipelineActivity``..."""
     run_dimensions: Mapping[str, str] = field(default_factory=dict)
     """``runDimensions`` (spec, SDKs) or ``runDimension`` (service examples): both are read."""
 
@@ -81,6 +83,9 @@ class PipelineRun:
             duration_ms=None if duration is None else int(duration),
             last_updated=parse_timestamp(body.get("lastUpdated")),
             invoked_by=invoked_by.get("name") if isinstance(invoked_by, Mapping) else None,
+            invoked_by_type=(
+                invoked_by.get("invokedByType") if isinstance(invoked_by, Mapping) else None
+            ),
             run_dimensions=dict(dimensions) if isinstance(dimensions, Mapping) else {},
         )
 
@@ -110,6 +115,8 @@ class ActivityRun:
     duration_ms: int | None = None
     retry_attempt: int | None = None
     error: ActivityError | None = None
+    output: Any = field(default=None, compare=False, repr=False)
+    """The activity's ``output`` object as ADF reports it (a Copy's ``rowsCopied``...)."""
 
     @property
     def failed(self) -> bool:
@@ -144,6 +151,7 @@ class ActivityRun:
             duration_ms=None if duration is None else int(duration),
             retry_attempt=None if retry is None else int(retry),
             error=error,
+            output=body.get("output"),
         )
 
     def describe(self) -> str:

@@ -9,14 +9,13 @@ replaces any larger than a bound by a note saying so, so XCom never receives meg
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.exchange import Flow
-from airflow_adf_trigger.core.models import PipelineRun, RunQuery
-from airflow_adf_trigger.core.operations import _all_pages, target
+from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunQuery
+from airflow_adf_trigger.core.operations import query_activity_runs
 from airflow_adf_trigger.core.settings import AdfSettings
 
 DEFAULT_MAX_BYTES = 16 * 1024
@@ -36,26 +35,19 @@ def activity_outputs(
     now = now or datetime.now(UTC)
     start = (run.run_start or now - timedelta(days=1)) - timedelta(minutes=5)
     query = RunQuery(last_updated_after=start, last_updated_before=now + timedelta(days=1))
-    where = target(settings, run_id=run.run_id)
-    bodies: list[Mapping[str, Any]] = yield from _all_pages(
-        settings,
-        lambda token: protocol.build_query_activity_runs(settings, run.run_id, query, token),
-        # The raw bodies: the parsed ActivityRun model does not keep ``output``.
-        lambda response: protocol._parse_page(response, where, "query the activity runs of", dict),
-    )
-    return select_outputs(bodies, names, max_bytes)
+    activities = yield from query_activity_runs(settings, run.run_id, query)
+    return select_outputs(activities, names, max_bytes)
 
 
 def select_outputs(
-    bodies: Sequence[Mapping[str, Any]], names: Sequence[str], max_bytes: int
+    activities: Sequence[ActivityRun], names: Sequence[str], max_bytes: int
 ) -> dict[str, Any]:
-    """The bounded outputs of the named activities among ActivityRun bodies."""
+    """The bounded outputs of the named activities; the last succeeded run of each counts."""
     chosen: dict[str, Any] = {name: None for name in names}
-    ordered = sorted(bodies, key=lambda body: str(body.get("activityRunEnd") or ""))
-    for body in ordered:
-        name = str(body.get("activityName") or "")
-        if name in chosen and str(body.get("status")) == "Succeeded":
-            chosen[name] = body.get("output")
+    far_past = datetime.min.replace(tzinfo=UTC)
+    for activity in sorted(activities, key=lambda a: a.run_end or far_past):
+        if activity.activity_name in chosen and activity.status == "Succeeded":
+            chosen[activity.activity_name] = activity.output
     return {name: bounded(output, max_bytes) for name, output in chosen.items()}
 
 

@@ -154,8 +154,8 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
     Use it in an ``AssetWatcher``. The event's payload (the asset event's
     ``extra["payload"]``) is the run: ``run_id``, ``pipeline_name``, ``status``,
     ``parameters``, ``run_start``, ``run_end``, ``last_updated``, ``duration_ms``,
-    ``message``, ``invoked_by``, ``run_group_id``, ``factory_name``, ``resource_group`` and
-    ``run_page_url``. Never a secret.
+    ``message``, ``invoked_by``, ``invoked_by_type``, ``run_group_id``, ``factory_name``,
+    ``resource_group`` and ``run_page_url``. Never a secret.
 
     :param pipeline_names: the pipeline, or pipelines, to watch (up to 100 keep the feed
         narrowed by name).
@@ -307,6 +307,7 @@ def event_payload(run: PipelineRun, settings: Any) -> dict[str, Any]:
         "duration_ms": run.duration_ms,
         "message": run.message,
         "invoked_by": run.invoked_by,
+        "invoked_by_type": run.invoked_by_type,
         "run_group_id": run.run_group_id,
         "factory_name": settings.factory.factory_name,
         "resource_group": settings.factory.resource_group,

@@ -111,6 +111,7 @@ def test_each_ended_run_of_the_pipeline_is_one_event_with_the_run_in_its_payload
     event = by_id[fired[0]]
     assert event["pipeline_name"] == "ingest_sales"
     assert event["invoked_by"] == "nightly_ingest"
+    assert event["invoked_by_type"] == "ScheduleTrigger"
     assert event["factory_name"] == "adf-demo"
     assert event["run_page_url"].endswith(
         f"/monitoring/pipelineruns/{fired[0]}?factory=/subscriptions/"

@@ -7,12 +7,21 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.models import ActivityRun
 from airflow_adf_trigger.core.outputs import bounded, select_outputs
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
 
-def body(name: str, status: str, output: Any, end: str) -> dict[str, Any]:
-    return {"activityName": name, "status": status, "output": output, "activityRunEnd": end}
+def body(name: str, status: str, output: Any, end: str) -> ActivityRun:
+    return ActivityRun.from_json(
+        {
+            "activityRunId": f"{name}-{end}",
+            "activityName": name,
+            "status": status,
+            "output": output,
+            "activityRunEnd": end,
+        }
+    )
 
 
 def test_the_last_succeeded_run_of_each_named_activity_is_kept() -> None:
