@@ -11,7 +11,7 @@ Environment:
   BENCH_POLL_INTERVAL=S   poll interval of both triggers (default 5 s)
   BENCH_MIN_DURATION=S, BENCH_MAX_DURATION=S   run durations (default 20-150 s)
   BENCH_IMPORT_REPEATS=N  fresh interpreters per import variant (default 7)
-  BENCH_SKIP=imports,ours,official   parts to leave out
+  BENCH_SKIP=imports,ours,official,events   parts to leave out
   BENCH_OUT=PATH          where the JSON of every figure goes (default: in the bench venv)
 """
 
@@ -249,6 +249,11 @@ def main() -> int:
             title + f", poll {config.poll_interval:g} s",
             watch_rows(results.get("ours"), results.get("official")),
         )
+    if "events" not in skip:
+        # Printed as it runs: 100 event triggers and some run triggers on one change feed.
+        step("event triggers: 100 watched pipelines on the shared change feed")
+        print(flush=True)
+        subprocess.run([sys.executable, str(HERE / "event_watchers.py")], check=False)
     print(f"\nAll figures as JSON: {out}")
     return 0
 
