@@ -357,9 +357,9 @@ class AirflowDeployment:
             "GET",
             f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
             params={"full_content": True},
-            headers={"Accept": "text/plain"},
         )
-        return answer.text
+        answer.raise_for_status()
+        return answer.text  # JSON: every record, error details included
 
 
 @contextmanager

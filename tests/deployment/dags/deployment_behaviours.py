@@ -38,6 +38,7 @@ with _dag("deploy_wait_deferred"):
         check_interval=1,
     )
 
+# Checks 30 s apart: a kill must end the wait at once, not at the next check.
 with _dag("deploy_wait_in_worker"):
     AdfRunPipelineOperator(
         task_id="wait",
@@ -45,7 +46,7 @@ with _dag("deploy_wait_in_worker"):
         parameters=MARK,
         wait_for_termination=True,
         deferrable=False,
-        check_interval=1,
+        check_interval=30,
     )
 
 # The timeout passes long before the pipeline ends: the run is cancelled, the task fails.
