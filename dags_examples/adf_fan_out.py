@@ -33,6 +33,10 @@ with DAG(
         wait_for_termination=True,
         deferrable=True,
         check_interval=1,  # seconds; 30-60 s suits real pipelines
+        # A retry follows the same run (or finishes at once if it succeeded), never a second
+        # one; it also rides out an Airflow 3.3 race in which a run that ends within seconds
+        # of the deferral gets its task failed by the scheduler.
+        retries=1,
     ).expand(parameters=[{"region": region, "date": RUN_DATE} for region in REGIONS])
 
     @task

@@ -72,9 +72,21 @@ def test_clear_cancels_the_run_and_the_new_try_starts_a_fresh_one(
 ) -> None:
     airflow = airflow_deployment
     run_id, first = start_waiting(airflow, deployment_emulator, dag_id)
-    assert airflow.links(dag_id, run_id, "wait")["Monitor in ADF Studio"].startswith(
-        "https://adf.azure.com/en-us/monitoring/pipelineruns/" + first["runId"]
-    ), "the link is there while the task waits"
+    try:
+        clear_and_check(airflow, deployment_emulator, dag_id, run_id, first)
+    finally:
+        finish(airflow, dag_id, run_id)
+
+
+def clear_and_check(
+    airflow: AirflowDeployment, deployment_emulator: Any, dag_id: str, run_id: str, first: Any
+) -> None:
+    link = wait_until(
+        "the link while the task waits",
+        lambda: airflow.links(dag_id, run_id, "wait")["Monitor in ADF Studio"],
+        timeout=15,
+    )
+    assert link.startswith("https://adf.azure.com/en-us/monitoring/pipelineruns/" + first["runId"])
 
     airflow.clear(dag_id, run_id, "wait")
 
@@ -94,7 +106,6 @@ def test_clear_cancels_the_run_and_the_new_try_starts_a_fresh_one(
     ti = airflow.task_instance(dag_id, run_id, "wait")
     assert (ti["state"], ti["try_number"]) == (WAITING[dag_id], 2)
     assert airflow.xcom(dag_id, run_id, "wait", "run_id") == second[0]["runId"]
-    finish(airflow, dag_id, run_id)
 
 
 @pytest.mark.parametrize("dag_id", [DEFERRED, IN_WORKER])
@@ -103,8 +114,16 @@ def test_mark_failed_cancels_the_run_at_once(
 ) -> None:
     airflow = airflow_deployment
     run_id, run = start_waiting(airflow, deployment_emulator, dag_id)
-    time.sleep(2)
+    try:
+        mark_failed_and_check(airflow, deployment_emulator, dag_id, run_id, run)
+    finally:
+        finish(airflow, dag_id, run_id)
 
+
+def mark_failed_and_check(
+    airflow: AirflowDeployment, deployment_emulator: Any, dag_id: str, run_id: str, run: Any
+) -> None:
+    time.sleep(2)
     marked = time.monotonic()
     airflow.set_task_state(dag_id, run_id, "wait", "failed")
     cancelled = wait_for_adf_status(deployment_emulator, run_id, run["runId"], ENDED, timeout=20)
