@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo emulator lock clean faults
+.PHONY: venv test lint typecheck unit demo emulator lock clean faults deployment browser-deps
 
 venv: $(STAMP)
 
@@ -28,6 +28,16 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+# Real Airflow (scheduler, dag-processor, triggerer, api-server) driven over REST, and the
+# browser tests (also part of `make test`).
+deployment: $(STAMP)
+	$(BIN)/pytest tests/deployment -q
+
+# What the browser tests need: Debian's chromium (apt, no browser download) and Playwright.
+browser-deps: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python playwright
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator.demo

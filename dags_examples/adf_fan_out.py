@@ -13,6 +13,11 @@ from airflow.sdk import DAG, task
 
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
+# The run's date however the DAG run started: a scheduled run's logical date, else the time
+# it was queued (in Airflow 3 a run started from the UI, CLI, REST or an asset event has no
+# logical date, and `{{ ds }}` is undefined there).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
 REGIONS = ["emea", "amer", "apac"]
 
 with DAG(
@@ -28,7 +33,11 @@ with DAG(
         wait_for_termination=True,
         deferrable=True,
         check_interval=1,  # seconds; 30-60 s suits real pipelines
-    ).expand(parameters=[{"region": region, "date": "{{ ds }}"} for region in REGIONS])
+        # A retry follows the same run (or finishes at once if it succeeded), never a second
+        # one; it also rides out an Airflow 3.3 race in which a run that ends within seconds
+        # of the deferral gets its task failed by the scheduler.
+        retries=1,
+    ).expand(parameters=[{"region": region, "date": RUN_DATE} for region in REGIONS])
 
     @task
     def summarise(run_ids: list[str]) -> int:

@@ -18,6 +18,11 @@ from airflow.sdk import DAG, task
 
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
+# The run's date however the DAG run started: a scheduled run's logical date, else the time
+# it was queued (in Airflow 3 a run started from the UI, CLI, REST or an asset event has no
+# logical date, and `{{ ds }}` is undefined there).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
 with DAG(
     dag_id="adf_recovery_rerun",
     start_date=datetime(2026, 1, 1),
@@ -28,7 +33,7 @@ with DAG(
     first_attempt = AdfRunPipelineOperator(
         task_id="first_attempt",
         pipeline_name="load_warehouse",
-        parameters={"date": "{{ ds }}"},
+        parameters={"date": RUN_DATE},
         wait_for_termination=True,
         deferrable=False,
         check_interval=1,  # seconds; 30-60 s suits real pipelines

@@ -17,6 +17,11 @@ from airflow.sdk import DAG, task
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 
+# The run's date however the DAG run started: a scheduled run's logical date, else the time
+# it was queued (in Airflow 3 a run started from the UI, CLI, REST or an asset event has no
+# logical date, and `{{ ds }}` is undefined there).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
 with DAG(
     dag_id="adf_trigger_then_sense",
     start_date=datetime(2026, 1, 1),
@@ -27,7 +32,7 @@ with DAG(
     trigger = AdfRunPipelineOperator(
         task_id="trigger_copy_sales",
         pipeline_name="copy_sales",
-        parameters={"region": "emea", "date": "{{ ds }}"},
+        parameters={"region": "emea", "date": RUN_DATE},
     )
 
     wait = AdfPipelineRunSensor(

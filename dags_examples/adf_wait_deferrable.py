@@ -14,6 +14,11 @@ from airflow.sdk import DAG
 
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
+# The run's date however the DAG run started: a scheduled run's logical date, else the time
+# it was queued (in Airflow 3 a run started from the UI, CLI, REST or an asset event has no
+# logical date, and `{{ ds }}` is undefined there).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
 with DAG(
     dag_id="adf_wait_deferrable",
     start_date=datetime(2026, 1, 1),
@@ -24,7 +29,7 @@ with DAG(
     AdfRunPipelineOperator(
         task_id="copy_sales",
         pipeline_name="copy_sales",
-        parameters={"region": "emea", "date": "{{ ds }}"},
+        parameters={"region": "emea", "date": RUN_DATE},
         wait_for_termination=True,
         deferrable=True,
         check_interval=1,  # seconds; 30-60 s suits real pipelines (each check is an ARM read)

@@ -29,6 +29,11 @@ from airflow.sdk import DAG, task
 
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
+# The run's date however the DAG run started: a scheduled run's logical date, else the time
+# it was queued (in Airflow 3 a run started from the UI, CLI, REST or an asset event has no
+# logical date, and `{{ ds }}` is undefined there).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+
 DATABRICKS_CONN_ID = "databricks_default"
 NOTEBOOK_TASK_KEY = "prepare_sales"
 PUBLISH_JOB_ID = "4242"  # an existing job in the workspace (Jobs & Pipelines)
@@ -46,13 +51,13 @@ with DAG(
     prepare = DatabricksSubmitRunOperator(
         task_id="prepare_sales",
         databricks_conn_id=DATABRICKS_CONN_ID,
-        run_name="prepare_sales_{{ ds }}",
+        run_name=f"prepare_sales_{RUN_DATE}",
         tasks=[
             {
                 "task_key": NOTEBOOK_TASK_KEY,
                 "notebook_task": {
                     "notebook_path": "/Workspace/etl/prepare_sales",
-                    "base_parameters": {"date": "{{ ds }}"},
+                    "base_parameters": {"date": RUN_DATE},
                 },
                 "existing_cluster_id": "0101-120000-etl00001",
             }

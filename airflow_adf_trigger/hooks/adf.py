@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ class AdfHook(BaseHook):
         A connection of the official provider's ``azure_data_factory`` type works too.
     :param resource_group: use this resource group instead of the connection's.
     :param factory_name: use this factory instead of the connection's.
+    :param sleep: how the client waits between checks and before retries (default
+        ``time.sleep``); the operator passes one that a kill interrupts.
     """
 
     conn_name_attr = "adf_conn_id"
@@ -39,11 +42,13 @@ class AdfHook(BaseHook):
         *,
         resource_group: str | None = None,
         factory_name: str | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self.adf_conn_id = adf_conn_id
         self.resource_group = resource_group
         self.factory_name = factory_name
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"AdfHook(adf_conn_id={self.adf_conn_id!r})"
@@ -67,7 +72,9 @@ class AdfHook(BaseHook):
 
     @cached_property
     def client(self) -> AdfClient:
-        return AdfClient(self.settings)
+        if self._sleep is None:
+            return AdfClient(self.settings)
+        return AdfClient(self.settings, sleep=self._sleep)
 
     def get_conn(self) -> AdfClient:
         return self.client

@@ -1,8 +1,9 @@
-"""The "Monitor in ADF Studio" extra link: never empty."""
+"""The "Monitor in ADF Studio" extra link."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
@@ -11,12 +12,17 @@ if TYPE_CHECKING:
 
     from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
+STUDIO_HOSTS = {"public": "adf.azure.com", "china": "adf.azure.cn", "usgov": "adf.azure.us"}
 FALLBACK_URL = "https://adf.azure.com/en-us/monitoring/pipelineruns"
-"""Used only when the connection cannot be read: ADF Studio's monitoring page."""
+"""Only when nothing at all can be read from the connection: ADF Studio's monitoring page."""
 
 
 class AdfPipelineRunLink(BaseOperatorLink):
-    """The run's page in ADF Studio; before a run exists, the factory's pipeline runs."""
+    """The run's page in ADF Studio; before a run exists, the factory's pipeline runs.
+
+    Airflow stores the link when a try ends, and the operator stores it as soon as its run
+    exists; a task instance that never ran has no link.
+    """
 
     name = "Monitor in ADF Studio"
 
@@ -26,10 +32,61 @@ class AdfPipelineRunLink(BaseOperatorLink):
 
 def monitoring_url(operator: AdfFactoryTask, run_id: str | None) -> str:
     """The link for the operator or the sensor (any :class:`AdfFactoryTask`)."""
+    run_id = run_id if _looks_like_run_id(run_id) else None
     try:
-        return operator.hook.monitoring_url(run_id if _looks_like_run_id(run_id) else None)
-    except Exception:  # the link must never break the task or be empty
-        return FALLBACK_URL
+        return operator.hook.monitoring_url(run_id)
+    except Exception:  # the link must never break the task
+        return _best_effort_url(operator, run_id)
+
+
+def _best_effort_url(operator: AdfFactoryTask, run_id: str | None) -> str:
+    """From whatever the connection holds, when it does not validate as a whole.
+
+    The studio host follows the connection's cloud (China and US Government have their own);
+    the factory is named when its subscription, resource group and name are all known.
+    """
+    try:
+        from airflow_adf_trigger.hooks.connection import extra_value
+
+        conn = operator.hook.get_connection(operator.adf_conn_id)
+        extra = conn.extra_dejson
+    except Exception:
+        extra = {}
+    return studio_url(
+        cloud=extra_value(extra, "cloud") if extra else None,
+        subscription_id=extra_value(extra, "subscription_id") if extra else None,
+        resource_group=operator.resource_group
+        or (extra_value(extra, "resource_group") if extra else None),
+        factory_name=operator.factory_name
+        or (extra_value(extra, "factory_name") if extra else None),
+        run_id=run_id,
+    )
+
+
+def studio_url(
+    *,
+    cloud: object = None,
+    subscription_id: object = None,
+    resource_group: object = None,
+    factory_name: object = None,
+    run_id: str | None = None,
+) -> str:
+    """ADF Studio's monitoring page for the cloud, with the factory when it is known."""
+    key = str(cloud or "public").strip().lower().replace(" ", "").replace("_", "")
+    key = {"azurecloud": "public", "azurechinacloud": "china"}.get(key, key)
+    if key in ("usgovernment", "azureusgovernment"):
+        key = "usgov"
+    host = STUDIO_HOSTS.get(key, STUDIO_HOSTS["public"])
+    page = f"pipelineruns/{quote(run_id, safe='')}" if run_id else "pipelineruns"
+    url = f"https://{host}/en-us/monitoring/{page}"
+    parts = [subscription_id, resource_group, factory_name]
+    if all(isinstance(part, str) and part.strip() for part in parts):
+        factory = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.DataFactory/factories/{factory_name}"
+        )
+        url += f"?factory={quote(factory, safe='/')}"
+    return url
 
 
 def _looks_like_run_id(value: object) -> bool:

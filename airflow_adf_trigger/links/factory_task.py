@@ -26,8 +26,15 @@ class AdfFactoryTask:
         from airflow_adf_trigger.hooks.adf import AdfHook
 
         return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
+            self.adf_conn_id,
+            resource_group=self.resource_group,
+            factory_name=self.factory_name,
+            **self._hook_options(),
         )
+
+    def _hook_options(self) -> dict[str, Any]:
+        """More keyword arguments for the hook (the operator's interruptible sleep)."""
+        return {}
 
     def run_trigger(self, run_id: str, **options: Any) -> AdfPipelineRunTrigger:
         """A trigger that follows ``run_id`` in this task's factory."""

@@ -35,6 +35,12 @@ ATTEMPT_KEY = "adf_create_run_attempt"
 """Task state store key of the create-run in flight (see ``core/reconcile.py``)."""
 HEARTBEAT_SECONDS = 300.0
 """While a run's status stays the same, the worker wait logs it again this often."""
+KILL_CHECK_SECONDS = 0.25
+"""The worker wait sleeps in slices this long, so a kill ends it at once."""
+
+
+class WaitInterrupted(Exception):
+    """The task was killed (mark failed/success, clear) while it waited in the worker."""
 
 
 class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
@@ -42,7 +48,11 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
 
     A retried task reattaches to the run its earlier try started while that run is still
     queued or in progress, finishes at once if it succeeded, and starts a new run only
-    after a Failed or Cancelled one.
+    after a Failed or Cancelled one. A *cleared* task is a rerun: its first try cancels the
+    earlier try's run if it is still going (child pipelines included) and starts a new one.
+    The two are told apart by the task instance's ``try_number`` and ``max_tries``: a clear
+    resets ``max_tries`` to ``try_number + retries``, so the first try after a clear is the
+    first of a new series, exactly as the first try of a new DAG run.
 
     When a create-run's answer is lost (ADF may or may not have started the run), the try
     fails and the next one first looks for that run among the pipeline's recent runs (same
@@ -150,12 +160,62 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         )
         self.run_id: str | None = None
         self._create_sent_at: datetime | None = None
+        self._killed = False  # set by on_kill; a plain flag is safe in a signal handler
 
     def execute(self, context: Context) -> str | None:
         if self.wait_for_termination:
             self._checked_interval()  # a too-short interval fails before the run is started
+        if is_first_try_of_series(context, self.retries or 0):
+            self._forget_earlier_series(context)
         self.execute_resumable(context)
         return self.run_id
+
+    def _forget_earlier_series(self, context: Context) -> None:
+        """A clear means rerun: never reattach to (or adopt) what an earlier series started.
+
+        The run of the cleared try may still be going (its trigger is cancelling it at the
+        same moment, or a user cleared a failed task whose run is alive): cancel it too, so
+        no run is left behind, and start afresh.
+        """
+        from airflow_adf_trigger.core.errors import AdfError
+
+        store = context.get("task_state_store")
+        if store is None:
+            return
+        earlier = store.get(self.external_id_key)
+        if store.get(ATTEMPT_KEY):
+            self.log.warning(
+                "This task was cleared after a try whose create-run got no answer; a run it "
+                "may have started is not looked for. Check ADF monitoring for pipeline %r.",
+                self.pipeline_name,
+            )
+            store.delete(ATTEMPT_KEY)
+        if not earlier:
+            return
+        store.delete(self.external_id_key)
+        client = self.hook.client
+        try:
+            run = client.get_run(str(earlier))
+            if run.status in ACTIVE:
+                result = client.cancel_run(run.run_id, is_recursive=True)
+                self.log.info(
+                    "Task cleared: starting a new run; the earlier try's %s (child pipelines "
+                    "included)",
+                    result.describe(),
+                )
+            else:
+                self.log.info(
+                    "Task cleared: starting a new run (the earlier try's run %s is %s)",
+                    run.run_id,
+                    run.status.value,
+                )
+        except AdfError as error:
+            self.log.warning(
+                "Task cleared: starting a new run; the earlier try's run %s could not be "
+                "checked or cancelled: %s",
+                earlier,
+                error,
+            )
 
     # ------------------------------------------------------------ ResumableJobMixin
 
@@ -330,7 +390,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     def _wait_in_worker(self, run_id: str) -> None:
         from airflow_adf_trigger.core.errors import AdfOutageError, AdfWaitTimeoutError
 
-        client = self.hook.client
+        client = self.hook.client  # its sleeps end as soon as on_kill is called
         budget = self._outage_budget()
         status_log = RunStatusLog(self.log, self.check_interval)
 
@@ -351,6 +411,12 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
                 outage_budget=budget,
                 on_outage=on_outage,
             )
+        except WaitInterrupted:
+            raise AirflowException(
+                f"Task killed while waiting for pipeline {self.pipeline_name!r} run {run_id}; "
+                "stopped waiting"
+                + (" (the run was cancelled, see above)" if self.cancel_on_kill else "")
+            ) from None
         except AdfWaitTimeoutError as waited:
             raise AirflowException(self._cancel_after_timeout(waited.run)) from None
         except AdfOutageError as outage:
@@ -361,6 +427,22 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         if not run.status.is_successful:
             raise AirflowException(str(self.hook.unsuccessful_run_error(run)))
         self.log.info("Pipeline %r run %s succeeded", run.pipeline_name, run_id)
+
+    def _hook_options(self) -> dict[str, Any]:
+        # Airflow calls on_kill from the task's SIGTERM handler and then lets an interrupted
+        # sleep go on: the client's sleeps (between checks, before retries) look at the flag.
+        return {"sleep": self._sleep_unless_killed}
+
+    def _sleep_unless_killed(self, seconds: float) -> None:
+        """Sleep in short slices, ending with :class:`WaitInterrupted` once on_kill ran."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._killed:
+                raise WaitInterrupted
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, KILL_CHECK_SECONDS))
 
     def _checked_interval(self) -> float:
         """``check_interval``, with the 1 s floor once the connection tells Azure from a local
@@ -419,13 +501,23 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     # ------------------------------------------------------------ bookkeeping
 
     def _adopt(self, run_id: str, context: Context) -> None:
-        """Remember the run the instant it is known: for on_kill, XCom and the link."""
+        """Remember the run the instant it is known: for on_kill, XCom and the link.
+
+        Airflow stores extra links only when a try ends; the run's link is stored now, so
+        the UI shows it while the task waits too.
+        """
+        from airflow_adf_trigger.links.adf import monitoring_url
+
         self.run_id = run_id
-        context["ti"].xcom_push(key=XCOM_RUN_ID, value=run_id)
+        ti = context["ti"]
+        ti.xcom_push(key=XCOM_RUN_ID, value=run_id)
+        for link in self.operator_extra_links:
+            ti.xcom_push(key=link.xcom_key, value=monitoring_url(self, run_id))
 
     def on_kill(self) -> None:
         from airflow_adf_trigger.core.errors import AdfError
 
+        self._killed = True  # ends a worker wait within KILL_CHECK_SECONDS
         if not self.cancel_on_kill:
             return
         if self.run_id is None:
@@ -503,6 +595,24 @@ def _checked_output_args(
             "activity_output_max_bytes", f"{max_bytes!r} is not positive", "give a byte count"
         )
     return list(names), max_bytes
+
+
+def is_first_try_of_series(context: Context, retries: int) -> bool:
+    """Whether this try starts a new series of tries: a new DAG run's, or a cleared task's.
+
+    Airflow sets ``max_tries`` to ``retries`` for a new task instance and, when a user
+    clears it, to ``try_number + retries`` (``clear_task_instances``; also for a running
+    task the executor reports ended after a clear). A retry keeps ``max_tries`` and adds one
+    to ``try_number``. So ``try_number - (max_tries - retries)`` is 1 for the first try of a
+    series and more for its retries. The task state store is *not* emptied by a clear, so
+    this is what keeps a cleared task from reattaching to the run it was cleared from.
+    """
+    ti = context.get("ti")
+    try_number = getattr(ti, "try_number", None)
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(try_number, int) or not isinstance(max_tries, int):
+        return False  # unknown: keep the retry behaviour (reattach)
+    return try_number - (max_tries - retries) <= 1
 
 
 class RunStatusLog:

@@ -1,0 +1,92 @@
+"""One real Airflow deployment (four components) and one emulator, shared by the layer's tests.
+
+Airflow starts once per test session, only when a deployment test runs; its components'
+logs and the task logs are copied to ``.artifacts/deployment/`` when it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DAGS_FOLDER, REPO
+from tests.deployment.airflow_deployment import AirflowDeployment, running_deployment
+
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = REPO / ".artifacts"
+EXAMPLE_DAG_FILES = sorted(
+    path
+    for path in DAGS_FOLDER.glob("*.py")
+    if path.name not in (DAGS_FOLDER / ".airflowignore").read_text().replace("\\.", ".").split()
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "deployment: starts Airflow's scheduler, dag-processor, triggerer, api-server"
+    )
+
+
+@pytest.fixture(scope="session")
+def deployment_emulator() -> Iterator[Any]:
+    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+
+    with EmulatorServer(Scenario.load(HERE / "scenario.json")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
+    home = Path(tempfile.mkdtemp(prefix="adf-trigger-deployment-"))
+    dags = home / "dags"
+    dags.mkdir()
+    for path in [*EXAMPLE_DAG_FILES, *(HERE / "dags").glob("*.py")]:
+        shutil.copy(path, dags / path.name)
+    artifacts = ARTIFACTS / "deployment"
+    shutil.rmtree(artifacts, ignore_errors=True)
+    deployment = AirflowDeployment(home=home, dags_folder=dags, artifacts=artifacts)
+    started = time.monotonic()
+    with running_deployment(deployment):
+        deployment.started_in = time.monotonic() - started  # type: ignore[attr-defined]
+        scenario = deployment_emulator.state.scenario
+        adf = scenario.airflow_connection(deployment_emulator.url)
+        deployment.api(
+            "POST",
+            "connections",
+            json={
+                "connection_id": "adf_default",
+                "conn_type": adf["conn_type"],
+                "login": adf["login"],
+                "password": adf["password"],
+                "extra": json.dumps(adf["extra"]),
+            },
+        )
+        databricks = scenario.databricks_connection(deployment_emulator.url)
+        deployment.api(
+            "POST",
+            "connections",
+            json={
+                "connection_id": "databricks_default",
+                "conn_type": databricks["conn_type"],
+                "host": databricks["host"],
+                "port": databricks["port"],
+                "schema": databricks["schema"],
+                "password": databricks["password"],
+            },
+        )
+        yield deployment
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def runs_of(emulator: Any, dag_run_id: str) -> list[dict[str, Any]]:
+    """The emulator's ADF runs started by one DAG run (their parameters name it)."""
+    with emulator.state.lock:
+        summaries = emulator.state.run_summaries()
+    return [run for run in summaries if run["parameters"].get("dag_run") == dag_run_id]
