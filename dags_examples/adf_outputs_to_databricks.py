@@ -34,7 +34,7 @@ with DAG(
     ingest = AdfRunPipelineOperator(
         task_id="ingest_sales",
         pipeline_name="ingest_sales",
-        parameters={"day": "{{ ds }}"},
+        parameters={"day": "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"},
         wait_for_termination=True,
         deferrable=True,
         check_interval=1,  # the emulator's runs take a second; 30-60 s suits real ones

@@ -187,6 +187,8 @@ class SharedRunPoller:
         self._watches: dict[str, _Watch] = {}
         self._feeds: list[PipelineFeed] = []
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        """Set when a watcher comes, so a long pause is cut to the new interval."""
         self._feed_end: datetime | None = None
         """Server time up to which every change has been read."""
         self._skew = timedelta(0)
@@ -264,6 +266,7 @@ class SharedRunPoller:
         poller._feeds.append(feed)
         if poller._task is None or poller._task.done():
             poller._task = asyncio.create_task(poller._run(), name="adf-shared-run-poller")
+        poller._wake.set()
         try:
             yield feed
         finally:
@@ -284,6 +287,7 @@ class SharedRunPoller:
             self._watches[run_id] = _Watch(run_id, interval, self._clock(), pipeline_name)
         if start and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name="adf-shared-run-poller")
+        self._wake.set()  # a paused poller recomputes its pause for the new interval
 
     def _remove(self, run_id: str) -> bool:
         """Forget a watcher; True when it was the last one of this poller."""
@@ -340,8 +344,23 @@ class SharedRunPoller:
                 await self.tick()
             except Exception:  # a tick must never end the poller: its watchers would hang
                 log.exception("Shared ADF run poller: tick failed; trying again next tick")
-            # New watchers wait for the next tick: one tick per interval, however many come.
-            await self._sleep(max(0.0, self.interval - (self._clock() - started)))
+            # New watchers wait for the next tick: one tick per interval, however many come;
+            # one with a shorter interval than the current pause wakes it to recompute it.
+            while (remaining := self.interval - (self._clock() - started)) > 0:
+                if not await self._pause(remaining):
+                    break
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless a new watcher comes first; True if one came."""
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (sleeper, waker):
+                waiting.cancel()
+        return waker in done and sleeper not in done
 
     async def tick(self) -> None:
         """Read what changed since the last tick; GET only new runs the feed cannot place."""

@@ -305,3 +305,22 @@ def test_a_short_feed_outage_is_waited_out(server: EmulatorServer) -> None:
     ]
     assert [e["status"] for e in watch_all(triggers)] == ["Succeeded", "Succeeded"]
     assert server.faults_applied == 3
+
+
+def test_a_watcher_with_a_shorter_interval_cuts_a_long_pause(server: EmulatorServer) -> None:
+    slow = create(server, "slow")
+    quick = create(server, "quick")
+    settings = settings_of(server)
+
+    async def follow() -> PipelineRun:
+        async with SharedRunPoller.watching(settings, slow, 600) as poller:
+            await asyncio.sleep(0.5)  # the poller has ticked and is in its 600 s pause
+            async with SharedRunPoller.watching(settings, quick, 0.2) as same:
+                assert same is poller
+                state: PipelineRun | None = None
+                while state is None or not state.status.is_terminal:
+                    # Bounded so that a poller still in its long pause fails, not hangs.
+                    state = await asyncio.wait_for(poller.next_state(quick, state), 30)
+                return state
+
+    assert asyncio.run(follow()).status.value == "Succeeded"
