@@ -9,11 +9,15 @@ STAMP := $(VENV)/.installed-stamp
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+# The two distributions of this repository (see pyproject.toml), both editable.
+PROJECTS := pyproject.toml hatch_build.py distributions/core/pyproject.toml distributions/core/hatch_build.py
+
+$(STAMP): $(PROJECTS) requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	UV_COMPILE_BYTECODE=1 $(BIN)/uv pip install --quiet --python $(BIN)/python \
-		-c requirements/constraints.txt -e '.[dev]'
+		--reinstall-package airflow-adf-trigger --reinstall-package airflow-adf-trigger-core \
+		-c requirements/constraints.txt -e ./distributions/core -e '.[dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -39,10 +43,13 @@ faults: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator --port 8765 --scenario airflow_adf_trigger/emulator/scenarios/demo.json
 
-# Re-pin every dependency after changing setup.cfg.
+# Re-pin every dependency after changing pyproject.toml or distributions/core/pyproject.toml:
+# the main environment, then each cell of the version matrix.
 lock: $(STAMP)
 	$(BIN)/uv pip compile --python-version 3.11 requirements/requirements.in \
-		-o requirements/constraints.txt --no-header --no-emit-package airflow-adf-trigger
+		-o requirements/constraints.txt --no-header \
+		--no-emit-package airflow-adf-trigger --no-emit-package airflow-adf-trigger-core
+	$(BIN)/python .ci/matrix.py lock
 
 clean:
 	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache .demo
@@ -56,16 +63,17 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 
 .PHONY: bench
 
-$(BENCH_STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+$(BENCH_STAMP): $(PROJECTS) requirements/constraints.txt
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
 	printf '*\n' > $(BENCH_VENV)/.gitignore
 	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
-		-c requirements/constraints.txt '.[bench]'
+		-c requirements/constraints.txt ./distributions/core '.[bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	@# The project itself is reinstalled every time: a wheel install does not follow edits.
 	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
-		-c requirements/constraints.txt --reinstall-package airflow-adf-trigger '.[bench]'
+		-c requirements/constraints.txt --reinstall-package airflow-adf-trigger \
+		--reinstall-package airflow-adf-trigger-core ./distributions/core '.[bench]'
 	cd benchmarks && ../$(BENCH_BIN)/python run_all.py
