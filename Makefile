@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo emulator lock clean faults
+.PHONY: venv test lint typecheck unit demo emulator lock clean faults matrix dist
 
 venv: $(STAMP)
 
@@ -33,6 +33,18 @@ unit: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
+# Airflow 3.0 to 3.3 x Python 3.11 and 3.12: both wheels in a fresh venv per cell, from its
+# pinned constraints, and the tests that prove the compatibility table (see .ci/matrix.py).
+MATRIX_JOBS ?= 2
+matrix: $(STAMP)
+	$(BIN)/python .ci/matrix.py run --jobs $(MATRIX_JOBS)
+
+# The wheels and sdists of both distributions, in dist/.
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist distributions/core
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 demo: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator.demo
 
@@ -52,7 +64,7 @@ lock: $(STAMP)
 	$(BIN)/python .ci/matrix.py lock
 
 clean:
-	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) .venv-bench .matrix build dist .mypy_cache .ruff_cache .pytest_cache .demo
 
 # Benchmarks (see README.md, "Performance"): ours beside the official
 # provider, in their own virtualenv with the project installed as a wheel (not editable), so
