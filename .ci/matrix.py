@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=("lock", "run"))
     parser.add_argument("cells", nargs="*", help="cell names (default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="cells run at once")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     by_name = {cell.name: cell for cell in CELLS}
     unknown = [name for name in args.cells if name not in by_name]
     if unknown:

@@ -13,25 +13,18 @@ that each difference is handled once:
 - ``BaseHook.aget_connection`` arrived in 3.1, and reads a connection without blocking the
   event loop only from 3.3.2 (:func:`read_connection_async`).
 
-Importing this module costs what importing ``airflow.sdk`` costs: DAG files import it at
-every parse (through the operator and the sensor).
+Importing this module costs what importing ``airflow.sdk`` and ``ResumableJobMixin`` cost: DAG
+files import it at every parse (through the operator). Names only the hook, the trigger or the
+sensor need are imported when first asked for.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
-try:  # Airflow 3.1+
-    from airflow.sdk import BaseHook
-except ImportError:  # Airflow 3.0
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+from airflow.sdk import BaseOperator
 
 try:  # Airflow 3.2+
     from airflow.sdk import conf
@@ -39,16 +32,17 @@ except ImportError:  # Airflow 3.0, 3.1
     from airflow.configuration import conf  # type: ignore[assignment]
 
 try:  # Airflow 3.2+
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
 except ImportError:  # Airflow 3.0, 3.1 (the same classes, at their old address)
     from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
         AirflowException,
         AirflowFailException,
-        TaskDeferred,
     )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import BaseHook, BaseOperatorLink, BaseSensorOperator, Context
+    from airflow.sdk.exceptions import TaskDeferred
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 __all__ = [
     "HAS_TASK_STATE_STORE",
@@ -71,6 +65,37 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+def __getattr__(name: str) -> Any:
+    """The names only some modules need, imported when first asked for: the operator's module
+    (imported by DAG files at every parse) needs none of them."""
+    value: Any
+    if name == "BaseHook":
+        try:  # Airflow 3.1+
+            from airflow.sdk import BaseHook as value
+        except ImportError:  # Airflow 3.0
+            from airflow.hooks.base import (  # type: ignore[attr-defined,no-redef]
+                BaseHook as value,
+            )
+    elif name in ("BaseOperatorLink", "BaseSensorOperator"):
+        import airflow.sdk
+
+        value = getattr(airflow.sdk, name)
+    elif name in ("BaseTrigger", "TriggerEvent"):
+        import airflow.triggers.base
+
+        value = getattr(airflow.triggers.base, name)
+    elif name == "TaskDeferred":
+        try:  # Airflow 3.2+
+            from airflow.sdk.exceptions import TaskDeferred as value
+        except ImportError:  # Airflow 3.0, 3.1
+            from airflow.exceptions import TaskDeferred as value  # type: ignore[no-redef]
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
 VARIABLE_PREFIX = "airflow_adf_trigger.task_state."
 """Names of the Variables that stand in for the task state store before Airflow 3.3."""
 
@@ -88,6 +113,8 @@ class VariableTaskStateStore:
     def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> None:
         self.scope = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
         self.map_index = -1 if map_index is None else int(map_index)
+        import hashlib
+
         identity = json.dumps([dag_id, run_id, task_id, self.map_index])
         self.variable = VARIABLE_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:32]
         self._values: dict[str, Any] | None = None  # read once: only this task writes it
@@ -304,6 +331,8 @@ async def read_connection_async(hook: Any, conn_id: str) -> tuple[Any, Any, dict
     another call is in flight on the same loop, and 3.0 has no ``aget_connection``: there the
     blocking read runs in a worker thread instead.
     """
+    import asyncio
+
     from airflow.sdk import Connection
 
     if hasattr(Connection, "aextra_dejson"):  # Airflow 3.3.2+
