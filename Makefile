@@ -5,15 +5,19 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo emulator lock clean faults deployment browser-deps
+.PHONY: venv test lint typecheck unit demo emulator lock clean faults deployment browser-deps matrix dist
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+# The two distributions of this repository (see pyproject.toml), both editable.
+PROJECTS := pyproject.toml hatch_build.py distributions/core/pyproject.toml distributions/core/hatch_build.py
+
+$(STAMP): $(PROJECTS) requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	UV_COMPILE_BYTECODE=1 $(BIN)/uv pip install --quiet --python $(BIN)/python \
-		-c requirements/constraints.txt -e '.[dev]'
+		--reinstall-package airflow-adf-trigger --reinstall-package airflow-adf-trigger-core \
+		-c requirements/constraints.txt -e ./distributions/core -e '.[dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -39,6 +43,18 @@ browser-deps: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python playwright
 
+# Airflow 3.0 to 3.3 x Python 3.11 and 3.12: both wheels in a fresh venv per cell, from its
+# pinned constraints, and the tests that prove the compatibility table (see .ci/matrix.py).
+MATRIX_JOBS ?= 2
+matrix: $(STAMP)
+	$(BIN)/python .ci/matrix.py run --jobs $(MATRIX_JOBS)
+
+# The wheels and sdists of both distributions, in dist/.
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist distributions/core
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 demo: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator.demo
 
@@ -49,13 +65,16 @@ faults: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python -m airflow_adf_trigger.emulator --port 8765 --scenario airflow_adf_trigger/emulator/scenarios/demo.json
 
-# Re-pin every dependency after changing setup.cfg.
+# Re-pin every dependency after changing pyproject.toml or distributions/core/pyproject.toml:
+# the main environment, then each cell of the version matrix.
 lock: $(STAMP)
 	$(BIN)/uv pip compile --python-version 3.11 requirements/requirements.in \
-		-o requirements/constraints.txt --no-header --no-emit-package airflow-adf-trigger
+		-o requirements/constraints.txt --no-header \
+		--no-emit-package airflow-adf-trigger --no-emit-package airflow-adf-trigger-core
+	$(BIN)/python .ci/matrix.py lock
 
 clean:
-	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) .venv-bench .matrix build dist .mypy_cache .ruff_cache .pytest_cache .demo
 
 # Benchmarks (see README.md, "Performance"): ours beside the official
 # provider, in their own virtualenv with the project installed as a wheel (not editable), so
@@ -66,16 +85,17 @@ BENCH_STAMP := $(BENCH_VENV)/.installed-stamp
 
 .PHONY: bench
 
-$(BENCH_STAMP): setup.cfg pyproject.toml requirements/constraints.txt
+$(BENCH_STAMP): $(PROJECTS) requirements/constraints.txt
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH_VENV)
 	printf '*\n' > $(BENCH_VENV)/.gitignore
 	$(BENCH_BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
-		-c requirements/constraints.txt '.[bench]'
+		-c requirements/constraints.txt ./distributions/core '.[bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
 	@# The project itself is reinstalled every time: a wheel install does not follow edits.
 	UV_COMPILE_BYTECODE=1 $(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python \
-		-c requirements/constraints.txt --reinstall-package airflow-adf-trigger '.[bench]'
+		-c requirements/constraints.txt --reinstall-package airflow-adf-trigger \
+		--reinstall-package airflow-adf-trigger-core ./distributions/core '.[bench]'
 	cd benchmarks && ../$(BENCH_BIN)/python run_all.py

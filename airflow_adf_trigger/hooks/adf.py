@@ -6,9 +6,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseHook
-
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.compat import BaseHook, read_connection_async
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
@@ -61,8 +60,7 @@ class AdfHook(BaseHook):
 
     async def async_settings(self) -> AdfSettings:
         """The same, read without blocking the triggerer's event loop."""
-        conn = await self.aget_connection(self.adf_conn_id)
-        return self._settings(conn.login, conn.password, conn.extra_dejson)
+        return self._settings(*await read_connection_async(self, self.adf_conn_id))
 
     def _settings(self, login: str | None, password: str | None, extra: dict) -> AdfSettings:  # type: ignore[type-arg]
         settings = settings_from_connection(login, password, extra)

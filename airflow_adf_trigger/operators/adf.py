@@ -7,10 +7,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, ResumableJobMixin, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseOperator,
+    ResumableJobMixin,
+    conf,
+    official_arguments,
+)
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
@@ -69,7 +74,8 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
     :param is_recovery: run in recovery mode (the rerun joins the reference run's group).
     :param start_activity_name: rerun from this activity (templated).
     :param start_from_failure: rerun from the activities that failed.
-    :param wait_for_termination: wait for the run to end (default: no; the sensor waits).
+    :param wait_for_termination: wait for the run to end (default: no, the sensor waits;
+        but yes when the task uses the official provider's argument names, as there).
     :param check_interval: seconds between status checks while waiting (positive; at least
         1 s against Azure, which protects the subscription's read budget).
     :param timeout: seconds (or a timedelta, positive) to wait; then the run is cancelled,
@@ -88,9 +94,12 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         ``rowsCopied``, a Lookup's ``firstRow``); needs ``wait_for_termination``.
     :param activity_output_max_bytes: an output whose JSON is larger is replaced by
         ``{"truncated": true, "size_bytes": ..}`` (default 16 KiB).
+    :param azure_data_factory_conn_id: the official provider's name for ``adf_conn_id``.
+    :param resource_group_name: the official provider's name for ``resource_group``.
     """
 
     template_fields: Sequence[str] = (
+        "adf_conn_id",
         "pipeline_name",
         "parameters",
         "resource_group",
@@ -108,14 +117,14 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         *,
         pipeline_name: str,
         parameters: dict[str, Any] | None = None,
-        adf_conn_id: str = DEFAULT_CONN_ID,
+        adf_conn_id: str | None = None,
         resource_group: str | None = None,
         factory_name: str | None = None,
         reference_pipeline_run_id: str | None = None,
         is_recovery: bool | None = None,
         start_activity_name: str | None = None,
         start_from_failure: bool | None = None,
-        wait_for_termination: bool = False,
+        wait_for_termination: bool | None = None,
         check_interval: float = 15.0,
         timeout: float | timedelta | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -125,22 +134,32 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         reconcile_search_timeout: float = 120.0,
         activity_outputs: Sequence[str] | None = None,
         activity_output_max_bytes: int = 16 * 1024,
+        azure_data_factory_conn_id: str | None = None,
+        resource_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.activity_outputs, self.activity_output_max_bytes = _checked_output_args(
-            activity_outputs, activity_output_max_bytes, wait_for_termination
-        )
         self.pipeline_name = pipeline_name
         self.parameters = parameters
-        self.adf_conn_id = adf_conn_id
-        self.resource_group = resource_group
+        self.adf_conn_id, self.resource_group, official_style = official_arguments(
+            adf_conn_id,
+            resource_group,
+            azure_data_factory_conn_id=azure_data_factory_conn_id,
+            resource_group_name=resource_group_name,
+            default_conn_id=DEFAULT_CONN_ID,
+        )
         self.factory_name = factory_name
         self.reference_pipeline_run_id = reference_pipeline_run_id
         self.is_recovery = is_recovery
         self.start_activity_name = start_activity_name
         self.start_from_failure = start_from_failure
-        self.wait_for_termination = wait_for_termination
+        # A DAG written for the official operator, which waits by default, keeps waiting.
+        self.wait_for_termination = (
+            official_style if wait_for_termination is None else wait_for_termination
+        )
+        self.activity_outputs, self.activity_output_max_bytes = _checked_output_args(
+            activity_outputs, activity_output_max_bytes, self.wait_for_termination
+        )
         self.check_interval = check_seconds("check_interval", check_interval)
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()

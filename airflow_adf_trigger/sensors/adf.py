@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseSensorOperator,
+    conf,
+    official_arguments,
+)
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
@@ -38,9 +42,11 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         ``[operators] default_deferrable``).
     :param poke_interval: seconds between checks (positive; at least 1 s against Azure).
     :param timeout: seconds (positive) before the sensor gives up.
+    :param azure_data_factory_conn_id: the official provider's name for ``adf_conn_id``.
+    :param resource_group_name: the official provider's name for ``resource_group``.
     """
 
-    template_fields: Sequence[str] = ("run_id", "resource_group", "factory_name")
+    template_fields: Sequence[str] = ("run_id", "adf_conn_id", "resource_group", "factory_name")
     operator_extra_links = (AdfPipelineRunLink(),)
     ui_color = "#cfe6fb"
 
@@ -48,10 +54,12 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self,
         *,
         run_id: str,
-        adf_conn_id: str = DEFAULT_CONN_ID,
+        adf_conn_id: str | None = None,
         resource_group: str | None = None,
         factory_name: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        azure_data_factory_conn_id: str | None = None,
+        resource_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         # Checked before BaseSensorOperator sees them: it lets NaN through and crashes on inf.
@@ -63,8 +71,13 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
                 )
         super().__init__(**kwargs)
         self.run_id = run_id
-        self.adf_conn_id = adf_conn_id
-        self.resource_group = resource_group
+        self.adf_conn_id, self.resource_group, _ = official_arguments(
+            adf_conn_id,
+            resource_group,
+            azure_data_factory_conn_id=azure_data_factory_conn_id,
+            resource_group_name=resource_group_name,
+            default_conn_id=DEFAULT_CONN_ID,
+        )
         self.factory_name = factory_name
         self.deferrable = deferrable
 

@@ -14,8 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
+from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
     TRANSIENT_ERRORS,

@@ -25,7 +25,10 @@ def airflow_db() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def dag_by_id(airflow_db: None) -> Callable[[str], Any]:
     """DAGs of dags_examples/ (what users copy) and tests/e2e/dags/ (one behaviour each)."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     bag = DagBag(dag_folder=str(ALL_DAGS))
     assert not bag.import_errors, bag.import_errors

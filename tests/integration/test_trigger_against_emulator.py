@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from airflow.sdk import BaseHook
 
+from airflow_adf_trigger.compat import BaseHook
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_adf_trigger.compat import AirflowException, AirflowFailException
 from airflow_adf_trigger.core.errors import (
     AdfBadRequestError,
     AdfConfigurationError,
@@ -360,7 +360,7 @@ class TestWorkerWait:
     def test_the_deferred_wait_carries_the_outage_budget(
         self, store: Store, context: dict[str, Any]
     ) -> None:
-        from airflow.sdk.exceptions import TaskDeferred
+        from airflow_adf_trigger.compat import TaskDeferred
 
         client = StubClient(store)
         task = operator(client, wait_for_termination=True, deferrable=True, outage_budget=60)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_adf_trigger.compat import AirflowFailException
 from airflow_adf_trigger.core.errors import (
     AdfConfigurationError,
     AdfConnectionError,
