@@ -41,7 +41,7 @@ deployment: $(STAMP)
 # What the browser tests need: Debian's chromium (apt, no browser download) and Playwright.
 browser-deps: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python playwright
+	@# Playwright itself comes with the dev extra (pinned); it drives this chromium.
 
 # Airflow 3.0 to 3.3 x Python 3.11 and 3.12: both wheels in a fresh venv per cell, from its
 # pinned constraints, and the tests that prove the compatibility table (see .ci/matrix.py).
