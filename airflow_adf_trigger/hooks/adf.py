@@ -100,9 +100,15 @@ class AdfHook(BaseHook):
         return AdfPipelineRunError(run, failures)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Sign in and read the factory: the UI's Test button."""
+        """Sign in and read the factory: the UI's Test button (the doctor's cheap checks)."""
+        from airflow_adf_trigger.core.doctor import diagnose
+
         try:
-            factory = self.client.get_factory()
-        except (AdfError, ValueError) as error:
+            report = diagnose(self.settings, client=self.client, quick=True)
+        except (AdfError, ValueError) as error:  # settings that cannot be read
             return False, str(error)
-        return True, f"Signed in and found data factory {factory.get('name')!r}."
+        failed = [check for check in report.checks if check.status == "fail"]
+        if failed:
+            return False, failed[0].detail
+        factory = self.settings.factory.factory_name
+        return True, f"Signed in and found data factory {factory!r}."

@@ -127,5 +127,9 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         if event.get("status") == RunStatus.SUCCEEDED.value:
             self.log.info("%s", event.get("message"))
             return
-        # resume_execution turns this into a skip when soft_fail is set.
-        raise AirflowException(str(event.get("message") or event))
+        message = str(event.get("message") or event)
+        # resume_execution turns either into a skip when soft_fail is set.
+        if event.get("status") in (RunStatus.FAILED.value, RunStatus.CANCELLED.value):
+            # As in poke: a finished run cannot change, so retrying the sensor cannot help.
+            raise AirflowFailException(message)
+        raise AirflowException(message)  # an outage or a bad connection: a retry may help
