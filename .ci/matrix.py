@@ -169,7 +169,7 @@ def build_wheels() -> list[Path]:
     shutil.rmtree(dist, ignore_errors=True)
     for project in (REPO / "distributions" / "core", REPO):
         subprocess.run(
-            [sys.executable, "-m", "build", "--outdir", str(dist), str(project)],
+            [sys.executable, "-P", "-m", "build", "--outdir", str(dist), str(project)],
             check=True,
             capture_output=True,
         )

@@ -27,12 +27,16 @@ _IGNORED = {
     for line in (DAGS_FOLDER / ".airflowignore").read_text().splitlines()
     if line.strip() and not line.startswith("#")
 }
-# The Databricks example needs the `databricks` extra, which the version matrix leaves out
+# The Databricks examples need the `databricks` extra, which the version matrix leaves out
 # (looked up without importing airflow, whose settings are not fixed yet).
 try:
     importlib.metadata.distribution("apache-airflow-providers-databricks")
 except importlib.metadata.PackageNotFoundError:
-    _IGNORED.add("databricks_adf_chain.py")
+    _IGNORED.update(
+        dag.name
+        for dag in DAGS_FOLDER.glob("*.py")
+        if "airflow.providers.databricks" in dag.read_text()
+    )
 for _dag_file in [*DAGS_FOLDER.glob("*.py"), *TEST_DAGS_FOLDER.glob("*.py")]:
     if _dag_file.name not in _IGNORED:
         shutil.copy(_dag_file, ALL_DAGS / _dag_file.name)

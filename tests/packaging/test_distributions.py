@@ -36,7 +36,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     for project in (REPO / "distributions" / "core", REPO):
         subprocess.run(
-            [sys.executable, "-m", "build", "--outdir", str(out), str(project)],
+            [sys.executable, "-P", "-m", "build", "--outdir", str(out), str(project)],
             check=True,
             capture_output=True,
         )
