@@ -103,8 +103,7 @@ def test_a_short_interval_is_fine_against_a_local_emulator() -> None:
 )
 def test_deferred_outcomes_fail_as_poke_does(status: str, kind: str) -> None:
     """A finished run fails without retries, as in poke; an outage or bad connection may retry."""
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
+    from airflow_adf_trigger.compat import AirflowException, AirflowFailException
     from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 
     sensor = AdfPipelineRunSensor(task_id="wait", run_id="3f2504e0-4f89-11d3-9a0c-0305e82c3301")
