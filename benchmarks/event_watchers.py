@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import time
@@ -133,6 +134,8 @@ def main() -> None:
     with EmulatorServer(Scenario.from_json(scenario())) as server:
         connection = server.state.scenario.airflow_connection(server.url)
         os.environ["AIRFLOW_CONN_ADF_DEFAULT"] = json.dumps(connection)
+        # Each event and the in-memory-mark notice would print a line per trigger.
+        logging.disable(logging.WARNING)
         figures = asyncio.run(watch(server))
     width = max(len(k) for k in figures)
     print(f"Event triggers on the shared change feed (poll interval {INTERVAL:g} s)")
