@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_adf_trigger.core.models import PipelineRun
     from airflow_adf_trigger.hooks.adf import AdfHook
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
@@ -47,3 +48,29 @@ class AdfFactoryTask:
             factory_name=self.factory_name,
             **options,
         )
+
+    def _interval_for_azure(self, field: str, seconds: float) -> float:
+        """``seconds`` with the 1 s poll floor, known only once the connection tells Azure from
+        a local emulator (at execute time, not when the DAG is parsed); fails the task, without
+        retries, naming ``field``."""
+        from airflow_adf_trigger.compat import AirflowFailException
+        from airflow_adf_trigger.core.errors import AdfConfigurationError
+        from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+
+        floor = poll_floor(self.hook.settings.cloud.is_local)
+        try:
+            return check_seconds(field, seconds, minimum=floor)
+        except AdfConfigurationError as error:
+            raise AirflowFailException(str(error)) from None
+
+    def _finished_successfully(self, run: PipelineRun) -> bool:
+        """True when the run Succeeded, False while it goes on; a Failed or Cancelled run fails
+        the task without retries (looking again cannot change a finished run), with the failed
+        activities' own errors."""
+        from airflow_adf_trigger.compat import AirflowFailException
+
+        if run.status.is_successful:
+            return True
+        if run.status.is_terminal:
+            raise AirflowFailException(str(self.hook.unsuccessful_run_error(run)))
+        return False

@@ -18,7 +18,7 @@ from airflow_adf_trigger.compat import (
 )
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
-from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
+from airflow_adf_trigger.core.validation import check_run_id, check_seconds
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
@@ -464,13 +464,8 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
             time.sleep(min(left, KILL_CHECK_SECONDS))
 
     def _checked_interval(self) -> float:
-        """``check_interval``, with the 1 s floor once the connection tells Azure from a local
-        emulator (known only at execute time, not when the DAG is parsed)."""
-        floor = poll_floor(self.hook.settings.cloud.is_local)
-        try:
-            return check_seconds("check_interval", self.check_interval, minimum=floor)
-        except AdfConfigurationError as error:
-            raise AirflowFailException(str(error)) from None
+        """``check_interval``, with the 1 s floor against Azure."""
+        return self._interval_for_azure("check_interval", self.check_interval)
 
     def _outage_budget(self) -> float:
         if self.outage_budget is not None:

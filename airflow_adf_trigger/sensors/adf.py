@@ -14,9 +14,8 @@ from airflow_adf_trigger.compat import (
     conf,
     official_arguments,
 )
-from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
-from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+from airflow_adf_trigger.core.validation import check_seconds
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
@@ -95,23 +94,10 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
             )
             return False
         self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
-        if run.status.is_successful:
-            return True
-        if run.status.is_terminal:
-            # Poking again cannot change a finished run's outcome: fail without retries.
-            raise AirflowFailException(str(self.hook.unsuccessful_run_error(run)))
-        return False
+        return self._finished_successfully(run)
 
     def execute(self, context: Context) -> Any:
-        # The 1 s floor depends on the connection (none for a local emulator): known only now.
-        try:
-            check_seconds(
-                "poke_interval",
-                self.poke_interval,
-                minimum=poll_floor(self.hook.settings.cloud.is_local),
-            )
-        except AdfConfigurationError as error:
-            raise AirflowFailException(str(error)) from None
+        self._interval_for_azure("poke_interval", self.poke_interval)
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):  # one look before handing the wait to the triggerer

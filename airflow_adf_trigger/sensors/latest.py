@@ -11,12 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
 from airflow_adf_trigger import DEFAULT_CONN_ID
+from airflow_adf_trigger.compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseSensorOperator,
+    conf,
+)
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import check_pipeline, check_seconds, poll_floor
+from airflow_adf_trigger.core.validation import check_pipeline, check_seconds
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
@@ -157,23 +160,12 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
             run.status.value,
             self.hook.monitoring_url(run.run_id),
         )
-        if run.status.is_successful:
-            return True
-        if run.status.is_terminal:
-            raise AirflowFailException(str(self.hook.unsuccessful_run_error(run)))
-        return False
+        return self._finished_successfully(run)
 
     # ------------------------------------------------------------ running
 
     def execute(self, context: Context) -> Any:
-        try:
-            check_seconds(
-                "poke_interval",
-                self.poke_interval,
-                minimum=poll_floor(self.hook.settings.cloud.is_local),
-            )
-        except AdfConfigurationError as error:
-            raise AirflowFailException(str(error)) from None
+        self._interval_for_azure("poke_interval", self.poke_interval)
         self._since()  # a bad started_after fails before any request
         if not self.deferrable:
             return super().execute(context)
