@@ -22,8 +22,7 @@ from airflow_adf_trigger.core.auth import (
     TokenCredential,
 )
 from airflow_adf_trigger.core.driver import ClientBase, Clock
-from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfError
-from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
+from airflow_adf_trigger.core.exchange import Flow
 from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
@@ -31,6 +30,7 @@ from airflow_adf_trigger.core.models import (
     RunChanges,
     RunQuery,
 )
+from airflow_adf_trigger.core.operations import WaitOptions
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
@@ -121,73 +121,41 @@ class AsyncAdfClient(ClientBase):
         self, run: PipelineRun | str, now: datetime | None = None
     ) -> list[ActivityRun]:
         """The failed activities of a run, with ADF's own error code and message."""
-        if isinstance(run, str):
-            run = await self.get_run(run)
         return await self._drive(operations.failure_details(self.settings, run, now))
 
-    async def wait_for_run(
-        self,
-        run_id: str,
-        *,
-        poll_interval: float = 15.0,
-        timeout: float | None = None,
-        on_poll: Callable[[PipelineRun], None] | None = None,
-        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
-        on_outage: Callable[[AdfError, float], None] | None = None,
-    ) -> PipelineRun:
-        """Poll until the run ends, through outages up to ``outage_budget`` seconds."""
-        flow = operations.wait_for_run(
-            self.settings,
-            run_id,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            clock=self._clock,
-            on_poll=on_poll,
-            outage_budget=outage_budget,
-            on_outage=on_outage,
-        )
+    async def wait_for_run(self, run_id: str, **options: Unpack[WaitOptions]) -> PipelineRun:
+        """Poll until the run is Succeeded, Failed or Cancelled, and return it.
+
+        Transient errors are waited out for up to ``outage_budget`` seconds; the options are
+        those of :class:`~airflow_adf_trigger.core.operations.WaitOptions`.
+        """
+        flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
         return await self._drive(flow)
 
-    # ------------------------------------------------------------------ the driver
+    async def sign_in(self) -> AccessToken:
+        """A token for these settings (from the cache when it holds a fresh one)."""
+        return await self._token(None)
+
+    async def drive(self, flow: Flow[T]) -> T:
+        """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
+        return await self._run(flow)
+
+    # ------------------------------------------------------------------ driver primitives
 
     async def _drive(self, flow: Flow[T]) -> T:
-        """Carry out the flow's steps until it returns; errors met are thrown into it."""
-        try:
-            step = next(flow)
-            while True:
-                try:
-                    reply = await self._perform(step)
-                except AdfError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(reply)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        return await self._run(flow)
 
-    async def _perform(self, step: Step) -> object:
-        if isinstance(step, Sleep):
-            await self._sleep(step.seconds)
-            return None
-        if isinstance(step, NeedToken):
-            return await self._token(step.refused)
-        started = self._clock()
-        outcome = await self._transport(step.request, step.timeout)
-        return Answered(outcome, started, self._clock())
+    async def _send(self, request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
+        return await self._transport(request, timeout)
 
-    async def _token(self, refused: AccessToken | None) -> AccessToken:
-        token = self._cached_token(refused)
-        if token is not None:
-            return token
-        async with self._cache.async_fetch_lock(self._cache_key):
-            token = self._cache.get(self._cache_key, self._clock())
-            if token is None:
-                if self.uses_secret:
-                    token = await self._drive(fetch_token(self.settings))
-                else:
-                    token = await asyncio.to_thread(self._token_from_identity)
-                self._cache.put(self._cache_key, token)
-            return token
+    async def _pause(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    def _fetch_lock(self) -> asyncio.Lock:
+        return self._cache.async_fetch_lock(self._cache_key)
+
+    async def _identity_token(self) -> AccessToken:
+        return await asyncio.to_thread(self._token_from_identity)
 
 
 class HttpxTransport:

@@ -20,9 +20,8 @@ from airflow_adf_trigger.core.auth import (
     TokenCache,
     TokenCredential,
 )
-from airflow_adf_trigger.core.driver import ClientBase, Clock
-from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfError
-from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
+from airflow_adf_trigger.core.driver import ClientBase, Clock, HeldThreadLock, run_to_end
+from airflow_adf_trigger.core.exchange import Flow
 from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
@@ -30,6 +29,7 @@ from airflow_adf_trigger.core.models import (
     RunChanges,
     RunQuery,
 )
+from airflow_adf_trigger.core.operations import WaitOptions
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
@@ -130,81 +130,41 @@ class AdfClient(ClientBase):
         self, run: PipelineRun | str, now: datetime | None = None
     ) -> list[ActivityRun]:
         """The failed activities of a run, with ADF's own error code and message."""
-        if isinstance(run, str):
-            run = self.get_run(run)
         return self._drive(operations.failure_details(self.settings, run, now))
 
-    def wait_for_run(
-        self,
-        run_id: str,
-        *,
-        poll_interval: float = 15.0,
-        timeout: float | None = None,
-        on_poll: Callable[[PipelineRun], None] | None = None,
-        outage_budget: float = DEFAULT_OUTAGE_BUDGET,
-        on_outage: Callable[[AdfError, float], None] | None = None,
-    ) -> PipelineRun:
-        """Poll until the run is Succeeded, Failed or Cancelled, and return it."""
-        flow = operations.wait_for_run(
-            self.settings,
-            run_id,
-            poll_interval=poll_interval,
-            timeout=timeout,
-            clock=self._clock,
-            on_poll=on_poll,
-            outage_budget=outage_budget,
-            on_outage=on_outage,
-        )
+    def wait_for_run(self, run_id: str, **options: Unpack[WaitOptions]) -> PipelineRun:
+        """Poll until the run is Succeeded, Failed or Cancelled, and return it.
+
+        Transient errors are waited out for up to ``outage_budget`` seconds; the options are
+        those of :class:`~airflow_adf_trigger.core.operations.WaitOptions`.
+        """
+        flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
         return self._drive(flow)
 
     def sign_in(self) -> AccessToken:
         """A token for these settings (from the cache when it holds a fresh one)."""
-        return self._token(None)
+        return run_to_end(self._token(None))
 
     def drive(self, flow: Flow[T]) -> T:
         """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
         return self._drive(flow)
 
-    # ------------------------------------------------------------------ the driver
+    # ------------------------------------------------------------------ driver primitives
 
     def _drive(self, flow: Flow[T]) -> T:
-        """Carry out the flow's steps until it returns; errors met are thrown into it."""
-        try:
-            step = next(flow)
-            while True:
-                try:
-                    reply = self._perform(step)
-                except AdfError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(reply)
-        except StopIteration as done:
-            result: T = done.value
-            return result
+        return run_to_end(self._run(flow))
 
-    def _perform(self, step: Step) -> object:
-        if isinstance(step, Sleep):
-            self._sleep(step.seconds)
-            return None
-        if isinstance(step, NeedToken):
-            return self._token(step.refused)
-        started = self._clock()
-        outcome = self._transport(step.request, step.timeout)
-        return Answered(outcome, started, self._clock())
+    async def _send(self, request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
+        return self._transport(request, timeout)
 
-    def _token(self, refused: AccessToken | None) -> AccessToken:
-        token = self._cached_token(refused)
-        if token is not None:
-            return token
-        with self._cache.fetch_lock(self._cache_key):
-            token = self._cache.get(self._cache_key, self._clock())
-            if token is None:
-                if self.uses_secret:
-                    token = self._drive(fetch_token(self.settings))
-                else:
-                    token = self._token_from_identity()
-                self._cache.put(self._cache_key, token)
-            return token
+    async def _pause(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    def _fetch_lock(self) -> HeldThreadLock:
+        return HeldThreadLock(self._cache.fetch_lock(self._cache_key))
+
+    async def _identity_token(self) -> AccessToken:
+        return self._token_from_identity()
 
 
 class RequestsTransport:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 
 from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import (
@@ -157,9 +157,12 @@ def query_activity_runs(
 
 
 def failure_details(
-    settings: AdfSettings, run: PipelineRun, now: datetime | None = None
+    settings: AdfSettings, run: PipelineRun | str, now: datetime | None = None
 ) -> Flow[list[ActivityRun]]:
-    """The failed activities of a run, with ADF's own error code and message."""
+    """The failed activities of a run (or of the run with this id, read first), with ADF's own
+    error code and message."""
+    if isinstance(run, str):
+        run = yield from get_run(settings, run)
     now = now or datetime.now(UTC)
     start = run.run_start or run.last_updated or now - timedelta(days=30)
     query = RunQuery(
@@ -170,13 +173,28 @@ def failure_details(
     return [activity for activity in activities if activity.failed]
 
 
+class WaitOptions(TypedDict, total=False):
+    """How :func:`wait_for_run` waits (the clients' ``wait_for_run`` keyword arguments)."""
+
+    poll_interval: float
+    """Seconds between two reads of the run (default 15)."""
+    timeout: float | None
+    """Give up after this many seconds (:class:`AdfWaitTimeoutError`); ``None``: never."""
+    on_poll: Callable[[PipelineRun], None] | None
+    """Told of every reading of the run."""
+    outage_budget: float
+    """How long transient errors may last before :class:`AdfOutageError` (default 900 s)."""
+    on_outage: Callable[[AdfError, float], None] | None
+    """Told of each failed check, with the outage's length so far."""
+
+
 def wait_for_run(
     settings: AdfSettings,
     run_id: str,
     *,
-    poll_interval: float,
-    timeout: float | None,
     clock: Callable[[], float],
+    poll_interval: float = 15.0,
+    timeout: float | None = None,
     on_poll: Callable[[PipelineRun], None] | None = None,
     outage_budget: float = DEFAULT_OUTAGE_BUDGET,
     on_outage: Callable[[AdfError, float], None] | None = None,
