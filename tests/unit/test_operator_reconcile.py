@@ -19,6 +19,7 @@ from airflow_adf_trigger.core.errors import (
 )
 from airflow_adf_trigger.core.models import PipelineRun, RunQuery, RunStatus
 from airflow_adf_trigger.core.reconcile import CreateAttempt
+from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import ATTEMPT_KEY, AdfRunPipelineOperator, RunStatusLog
 from tests.clock import FakeClock
 from tests.unit.helpers import make_settings
@@ -73,14 +74,17 @@ class StubClient:
         return run(run_id, status=RunStatus.SUCCEEDED)
 
 
-class StubHook:
+class StubHook(AdfHook):
+    """The real hook over a stub client and settings (no connection is read)."""
+
     def __init__(self, client: StubClient, *, local: bool = True) -> None:
-        self.client = client
+        super().__init__()
         local_endpoints = {
             "authority_host": "http://127.0.0.1:9",
             "management_endpoint": "http://127.0.0.1:9",
         }
-        self.settings = make_settings(**(local_endpoints if local else {}))
+        self.__dict__["client"] = client
+        self.__dict__["settings"] = make_settings(**(local_endpoints if local else {}))
 
     def monitoring_url(self, run_id: str | None = None) -> str:
         return f"https://adf.example/{run_id}"
