@@ -72,7 +72,8 @@ class DirectRunStatus:
 
 
 class AdfPipelineRunTrigger(BaseTrigger):
-    """Wait for a pipeline run to end; yield one event with its outcome.
+    """Wait for a pipeline run to end; yield one event: its
+    :class:`~airflow_adf_trigger.core.outcome.RunOutcome`, as ``to_event()``.
 
     :param run_id: the pipeline run to follow.
     :param adf_conn_id: the ``adf`` connection.
