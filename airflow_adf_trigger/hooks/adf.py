@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import BaseHook, read_connection_async
 from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
+from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
+from airflow_adf_trigger.core.outcome import RunOutcome
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.hooks.connection import CONN_TYPE, settings_from_connection
 
@@ -87,8 +88,9 @@ class AdfHook(BaseHook):
         """ADF Studio's page of the run, or of the factory's runs before a run exists."""
         return self.settings.factory.monitoring_url(self.settings.cloud, run_id)
 
-    def unsuccessful_run_error(self, run: PipelineRun) -> AdfPipelineRunError:
-        """The error for a Failed or Cancelled run, with the failed activities' own errors."""
+    def run_outcome(self, run: PipelineRun) -> RunOutcome:
+        """A finished run's outcome; for a Failed one, with the failed activities' own errors
+        (the run's message alone when they cannot be read)."""
         failures: list[ActivityRun] = []
         if run.status is RunStatus.FAILED:
             try:
@@ -97,7 +99,7 @@ class AdfHook(BaseHook):
                 self.log.warning(
                     "Could not read the failed activities of run %s: %s", run.run_id, error
                 )
-        return AdfPipelineRunError(run, failures)
+        return RunOutcome.of_run(run, failures, run_page_url=self.monitoring_url(run.run_id))
 
     def test_connection(self) -> tuple[bool, str]:
         """Sign in and read the factory: the UI's Test button (the doctor's cheap checks)."""

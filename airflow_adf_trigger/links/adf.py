@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperatorLink
 if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
-    from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+    from airflow_adf_trigger.tasks import AdfFactoryTask
 
 STUDIO_HOSTS = {"public": "adf.azure.com", "china": "adf.azure.cn", "usgov": "adf.azure.us"}
 FALLBACK_URL = "https://adf.azure.com/en-us/monitoring/pipelineruns"

@@ -7,27 +7,26 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import (
     AirflowException,
     AirflowFailException,
     BaseOperator,
     ResumableJobMixin,
     conf,
-    official_arguments,
 )
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
-from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+from airflow_adf_trigger.tasks import AdfFactoryTask
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_adf_trigger.core.client import AdfClient
     from airflow_adf_trigger.core.errors import AdfError
-    from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.models import CancelResult, PipelineRun
+    from airflow_adf_trigger.core.outcome import RunOutcome
     from airflow_adf_trigger.core.reconcile import CreateAttempt
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
@@ -141,14 +140,13 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
         super().__init__(**kwargs)
         self.pipeline_name = pipeline_name
         self.parameters = parameters
-        self.adf_conn_id, self.resource_group, official_style = official_arguments(
+        official_style = self._use_factory(
             adf_conn_id,
             resource_group,
+            factory_name,
             azure_data_factory_conn_id=azure_data_factory_conn_id,
             resource_group_name=resource_group_name,
-            default_conn_id=DEFAULT_CONN_ID,
         )
-        self.factory_name = factory_name
         self.reference_pipeline_run_id = reference_pipeline_run_id
         self.is_recovery = is_recovery
         self.start_activity_name = start_activity_name
@@ -408,6 +406,7 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
 
     def _wait_in_worker(self, run_id: str) -> None:
         from airflow_adf_trigger.core.errors import AdfOutageError, AdfWaitTimeoutError
+        from airflow_adf_trigger.core.outcome import RunOutcome
 
         client = self.hook.client  # its sleeps end as soon as on_kill is called
         budget = self._outage_budget()
@@ -437,15 +436,20 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
                 + (" (the run was cancelled, see above)" if self.cancel_on_kill else "")
             ) from None
         except AdfWaitTimeoutError as waited:
-            raise AirflowException(self._cancel_after_timeout(waited.run)) from None
+            last = waited.run
+            outcome = RunOutcome.timed_out(
+                run_id,
+                limit=f"after the {self.timeout:.0f} s timeout",
+                cancel=self._cancel(run_id),
+                pipeline_name=last.pipeline_name,
+                status=last.status,
+                run_page_url=self.hook.monitoring_url(run_id),
+            )
         except AdfOutageError as outage:
-            raise AirflowException(
-                f"{outage} Follow it in ADF Studio: {self.hook.monitoring_url(run_id)}; a retry "
-                f"of this task reattaches to run {run_id}."
-            ) from None
-        if not run.status.is_successful:
-            raise AirflowException(str(self.hook.unsuccessful_run_error(run)))
-        self.log.info("Pipeline %r run %s succeeded", run.pipeline_name, run_id)
+            outcome = RunOutcome.outage(outage, run_page_url=self.hook.monitoring_url(run_id))
+        else:
+            outcome = self.hook.run_outcome(run)
+        self._finish(outcome)
 
     def _hook_options(self) -> dict[str, Any]:
         # Airflow calls on_kill from the task's SIGTERM handler and then lets an interrupted
@@ -474,18 +478,14 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
 
         return DEFAULT_OUTAGE_BUDGET
 
-    def _cancel_after_timeout(self, run: PipelineRun) -> str:
+    def _cancel(self, run_id: str) -> CancelResult | AdfError:
+        """Cancel the run after the timeout, child pipelines included; the error if it fails."""
         from airflow_adf_trigger.core.errors import AdfError
 
-        message = (
-            f"Pipeline {run.pipeline_name!r} run {run.run_id} was still {run.status.value} "
-            f"after the {self.timeout:.0f} s timeout"
-        )
         try:
-            result = self.hook.client.cancel_run(run.run_id, is_recursive=True)
+            return self.hook.client.cancel_run(run_id, is_recursive=True)
         except AdfError as error:
-            return f"{message}; cancelling it failed: {error}"
-        return f"{message}; {result.describe()} (child pipelines included)"
+            return error
 
     def _defer(self) -> None:
         assert self.run_id is not None
@@ -504,13 +504,27 @@ class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Back from the triggerer with the run's outcome."""
-        self.run_id = run_id = str(event["run_id"])
-        status = event.get("status")
-        if status == RunStatus.SUCCEEDED.value:
-            self.log.info("%s", event.get("message"))
-            self._push_activity_outputs(run_id, context)
-            return run_id
-        raise AirflowException(str(event.get("message") or f"Run {run_id} ended {status}"))
+        outcome = self._outcome(event)
+        self.run_id = outcome.run_id
+        self._finish(outcome)
+        self._push_activity_outputs(outcome.run_id, context)
+        return outcome.run_id
+
+    def _finish(self, outcome: RunOutcome) -> None:
+        """The end of a wait, in the worker or the triggerer: log a success, or fail the try.
+
+        Every failure may be retried: a retry reattaches to a run still going (after an
+        outage) and starts a new one after a Failed, Cancelled or timed-out run.
+        """
+        from airflow_adf_trigger.core.outcome import OutcomeKind
+
+        if outcome.succeeded:
+            self.log.info("%s", outcome.message)
+            return
+        message = outcome.message
+        if outcome.kind is OutcomeKind.OUTAGE:
+            message += f"; a retry of this task reattaches to run {outcome.run_id}."
+        raise AirflowException(message)
 
     # ------------------------------------------------------------ bookkeeping
 

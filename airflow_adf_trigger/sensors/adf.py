@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_adf_trigger import DEFAULT_CONN_ID
-from airflow_adf_trigger.compat import (
-    AirflowException,
-    AirflowFailException,
-    BaseSensorOperator,
-    conf,
-    official_arguments,
-)
-from airflow_adf_trigger.core.status import RunStatus
-from airflow_adf_trigger.core.validation import check_seconds
+from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
-from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_adf_trigger.core.models import PipelineRun
 
 
 class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
@@ -61,38 +53,24 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         resource_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        # Checked before BaseSensorOperator sees them: it lets NaN through and crashes on inf.
-        for name in ("poke_interval", "timeout"):
-            value = kwargs.get(name)
-            if value is not None:
-                check_seconds(
-                    name, value.total_seconds() if isinstance(value, timedelta) else value
-                )
+        check_sensor_seconds(kwargs)
         super().__init__(**kwargs)
         self.run_id = run_id
-        self.adf_conn_id, self.resource_group, _ = official_arguments(
+        self._use_factory(
             adf_conn_id,
             resource_group,
+            factory_name,
             azure_data_factory_conn_id=azure_data_factory_conn_id,
             resource_group_name=resource_group_name,
-            default_conn_id=DEFAULT_CONN_ID,
         )
-        self.factory_name = factory_name
         self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
-        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
+        return self._poke_with(
+            lambda: self.hook.client.get_run(self.run_id), self._judge, f"run {self.run_id}"
+        )
 
-        try:
-            run = self.hook.client.get_run(self.run_id)
-        except TRANSIENT_ERRORS as error:
-            self.log.warning(
-                "Could not read run %s (%s); counting it as not finished yet, next check in %g s",
-                self.run_id,
-                error,
-                self.poke_interval,
-            )
-            return False
+    def _judge(self, run: PipelineRun) -> bool:
         self.log.info("Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value)
         return self._finished_successfully(run)
 
@@ -102,20 +80,16 @@ class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):  # one look before handing the wait to the triggerer
             return None
-        self.defer(
-            trigger=self.run_trigger(self.run_id, poll_interval=self.poke_interval),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
-        )
+        self._defer_sensor(self.run_trigger(self.run_id, poll_interval=self.poke_interval))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        """Back from the triggerer: success, or a failure (a skip with ``soft_fail``)."""
-        if event.get("status") == RunStatus.SUCCEEDED.value:
-            self.log.info("%s", event.get("message"))
-            return
-        message = str(event.get("message") or event)
-        # resume_execution turns either into a skip when soft_fail is set.
-        if event.get("status") in (RunStatus.FAILED.value, RunStatus.CANCELLED.value):
-            # As in poke: a finished run cannot change, so retrying the sensor cannot help.
-            raise AirflowFailException(message)
-        raise AirflowException(message)  # an outage or a bad connection: a retry may help
+        """Back from the triggerer: success, or a failure (a skip with ``soft_fail``).
+
+        As in poke, a Failed or Cancelled run fails the task without retries (a finished run
+        cannot change); an outage or a bad connection fails the try, and a retry may help.
+        ``resume_execution`` turns either failure into a skip when ``soft_fail`` is set.
+        """
+        outcome = self._run_end(event)
+        if not outcome.succeeded:
+            raise AirflowFailException(outcome.message)
+        self.log.info("%s", outcome.message)

@@ -12,16 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
-from airflow_adf_trigger.compat import (
-    AirflowException,
-    AirflowFailException,
-    BaseSensorOperator,
-    conf,
-)
+from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import check_pipeline, check_seconds
+from airflow_adf_trigger.core.validation import check_pipeline
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
-from airflow_adf_trigger.links.factory_task import AdfFactoryTask
+from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,12 +67,7 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        for name in ("poke_interval", "timeout"):
-            value = kwargs.get(name)
-            if value is not None:
-                check_seconds(
-                    name, value.total_seconds() if isinstance(value, timedelta) else value
-                )
+        check_sensor_seconds(kwargs)
         super().__init__(**kwargs)
         if "{{" not in str(pipeline_name):
             check_pipeline(pipeline_name)
@@ -88,9 +78,7 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self.pipeline_name = pipeline_name
         self.started_after = started_after
         self.parameters = parameters
-        self.adf_conn_id = adf_conn_id
-        self.resource_group = resource_group
-        self.factory_name = factory_name
+        self._use_factory(adf_conn_id, resource_group, factory_name)
         self.deferrable = deferrable
         self.run_id: str | None = None
 
@@ -136,16 +124,11 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         return max(candidates, key=lambda r: r.run_start or r.last_updated or since)
 
     def poke(self, context: Context) -> bool:
-        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
-
-        try:
-            run = self.latest_run()
-        except TRANSIENT_ERRORS as error:
-            self.log.warning(
-                "Could not read the runs of %r (%s); not yet", self.pipeline_name, error
-            )
-            return False
-        return self._judge(run, context)
+        return self._poke_with(
+            self.latest_run,
+            lambda run: self._judge(run, context),
+            f"the runs of pipeline {self.pipeline_name!r}",
+        )
 
     def _judge(self, run: PipelineRun | None, context: Context) -> bool:
         if run is None:
@@ -179,23 +162,21 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         if run is None:
             from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 
-            self.defer(
-                trigger=TimeDeltaTrigger(timedelta(seconds=self.poke_interval)),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout),
-            )
-        self.defer(
-            trigger=self.run_trigger(
+            self._defer_sensor(TimeDeltaTrigger(timedelta(seconds=self.poke_interval)))
+        self._defer_sensor(
+            self.run_trigger(
                 run.run_id, poll_interval=self.poke_interval, pipeline_name=run.pipeline_name
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            )
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> None:
-        """Back from the triggerer: look again (a newer run may have started meanwhile)."""
-        if isinstance(event, dict) and event.get("status") == "error":
-            raise AirflowException(str(event.get("message")))
+        """Back from the triggerer: look again (a newer run may have started meanwhile).
+
+        The run trigger's event is read first: an outage or an error that waiting will not
+        heal fails the try. ``TimeDeltaTrigger``'s event (a moment) only means "look again".
+        """
+        if isinstance(event, Mapping):
+            self._run_end(event)
         self._check_or_defer(context)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
@@ -20,9 +20,9 @@ from airflow_adf_trigger.core.errors import (
     TRANSIENT_ERRORS,
     AdfError,
     AdfOutageError,
-    AdfPipelineRunError,
 )
-from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
+from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunStatus
+from airflow_adf_trigger.core.outcome import RunOutcome, deadline_words
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.hooks.adf import AdfHook
 
@@ -37,23 +37,43 @@ class RunStatusSource(Protocol):
         ...
 
 
-class DirectRunStatus:
-    """One GET per poll interval, on the trigger's own client."""
+AsyncSleep = Callable[[float], Awaitable[None]]
 
-    def __init__(self, client: Any, poll_interval: float) -> None:
+
+class DirectRunStatus:
+    """One GET per poll interval, on the trigger's own client.
+
+    The interval runs from one look's start to the next's, so a slow answer does not stretch
+    it; ``clock`` (monotonic seconds) and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        poll_interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: AsyncSleep = asyncio.sleep,
+    ) -> None:
         self._client = client
         self._poll_interval = poll_interval
-        self._next_at = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next_at: float | None = None
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
-        await asyncio.sleep(max(0.0, self._next_at - time.monotonic()))
-        self._next_at = time.monotonic() + self._poll_interval
+        if self._next_at is None:  # the first look is at once
+            await self._sleep(0.0)
+        else:
+            await self._sleep(max(0.0, self._next_at - self._clock()))
+        self._next_at = self._clock() + self._poll_interval
         run: PipelineRun = await self._client.get_run(run_id)
         return run
 
 
 class AdfPipelineRunTrigger(BaseTrigger):
-    """Wait for a pipeline run to end; yield one event with its outcome.
+    """Wait for a pipeline run to end; yield one event: its
+    :class:`~airflow_adf_trigger.core.outcome.RunOutcome`, as ``to_event()``.
 
     :param run_id: the pipeline run to follow.
     :param adf_conn_id: the ``adf`` connection.
@@ -101,7 +121,11 @@ class AdfPipelineRunTrigger(BaseTrigger):
         self.cancel_on_timeout = cancel_on_timeout
         self.cancel_on_kill = cancel_on_kill
         self.shared_poller = shared_poller
-        self.clock: Callable[[], float] = time.monotonic  # measures outages; tests replace it
+        # Not serialized: tests replace them. clock measures outages, wall_clock is compared
+        # with end_time, sleep paces the direct (non-shared) polling.
+        self.clock: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], float] = time.time
+        self.sleep: AsyncSleep = asyncio.sleep
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -134,7 +158,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
             )
         except AdfError as error:  # a bad connection or a too-short poll_interval
-            yield TriggerEvent(self._event("error", message=str(error)))
+            yield TriggerEvent(RunOutcome.error(self.run_id, error).to_event())
             return
         if self.shared_poller:
             from airflow_adf_trigger.core.poller import SharedRunPoller
@@ -142,15 +166,18 @@ class AdfPipelineRunTrigger(BaseTrigger):
             async with SharedRunPoller.watching(
                 settings, self.run_id, self.poll_interval, pipeline_name=self.pipeline_name
             ) as poller:
-                event = await self.follow(poller.client, poller)
+                outcome = await self.follow(poller.client, poller)
         else:
             from airflow_adf_trigger.core.aio import AsyncAdfClient
 
             async with AsyncAdfClient(settings) as client:
-                event = await self.follow(client, DirectRunStatus(client, self.poll_interval))
-        yield TriggerEvent(event)
+                direct = DirectRunStatus(
+                    client, self.poll_interval, clock=self.clock, sleep=self.sleep
+                )
+                outcome = await self.follow(client, direct)
+        yield TriggerEvent(outcome.to_event())
 
-    async def follow(self, client: Any, source: RunStatusSource) -> dict[str, Any]:
+    async def follow(self, client: Any, source: RunStatusSource) -> RunOutcome:
         """Wait on ``source`` until the run ends, the deadline passes, or an error won't heal.
 
         Transient errors (network, 429, 5xx) are waited out until they have lasted
@@ -161,9 +188,11 @@ class AdfPipelineRunTrigger(BaseTrigger):
         last: PipelineRun | None = None
         outage_since: float | None = None
         while True:
-            remaining = None if self.end_time is None else self.end_time - time.time()
-            if remaining is not None and remaining <= 0:
-                return await self._timeout_event(client, url)
+            remaining: float | None = None
+            if self.end_time is not None:
+                remaining = self.end_time - self.wall_clock()
+                if remaining <= 0:
+                    return await self._timed_out(client, self.end_time, last, url)
             try:
                 run = await asyncio.wait_for(source.next_state(self.run_id, last), remaining)
             except TimeoutError:
@@ -174,8 +203,7 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 lasted = now - outage_since
                 if lasted >= self.outage_budget:
                     outage = AdfOutageError(self.run_id, lasted, error)
-                    message = f"{outage} Follow it in ADF Studio: {url}"
-                    return self._event("error", message=message, run_page_url=url)
+                    return RunOutcome.outage(outage, run_page_url=url)
                 log.warning(
                     "Azure unreachable for %.0f s (%s); still waiting for run %s, giving up "
                     "after %.0f s",
@@ -186,12 +214,12 @@ class AdfPipelineRunTrigger(BaseTrigger):
                 )
                 continue
             except AdfError as error:
-                return self._event("error", message=str(error), run_page_url=url)
+                return RunOutcome.error(self.run_id, error, run_page_url=url)
             outage_since = None
             changed = last is None or run.status is not last.status
             last = run
             if run.status.is_terminal:
-                return await self._final_event(client, run, url)
+                return await self._finished(client, run, url)
             if changed:
                 log.info(
                     "Pipeline %r run %s is %s",
@@ -200,40 +228,32 @@ class AdfPipelineRunTrigger(BaseTrigger):
                     run.status.value,
                 )
 
-    async def _final_event(self, client: Any, run: PipelineRun, url: str) -> dict[str, Any]:
+    async def _finished(self, client: Any, run: PipelineRun, url: str) -> RunOutcome:
         failures: list[ActivityRun] = []
         if run.status is RunStatus.FAILED:
             try:
                 failures = await client.failure_details(run)
             except AdfError as error:
                 log.warning("Could not read the failed activities of run %s: %s", run.run_id, error)
-        message = (
-            f"Pipeline {run.pipeline_name!r} run {run.run_id} succeeded"
-            if run.status.is_successful
-            else str(AdfPipelineRunError(run, failures))
-        )
-        return self._event(
-            run.status.value,
-            message=message,
-            pipeline_name=run.pipeline_name,
-            failures=[failure.describe() for failure in failures],
-            run_page_url=url,
-        )
+        return RunOutcome.of_run(run, failures, run_page_url=url)
 
-    async def _timeout_event(self, client: Any, url: str) -> dict[str, Any]:
-        message = f"Run {self.run_id} did not finish before the deadline"
+    async def _timed_out(
+        self, client: Any, deadline: float, last: PipelineRun | None, url: str
+    ) -> RunOutcome:
+        cancel: CancelResult | AdfError | None = None
         if self.cancel_on_timeout:
             try:
-                result = await client.cancel_run(self.run_id, is_recursive=True)
-                message += f"; {result.describe()} (child pipelines included)"
+                cancel = await client.cancel_run(self.run_id, is_recursive=True)
             except AdfError as error:
-                message += f"; cancelling it failed: {error}"
-        else:
-            message += "; the run was left running"
-        return self._event("timeout", message=message, run_page_url=url)
-
-    def _event(self, status: str, **details: Any) -> dict[str, Any]:
-        return {"status": status, "run_id": self.run_id, **details}
+                cancel = error
+        return RunOutcome.timed_out(
+            self.run_id,
+            limit=deadline_words(deadline),
+            cancel=cancel,
+            pipeline_name=last.pipeline_name if last is not None else self.pipeline_name,
+            status=last.status if last is not None else None,
+            run_page_url=url,
+        )
 
     async def on_kill(self) -> None:
         """A user stopped the deferred task: cancel the run (and its child pipelines)."""

@@ -23,10 +23,10 @@ def followed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     original = AdfPipelineRunTrigger.follow
 
-    async def spy(self: AdfPipelineRunTrigger, client: Any, source: Any) -> dict[str, Any]:
-        event = await original(self, client, source)
-        events.append(event)
-        return event
+    async def spy(self: AdfPipelineRunTrigger, client: Any, source: Any) -> Any:
+        outcome = await original(self, client, source)
+        events.append(outcome.to_event())
+        return outcome
 
     monkeypatch.setattr(AdfPipelineRunTrigger, "follow", spy)
     return events

@@ -54,9 +54,12 @@ def start(server: EmulatorServer, pipeline: str) -> str:
 
 
 def follow(trigger: AdfPipelineRunTrigger, client: AsyncAdfClient) -> dict[str, Any]:
+    """The event the trigger would yield."""
+
     async def go() -> dict[str, Any]:
         async with client:
-            return await trigger.follow(client, DirectRunStatus(client, trigger.poll_interval))
+            source = DirectRunStatus(client, trigger.poll_interval)
+            return (await trigger.follow(client, source)).to_event()
 
     return asyncio.run(go())
 

@@ -16,9 +16,20 @@ from airflow_adf_trigger.core.errors import (
     AdfConnectionError,
     AdfOutageError,
     AdfRunOutcomeUnknownError,
+    AdfServiceError,
+    AdfWaitTimeoutError,
 )
-from airflow_adf_trigger.core.models import PipelineRun, RunQuery, RunStatus
+from airflow_adf_trigger.core.models import (
+    ActivityError,
+    ActivityRun,
+    CancelResult,
+    PipelineRun,
+    RunQuery,
+    RunStatus,
+)
+from airflow_adf_trigger.core.outcome import RunOutcome
 from airflow_adf_trigger.core.reconcile import CreateAttempt
+from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import ATTEMPT_KEY, AdfRunPipelineOperator, RunStatusLog
 from tests.clock import FakeClock
 from tests.unit.helpers import make_settings
@@ -50,6 +61,10 @@ class StubClient:
     queries: list[RunQuery] = field(default_factory=list)
     wait_error: Exception | None = None
     wait_kwargs: dict[str, Any] = field(default_factory=dict)
+    final_status: RunStatus = RunStatus.SUCCEEDED
+    failed_activities: list[ActivityRun] = field(default_factory=list)
+    cancel_error: Exception | None = None
+    cancels: list[tuple[str, bool]] = field(default_factory=list)
 
     def create_run(self, pipeline_name: str, parameters: Any, **options: Any) -> str:
         self.attempt_when_sent = self.store.get(ATTEMPT_KEY)
@@ -67,20 +82,33 @@ class StubClient:
 
     def wait_for_run(self, run_id: str, **kwargs: Any) -> PipelineRun:
         self.wait_kwargs = kwargs
-        if self.wait_error is not None:
+        if isinstance(self.wait_error, AdfOutageError):
             kwargs["on_outage"](AdfConnectionError("connection refused"), 40.0)
+        if self.wait_error is not None:
             raise self.wait_error
-        return run(run_id, status=RunStatus.SUCCEEDED)
+        return run(run_id, status=self.final_status)
+
+    def cancel_run(self, run_id: str, *, is_recursive: bool) -> CancelResult:
+        self.cancels.append((run_id, is_recursive))
+        if self.cancel_error is not None:
+            raise self.cancel_error
+        return CancelResult(run_id, cancel_requested=True)
+
+    def failure_details(self, run: PipelineRun) -> list[ActivityRun]:
+        return self.failed_activities
 
 
-class StubHook:
+class StubHook(AdfHook):
+    """The real hook over a stub client and settings (no connection is read)."""
+
     def __init__(self, client: StubClient, *, local: bool = True) -> None:
-        self.client = client
+        super().__init__()
         local_endpoints = {
             "authority_host": "http://127.0.0.1:9",
             "management_endpoint": "http://127.0.0.1:9",
         }
-        self.settings = make_settings(**(local_endpoints if local else {}))
+        self.__dict__["client"] = client
+        self.__dict__["settings"] = make_settings(**(local_endpoints if local else {}))
 
     def monitoring_url(self, run_id: str | None = None) -> str:
         return f"https://adf.example/{run_id}"
@@ -349,6 +377,73 @@ class TestWorkerWait:
         assert (
             "Azure unreachable for 40 s (connection refused); still waiting, giving up after "
             "900 s" in capfd.readouterr().out
+        )
+
+    def test_an_outage_fails_as_the_deferred_wait_does(
+        self, store: Store, context: dict[str, Any]
+    ) -> None:
+        outage = AdfOutageError(NEW_RUN, 900.0, AdfConnectionError("connection refused"))
+        worker = operator(StubClient(store, wait_error=outage), wait_for_termination=True)
+        with pytest.raises(AirflowException) as in_worker:
+            worker.execute(context)  # type: ignore[arg-type]
+        event = RunOutcome.outage(outage, run_page_url=f"https://adf.example/{NEW_RUN}")
+        with pytest.raises(AirflowException) as deferred:
+            operator(StubClient(store)).execute_complete(context, event.to_event())  # type: ignore[arg-type]
+        assert (
+            str(in_worker.value)
+            == str(deferred.value)
+            == (
+                f"{outage} Follow it in ADF Studio: https://adf.example/{NEW_RUN}; a retry of this "
+                f"task reattaches to run {NEW_RUN}."
+            )
+        )
+
+    def test_a_failed_run_fails_with_each_failed_activity_as_the_trigger_says_it(
+        self, store: Store, context: dict[str, Any]
+    ) -> None:
+        copy = ActivityRun(
+            activity_run_id="a1",
+            activity_name="Copy",
+            activity_type="Copy",
+            status="Failed",
+            pipeline_run_id=NEW_RUN,
+            error=ActivityError(code="2200", message="blob missing"),
+        )
+        client = StubClient(store, final_status=RunStatus.FAILED, failed_activities=[copy])
+        with pytest.raises(AirflowException) as caught:
+            operator(client, wait_for_termination=True).execute(context)  # type: ignore[arg-type]
+        assert not isinstance(caught.value, AirflowFailException)  # a retry starts a new run
+        failed = run(NEW_RUN, status=RunStatus.FAILED)
+        assert (
+            str(caught.value)
+            == RunOutcome.of_run(failed, [copy]).message
+            == (
+                f"Pipeline 'copy_sales' run {NEW_RUN} ended Failed\n"
+                "  - activity 'Copy' (Copy) failed: [2200] blob missing"
+            )
+        )
+
+    @pytest.mark.parametrize(
+        ("cancel_error", "then"),
+        [
+            (None, f"cancel requested for run {NEW_RUN} (child pipelines included)"),
+            (AdfServiceError("busy", status=503), "cancelling it failed: busy (HTTP 503)"),
+        ],
+    )
+    def test_the_timeout_cancels_the_run_recursively_and_says_so(
+        self, store: Store, context: dict[str, Any], cancel_error: Exception | None, then: str
+    ) -> None:
+        still = run(NEW_RUN, status=RunStatus.IN_PROGRESS)
+        client = StubClient(
+            store, wait_error=AdfWaitTimeoutError(still, 600.2), cancel_error=cancel_error
+        )
+        task = operator(client, wait_for_termination=True, timeout=600)
+        with pytest.raises(AirflowException) as caught:
+            task.execute(context)  # type: ignore[arg-type]
+        assert client.cancels == [(NEW_RUN, True)]
+        assert str(caught.value) == (
+            f"Pipeline 'copy_sales' run {NEW_RUN} was still InProgress after the 600 s timeout; "
+            f"{then}"
         )
 
     def test_the_outage_budget_is_passed_on(self, store: Store, context: dict[str, Any]) -> None:

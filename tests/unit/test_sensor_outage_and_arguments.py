@@ -14,6 +14,7 @@ from airflow_adf_trigger.core.errors import (
     AdfThrottledError,
 )
 from airflow_adf_trigger.core.models import PipelineRun, RunStatus
+from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 from tests.unit.helpers import RUN_ID, make_settings
 
@@ -29,14 +30,17 @@ class Client:
         return PipelineRun(run_id=run_id, pipeline_name="copy_sales", status=answer)
 
 
-class Hook:
+class Hook(AdfHook):
+    """The real hook over a stub client and settings (no connection is read)."""
+
     def __init__(self, client: Client, *, local: bool) -> None:
-        self.client = client
+        super().__init__()
         endpoints = {
             "authority_host": "http://127.0.0.1:9",
             "management_endpoint": "http://127.0.0.1:9",
         }
-        self.settings = make_settings(**(endpoints if local else {}))
+        self.__dict__["client"] = client
+        self.__dict__["settings"] = make_settings(**(endpoints if local else {}))
 
 
 def sensor(client: Client, *, local: bool = True, **options: Any) -> AdfPipelineRunSensor:
@@ -91,23 +95,3 @@ def test_a_short_interval_is_fine_against_a_local_emulator() -> None:
     client = Client(RunStatus.SUCCEEDED)
     sensor(client, poke_interval=0.2).execute({"ti": None})  # type: ignore[arg-type]
     assert client.answers == []
-
-
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        ("Failed", "AirflowFailException"),
-        ("Cancelled", "AirflowFailException"),
-        ("error", "AirflowException"),
-    ],
-)
-def test_deferred_outcomes_fail_as_poke_does(status: str, kind: str) -> None:
-    """A finished run fails without retries, as in poke; an outage or bad connection may retry."""
-    from airflow_adf_trigger.compat import AirflowException, AirflowFailException
-    from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
-
-    sensor = AdfPipelineRunSensor(task_id="wait", run_id="3f2504e0-4f89-11d3-9a0c-0305e82c3301")
-    with pytest.raises(AirflowException) as caught:
-        sensor.execute_complete({}, {"status": status, "message": f"run ended {status}"})  # type: ignore[arg-type]
-    assert type(caught.value).__name__ == kind
-    assert isinstance(caught.value, AirflowFailException) == (kind == "AirflowFailException")

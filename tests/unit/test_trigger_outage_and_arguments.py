@@ -11,6 +11,7 @@ import pytest
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfServiceError
 from airflow_adf_trigger.core.models import PipelineRun, RunStatus
+from airflow_adf_trigger.core.outcome import OutcomeKind
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from tests.clock import FakeClock
 from tests.unit.helpers import CLIENT_ID, RUN_ID, SECRET, SUBSCRIPTION, TENANT, make_settings
@@ -71,10 +72,11 @@ def test_an_outage_longer_than_the_budget_ends_with_an_error_event() -> None:
     source = Source(clock, RunStatus.IN_PROGRESS, AdfServiceError("HTTP 503", status=503))
     waiting = trigger(outage_budget=30)
     waiting.clock = clock
-    event = asyncio.run(waiting.follow(Client(), source))
-    assert event["status"] == "error"
-    assert f"Stopped waiting for run {RUN_ID}: Azure could not be read for 30 s" in event["message"]
-    assert "The run itself was not touched" in event["message"]
+    outcome = asyncio.run(waiting.follow(Client(), source))
+    assert outcome.kind is OutcomeKind.OUTAGE
+    assert outcome.to_event()["status"] == "error"  # as earlier versions' operators expect
+    assert f"Stopped waiting for run {RUN_ID}: Azure could not be read for 30 s" in outcome.message
+    assert "The run itself was not touched" in outcome.message
     assert source.looks == 5  # one good look, then failures at 0, 10, 20 and 30 s of outage
 
 
@@ -84,8 +86,8 @@ def test_a_good_look_ends_the_outage() -> None:
     steps = [error, error, RunStatus.IN_PROGRESS, error, error, RunStatus.SUCCEEDED]
     waiting = trigger(outage_budget=25)
     waiting.clock = clock
-    event = asyncio.run(waiting.follow(Client(), Source(clock, *steps)))
-    assert event["status"] == "Succeeded"
+    outcome = asyncio.run(waiting.follow(Client(), Source(clock, *steps)))
+    assert outcome.kind is OutcomeKind.SUCCEEDED
 
 
 def test_each_failed_look_logs_how_long_azure_has_been_unreachable(
