@@ -346,8 +346,8 @@ def resolve_settings(
     args: argparse.Namespace, environ: Mapping[str, str], console: Console
 ) -> AdfSettings:
     """Merge flags, the connection URI and the environment (in that order) into settings."""
+    from airflow_adf_trigger.core.connection import extra_value, settings_from_connection
     from airflow_adf_trigger.core.errors import AdfConfigurationError
-    from airflow_adf_trigger.hooks.connection import extra_value, settings_from_connection
 
     # Lowest precedence first; later layers override earlier ones, setting by setting.
     layers: list[dict[str, Sourced]] = []

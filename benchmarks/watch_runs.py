@@ -229,7 +229,7 @@ def create_runs(emulator: EmulatorProcess, connection: dict[str, Any], count: in
 
     from airflow_adf_trigger.core.auth import TokenCache
     from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.hooks.connection import settings_from_connection
+    from airflow_adf_trigger.core.connection import settings_from_connection
 
     settings = settings_from_connection(
         connection["login"], connection["password"], connection["extra"]

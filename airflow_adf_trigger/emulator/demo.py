@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             say("no pipeline run was created; see the log above")
             return 1
         from airflow_adf_trigger.core.client import AdfClient
-        from airflow_adf_trigger.hooks.connection import settings_from_connection
+        from airflow_adf_trigger.core.connection import settings_from_connection
 
         settings = settings_from_connection(
             connection["login"], connection["password"], connection["extra"]

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import BaseHook, read_connection_async
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import CONN_TYPE, settings_from_connection
 from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
 from airflow_adf_trigger.core.outcome import RunOutcome
 from airflow_adf_trigger.core.settings import AdfSettings
-from airflow_adf_trigger.hooks.connection import CONN_TYPE, settings_from_connection
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.core.aio import AsyncAdfClient

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import RunQuery
 from airflow_adf_trigger.emulator import EmulatorServer
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.e2e.conftest import xcom_values
 
 pytestmark = pytest.mark.e2e

@@ -44,6 +44,7 @@ from urllib.parse import quote, urlencode
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.auth import TokenCache
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfBadRequestError,
@@ -61,7 +62,6 @@ from airflow_adf_trigger.core.models import (
 )
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.faults.proxy import STAGES, FaultProxy, ProxyFault, Stage
 
 SECRET = "faultmatrix-Secret-7Qx2Lw9Vb4Kp"

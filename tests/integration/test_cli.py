@@ -20,8 +20,8 @@ import requests
 
 from airflow_adf_trigger.cli import ENVIRONMENT, main
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 

@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfBadRequestError,
@@ -16,7 +17,6 @@ from airflow_adf_trigger.core.errors import (
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,7 @@ import pytest
 
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfAuthorizationError,
@@ -24,7 +25,6 @@ from airflow_adf_trigger.core.errors import (
 from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.clock import FakeClock
 from tests.conftest import SCENARIOS
 

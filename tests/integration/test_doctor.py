@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.doctor import diagnose
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.clock import FakeClock
 from tests.integration.test_emulator_protocol import scenario_json
 

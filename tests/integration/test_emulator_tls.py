@@ -12,12 +12,12 @@ import requests
 
 from airflow_adf_trigger.core.auth import TokenCache
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfConnectionError, AdfRunOutcomeUnknownError
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.__main__ import main as emulator_main
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.integration

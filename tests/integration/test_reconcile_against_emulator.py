@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfRunOutcomeUnknownError
 from airflow_adf_trigger.core.reconcile import CreateAttempt, find_matching_runs
 from airflow_adf_trigger.emulator import EmulatorServer
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 
 pytestmark = pytest.mark.integration
 

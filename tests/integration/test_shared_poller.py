@@ -13,11 +13,11 @@ import pytest
 
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import PipelineRun
 from airflow_adf_trigger.core.poller import SharedRunPoller
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ import pytest
 from airflow_adf_trigger.compat import BaseHook
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
 from tests.conftest import REPO
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.clouds import resolve_cloud
+from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.hooks.connection import settings_from_connection
 
 from .helpers import SECRET, SUBSCRIPTION, TENANT, make_settings
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_adf_trigger.core.form import CONN_TYPE, CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_adf_trigger.core.settings import AdfSettings
-from airflow_adf_trigger.hooks.form import CONN_TYPE, CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 
 __all__ = [
     "CONNECTION_FIELDS",
