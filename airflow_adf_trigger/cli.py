@@ -14,13 +14,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.environment import Sourced, WaitOptions
     from airflow_adf_trigger.core.errors import AdfError
     from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun
     from airflow_adf_trigger.core.settings import AdfSettings
@@ -35,44 +34,37 @@ EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141
 """128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away (`| head -1`)."""
 
+# Declared here too so that --help imports nothing of the core; a test holds them equal to
+# the core's (core/environment.py).
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
 DEFAULT_OUTAGE_BUDGET = 900.0
 """Seconds a wait goes on while Azure cannot be read (the core client's default too)."""
-
 CONNECTION_URI_ENV = "ADF_CONNECTION_URI"
 
-# One setting: its flag and its environment variable; a connection names it by its key.
-SETTINGS_SOURCES: dict[str, tuple[str, str]] = {
-    "tenant_id": ("--tenant-id", "AZURE_TENANT_ID"),
-    "client_id": ("--client-id", "AZURE_CLIENT_ID"),
-    "client_secret": ("--client-secret-env NAME", "AZURE_CLIENT_SECRET"),
-    "subscription_id": ("--subscription-id", "ADF_SUBSCRIPTION_ID"),
-    "resource_group": ("--resource-group", "ADF_RESOURCE_GROUP"),
-    "factory_name": ("--factory-name", "ADF_FACTORY_NAME"),
-    "cloud": ("--cloud", "ADF_CLOUD"),
-    "authority_host": ("--authority-host", "ADF_AUTHORITY_HOST"),
-    "management_endpoint": ("--management-endpoint", "ADF_MANAGEMENT_ENDPOINT"),
-    "token_api": ("--token-api", "ADF_TOKEN_API"),
-    "request_timeout": ("--request-timeout", "ADF_REQUEST_TIMEOUT"),
-    "retry_max_attempts": ("--retry-max-attempts", "ADF_RETRY_MAX_ATTEMPTS"),
-    "retry_max_seconds": ("--retry-max-seconds", "ADF_RETRY_MAX_SECONDS"),
-}
-_CONNECTION_ONLY_KEYS = ("identity",)
-
-# How `wait` and `run --wait` wait: a flag and an environment variable each.
-WAIT_SOURCES: dict[str, tuple[str, str]] = {
-    "poll_interval": ("--poll-interval", "ADF_POLL_INTERVAL"),
-    "timeout": ("--timeout", "ADF_TIMEOUT"),
-    "outage_budget": ("--outage-budget", "ADF_OUTAGE_BUDGET"),
+# The flag of each setting; its environment variable is the core's (core/environment.py).
+SETTING_FLAGS: dict[str, str] = {
+    "tenant_id": "--tenant-id",
+    "client_id": "--client-id",
+    "client_secret": "--client-secret-env NAME",
+    "subscription_id": "--subscription-id",
+    "resource_group": "--resource-group",
+    "factory_name": "--factory-name",
+    "cloud": "--cloud",
+    "authority_host": "--authority-host",
+    "management_endpoint": "--management-endpoint",
+    "token_api": "--token-api",
+    "request_timeout": "--request-timeout",
+    "retry_max_attempts": "--retry-max-attempts",
+    "retry_max_seconds": "--retry-max-seconds",
 }
 
-ENVIRONMENT: dict[str, str] = {
-    key: variable for key, (_, variable) in (*SETTINGS_SOURCES.items(), *WAIT_SOURCES.items())
+# How `wait` and `run --wait` wait: a flag each (and the core's environment variable).
+WAIT_FLAGS: dict[str, str] = {
+    "poll_interval": "--poll-interval",
+    "timeout": "--timeout",
+    "outage_budget": "--outage-budget",
 }
-"""Every environment variable the CLI reads, by setting; the notebook example reads these too."""
-_REQUIRED = ("tenant_id", "subscription_id", "resource_group", "factory_name")
-_CONN_TYPES = ("adf", "azure_data_factory")
 
 DESCRIPTION = """\
 Start, follow, cancel and inspect Azure Data Factory pipeline runs.
@@ -254,132 +246,30 @@ def _isatty(stream: TextIO) -> bool:
 # --------------------------------------------------------------------------- settings
 
 
-@dataclass(frozen=True, slots=True)
-class Sourced:
-    """A setting's value and where it came from, to name the source in errors."""
-
-    value: str
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """The parts of an Airflow connection the CLI reads."""
-
-    login: str | None
-    password: str | None
-    extra: Mapping[str, Any]
-
-
-def parse_connection(text: str, origin: str) -> Connection:
-    """Read an Airflow connection URI or its JSON form; errors never echo the text."""
-    text = text.strip()
-    if text.startswith("{"):
-        return _parse_connection_json(text, origin)
-    fix = (
-        "use adf://CLIENT_ID:SECRET@/?tenant_id=..&subscription_id=..&resource_group=.."
-        "&factory_name=.. (login and secret URL-quoted), or the connection's JSON form"
-    )
-    try:
-        parts = urlsplit(text)
-        query = parse_qsl(parts.query, keep_blank_values=False)
-    except ValueError:
-        raise CliError(f"{origin}: is not a connection URI; {fix}") from None
-    if not parts.scheme or not text.lower().startswith(f"{parts.scheme.lower()}://"):
-        raise CliError(f"{origin}: is not a connection URI; {fix}")
-    _check_conn_type(parts.scheme, origin)
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-    login, has_password, password = userinfo.partition(":")
-    extra: dict[str, Any] = {}
-    for key, value in query:
-        if key == "__extra__":
-            extra.update(_json_object(value, f"{origin} (__extra__)"))
-        else:
-            extra[key] = value
-    return Connection(
-        login=unquote(login) or None,
-        password=unquote(password) if has_password and password else None,
-        extra=extra,
-    )
-
-
-def _parse_connection_json(text: str, origin: str) -> Connection:
-    body = _json_object(text, origin)
-    if body.get("conn_type"):
-        _check_conn_type(str(body["conn_type"]), origin)
-    extra = body.get("extra") or {}
-    if isinstance(extra, str):
-        extra = _json_object(extra, f"{origin} (extra)")
-    if not isinstance(extra, Mapping):
-        raise CliError(f"{origin}: extra must be a JSON object")
-    login = body.get("login")
-    password = body.get("password")
-    return Connection(
-        login=str(login) if login else None,
-        password=str(password) if password else None,
-        extra=extra,
-    )
-
-
-def _json_object(text: str, origin: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        # Only the position: the text may hold the secret.
-        raise CliError(
-            f"{origin}: is not valid JSON (line {error.lineno}, column {error.colno})"
-        ) from None
-    if not isinstance(value, dict):
-        raise CliError(f"{origin}: must be a JSON object")
-    return value
-
-
-def _check_conn_type(conn_type: str, origin: str) -> None:
-    normalized = conn_type.strip().lower().replace("-", "_")
-    if normalized not in _CONN_TYPES:
-        raise CliError(
-            f"{origin}: connection type {conn_type!r} is not one of {', '.join(_CONN_TYPES)}"
-        )
-
-
 def resolve_settings(
     args: argparse.Namespace, environ: Mapping[str, str], console: Console
 ) -> AdfSettings:
-    """Merge flags, the connection URI and the environment (in that order) into settings."""
-    from airflow_adf_trigger.core.connection import extra_value, settings_from_connection
-    from airflow_adf_trigger.core.errors import AdfConfigurationError
+    """Merge the environment, the connection URI and the flags (lowest first) into settings."""
+    from airflow_adf_trigger.core.connection import parse_connection_uri
+    from airflow_adf_trigger.core.environment import (
+        Sourced,
+        build_settings,
+        connection_layer,
+        environment_layer,
+        merge_layers,
+    )
 
-    # Lowest precedence first; later layers override earlier ones, setting by setting.
-    layers: list[dict[str, Sourced]] = []
-
-    env_layer: dict[str, Sourced] = {}
-    for key, (_, variable) in SETTINGS_SOURCES.items():
-        value = environ.get(variable, "").strip()
-        if value:
-            env_layer[key] = Sourced(value, variable)
-    layers.append(env_layer)
+    layers = [environment_layer(environ)]
 
     uri_origin = "--connection-uri" if args.connection_uri else CONNECTION_URI_ENV
     uri_text = args.connection_uri or environ.get(CONNECTION_URI_ENV, "")
     if uri_text.strip():
-        connection = parse_connection(uri_text, uri_origin)
+        connection = parse_connection_uri(uri_text, uri_origin)
         console.hide(connection.password)
-        source = f"the connection in {uri_origin}"
-        conn_layer: dict[str, Sourced] = {}
-        if connection.login:
-            conn_layer["client_id"] = Sourced(connection.login, f"{source} (login)")
-        if connection.password:
-            conn_layer["client_secret"] = Sourced(connection.password, f"{source} (password)")
-        for key in (*SETTINGS_SOURCES, *_CONNECTION_ONLY_KEYS):
-            if key in ("client_id", "client_secret"):
-                continue
-            value = extra_value(connection.extra, key)
-            if value not in (None, ""):
-                conn_layer[key] = Sourced(str(value), source)
-        layers.append(conn_layer)
+        layers.append(connection_layer(connection, f"the connection in {uri_origin}"))
 
     flag_layer: dict[str, Sourced] = {}
-    for key, (flag, _) in SETTINGS_SOURCES.items():
+    for key, flag in SETTING_FLAGS.items():
         given = getattr(args, key, None)
         if key != "client_secret" and given:
             flag_layer[key] = Sourced(str(given).strip(), flag)
@@ -396,74 +286,11 @@ def resolve_settings(
         flag_layer["identity"] = Sourced(args.identity, "--identity")
     layers.append(flag_layer)
 
-    merged: dict[str, Sourced] = {}
-    for layer in layers:
-        merged.update({k: v for k, v in layer.items() if k not in ("client_secret", "identity")})
-    # The credential (a secret, or an azure-identity kind) comes whole from one source: the
-    # highest that gives either, so a secret never joins an identity from another source.
-    for layer in reversed(layers):
-        if "client_secret" in layer or "identity" in layer:
-            for key in ("client_secret", "identity"):
-                if key in layer:
-                    merged[key] = layer[key]
-            break
+    merged = merge_layers(layers)
     if "client_secret" in merged:
         console.hide(merged["client_secret"].value)
-
     _check_missing(merged)
-    try:
-        values = {key: sourced.value for key, sourced in merged.items()}
-        values.update(check_request_numbers(values))
-        login = values.pop("client_id", None)
-        password = values.pop("client_secret", None)
-        return settings_from_connection(login, password, values)
-    except AdfConfigurationError as error:
-        given = merged.get(error.field)
-        where = f" (given by {given.source})" if given else ""
-        raise CliError(f"{error}{where}") from None
-
-
-def check_request_numbers(values: Mapping[str, str]) -> dict[str, str]:
-    """The request timeout and retry budget among ``values``, checked: finite, in range,
-    whole attempts; the core's settings take them as they are returned."""
-    from airflow_adf_trigger.core.validation import check_seconds
-
-    checked: dict[str, str] = {}
-    if "request_timeout" in values:
-        checked["request_timeout"] = repr(
-            check_seconds("request_timeout", values["request_timeout"])
-        )
-    if "retry_max_seconds" in values:
-        seconds = check_seconds("retry_max_seconds", values["retry_max_seconds"], allow_zero=True)
-        checked["retry_max_seconds"] = repr(seconds)
-    if "retry_max_attempts" in values:
-        checked["retry_max_attempts"] = str(check_attempts(values["retry_max_attempts"]))
-    return checked
-
-
-def check_attempts(value: object, field: str = "retry_max_attempts") -> int:
-    """A number of attempts: a whole number, 1 (no retry) or more."""
-    from airflow_adf_trigger.core.errors import AdfConfigurationError
-
-    fix = "give a whole number of attempts, 1 (no retry) or more"
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
-    if not number.is_integer():  # also NaN and infinity
-        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
-    if number < 1:
-        raise AdfConfigurationError(field, f"{value!r} is below 1", fix)
-    return int(number)
-
-
-@dataclass(frozen=True, slots=True)
-class WaitOptions:
-    """How to wait for a run's end, checked before any request."""
-
-    poll_interval: float = DEFAULT_POLL_INTERVAL
-    timeout: float | None = None
-    outage_budget: float = DEFAULT_OUTAGE_BUDGET
+    return build_settings(merged)
 
 
 def resolve_wait_options(
@@ -474,49 +301,31 @@ def resolve_wait_options(
     The poll interval has a floor of 1 s (the subscription's read budget), except against an
     emulator on this machine (``local``).
     """
-    from airflow_adf_trigger.core.errors import AdfConfigurationError
-    from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+    from airflow_adf_trigger.core.environment import WAIT_VARIABLES, Sourced, WaitOptions
 
     given: dict[str, Sourced] = {}
-    for key, (flag, variable) in WAIT_SOURCES.items():
+    for key, flag in WAIT_FLAGS.items():
         value = getattr(args, key, None)
+        variable = WAIT_VARIABLES[key]
         if value is not None:
             given[key] = Sourced(value, flag)
         elif environ.get(variable, "").strip():
             given[key] = Sourced(environ[variable].strip(), variable)
-    defaults = WaitOptions()
-    try:
-        poll_interval = (
-            check_seconds("poll_interval", given["poll_interval"].value, minimum=poll_floor(local))
-            if "poll_interval" in given
-            else defaults.poll_interval
-        )
-        timeout = check_seconds("timeout", given["timeout"].value) if "timeout" in given else None
-        outage_budget = (
-            check_seconds("outage_budget", given["outage_budget"].value, allow_zero=True)
-            if "outage_budget" in given
-            else defaults.outage_budget
-        )
-    except AdfConfigurationError as error:
-        raise CliError(f"{error} (given by {given[error.field].source})") from None
-    return WaitOptions(poll_interval=poll_interval, timeout=timeout, outage_budget=outage_budget)
+    return WaitOptions.from_sources(given, local=local)
 
 
 def _check_missing(merged: Mapping[str, Sourced]) -> None:
-    required = list(_REQUIRED)
-    if "identity" not in merged:
-        required[1:1] = ["client_id", "client_secret"]
-    missing = [key for key in required if key not in merged]
+    from airflow_adf_trigger.core.environment import SETTING_VARIABLES, missing_settings
+
+    missing = missing_settings(merged)
     if not missing:
         return
-    hints = []
-    for key in missing:
-        flag, variable = SETTINGS_SOURCES[key]
-        hints.append(
-            f"{key} (${variable} or --client-secret-env NAME)"
-            if key == "client_secret"
-            else f"{key} ({flag} or ${variable})"
-        )
+    hints = [
+        f"{key} (${SETTING_VARIABLES[key]} or --client-secret-env NAME)"
+        if key == "client_secret"
+        else f"{key} ({SETTING_FLAGS[key]} or ${SETTING_VARIABLES[key]})"
+        for key in missing
+    ]
     raise CliError(
         f"missing settings: {', '.join(hints)}; give them as flags or environment variables, "
         f"or all at once as a connection in ${CONNECTION_URI_ENV} or --connection-uri "
@@ -873,6 +682,18 @@ def command_activities(args: argparse.Namespace, settings: AdfSettings, console:
             line += f"  {code}{error.message}"
         console.say(line.rstrip())
     return EXIT_OK
+
+
+def _json_object(text: str, origin: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CliError(
+            f"{origin}: is not valid JSON (line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise CliError(f"{origin}: must be a JSON object")
+    return value
 
 
 def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:

@@ -12,14 +12,12 @@
 # MAGIC
 # MAGIC **Settings.** On Databricks: the client secret comes from a secret scope (names below),
 # MAGIC everything else from the notebook's widgets. Run locally as a plain script
-# MAGIC (`python databricks_notebook_trigger_adf.py`), it reads the environment variables the
-# MAGIC `adf-trigger` command reads (see `adf-trigger --help`): `AZURE_TENANT_ID`,
-# MAGIC `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `ADF_SUBSCRIPTION_ID`, `ADF_RESOURCE_GROUP`,
-# MAGIC `ADF_FACTORY_NAME`, optionally `ADF_CLOUD`, `ADF_AUTHORITY_HOST` /
-# MAGIC `ADF_MANAGEMENT_ENDPOINT` (the local emulator), `ADF_TOKEN_API`, `ADF_REQUEST_TIMEOUT`,
-# MAGIC `ADF_RETRY_MAX_ATTEMPTS`, `ADF_RETRY_MAX_SECONDS`, `ADF_POLL_INTERVAL`, `ADF_TIMEOUT`,
-# MAGIC `ADF_OUTAGE_BUDGET`; and its own two: `ADF_PIPELINE_NAME` and `ADF_PIPELINE_PARAMETERS`
-# MAGIC (a JSON object).
+# MAGIC (`python databricks_notebook_trigger_adf.py`), it reads the environment the way the
+# MAGIC `adf-trigger` command does, through the same core function (see `adf-trigger --help`):
+# MAGIC `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `ADF_SUBSCRIPTION_ID`,
+# MAGIC `ADF_RESOURCE_GROUP`, `ADF_FACTORY_NAME` and the optional others, or all of them at once
+# MAGIC as an Airflow connection in `ADF_CONNECTION_URI`; plus its own two: `ADF_PIPELINE_NAME`
+# MAGIC and `ADF_PIPELINE_PARAMETERS` (a JSON object).
 # MAGIC
 # MAGIC The service principal needs the **Data Factory Contributor** role on the factory.
 
@@ -39,10 +37,18 @@ import json
 import os
 import time
 
-from airflow_adf_trigger.cli import ENVIRONMENT, check_request_numbers
-from airflow_adf_trigger.core import AdfClient, AdfSettings, PipelineRun
-from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
-from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+from airflow_adf_trigger.core import (
+    ENVIRONMENT,
+    AdfClient,
+    AdfError,
+    AdfPipelineRunError,
+    PipelineRun,
+    Sourced,
+    WaitOptions,
+    build_settings,
+    settings_from_environment,
+    wait_options_from_environment,
+)
 
 # Where the client secret lives on Databricks: create it once with
 #   databricks secrets create-scope adf
@@ -50,33 +56,10 @@ from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 SECRET_SCOPE = "adf"
 SECRET_KEY = "client-secret"
 
-# Widget name -> default ("" = unset). Run locally, each is read from the environment variable
-# `adf-trigger` reads for it (ENVIRONMENT), or from the notebook's own two below.
-WIDGETS = {
-    "tenant_id": "",
-    "client_id": "",
-    "subscription_id": "",
-    "resource_group": "",
-    "factory_name": "",
-    "pipeline_name": "copy_sales",
-    "pipeline_parameters": "{}",
-    "poll_interval": "15",
-    "timeout": "",
-    "outage_budget": "900",
-    # Optional: another cloud, endpoint overrides (the local emulator's URL for a try-out),
-    # the token endpoint version, and the timeout and retry budget of one request.
-    "cloud": "",
-    "authority_host": "",
-    "management_endpoint": "",
-    "token_api": "",
-    "request_timeout": "",
-    "retry_max_attempts": "",
-    "retry_max_seconds": "",
-}
-VARIABLES = {
-    **ENVIRONMENT,
-    "pipeline_name": "ADF_PIPELINE_NAME",
-    "pipeline_parameters": "ADF_PIPELINE_PARAMETERS",
+# The pipeline: a widget on Databricks, else an environment variable of this notebook's own.
+PIPELINE = {
+    "pipeline_name": ("copy_sales", "ADF_PIPELINE_NAME"),
+    "pipeline_parameters": ("{}", "ADF_PIPELINE_PARAMETERS"),
 }
 
 # COMMAND ----------
@@ -86,50 +69,36 @@ DBUTILS = globals().get("dbutils")
 ON_DATABRICKS = DBUTILS is not None
 
 
-def setting(name: str) -> str:
-    """A widget's value on Databricks, else the matching environment variable."""
-    default = WIDGETS[name]
-    if ON_DATABRICKS:
-        DBUTILS.widgets.text(name, default)
-        return DBUTILS.widgets.get(name).strip()
-    return os.environ.get(VARIABLES[name], default).strip()
-
-
-def client_secret() -> str:
-    """The client secret's value: a Databricks secret, else AZURE_CLIENT_SECRET."""
-    if ON_DATABRICKS:
-        return DBUTILS.secrets.get(scope=SECRET_SCOPE, key=SECRET_KEY)
-    return os.environ.get(ENVIRONMENT["client_secret"], "")
+def widget(name: str, default: str = "") -> str:
+    """A widget's value (the widget is made on first use)."""
+    DBUTILS.widgets.text(name, default)
+    return DBUTILS.widgets.get(name).strip()
 
 
 # Validated up front, before any request: a missing or malformed value fails here, naming the
-# field (the widget) and the fix.
-request_numbers = {
-    name: setting(name)
-    for name in ("request_timeout", "retry_max_attempts", "retry_max_seconds")
-    if setting(name)
-}
-settings = AdfSettings.create(
-    tenant_id=setting("tenant_id"),
-    client_id=setting("client_id"),
-    client_secret=client_secret(),
-    subscription_id=setting("subscription_id"),
-    resource_group=setting("resource_group"),
-    factory_name=setting("factory_name"),
-    cloud=setting("cloud") or None,
-    authority_host=setting("authority_host") or None,
-    management_endpoint=setting("management_endpoint") or None,
-    token_api=setting("token_api") or None,
-    **check_request_numbers(request_numbers),
-)
-pipeline_name = setting("pipeline_name")
-parameters = json.loads(setting("pipeline_parameters") or "{}")
-# At least 1 s between checks against Azure (the subscription's read budget).
-poll_interval = check_seconds(
-    "poll_interval", setting("poll_interval") or 15, minimum=poll_floor(settings.cloud.is_local)
-)
-timeout = check_seconds("timeout", setting("timeout")) if setting("timeout") else None
-outage_budget = check_seconds("outage_budget", setting("outage_budget") or 900, allow_zero=True)
+# setting and where it came from (the widget, or the environment variable), and the fix.
+if ON_DATABRICKS:
+    # One widget per setting the `adf-trigger` command reads from the environment, named
+    # like the setting (tenant_id, factory_name, poll_interval, ...); empty ones are unset.
+    given = {
+        name: Sourced(value, f"widget {name}")
+        for name in ENVIRONMENT
+        if name != "client_secret" and (value := widget(name))
+    }
+    secret = DBUTILS.secrets.get(scope=SECRET_SCOPE, key=SECRET_KEY)
+    given["client_secret"] = Sourced(secret, f"secret {SECRET_SCOPE}/{SECRET_KEY}")
+    settings = build_settings(given)
+    wait = WaitOptions.from_sources(given, local=settings.cloud.is_local)
+    pipeline_name, parameters_text = (
+        widget(name, default) for name, (default, _) in PIPELINE.items()
+    )
+else:
+    settings = settings_from_environment(os.environ)
+    wait = wait_options_from_environment(os.environ, local=settings.cloud.is_local)
+    pipeline_name, parameters_text = (
+        os.environ.get(variable, default).strip() for default, variable in PIPELINE.values()
+    )
+parameters = json.loads(parameters_text or "{}")
 
 # The secret is held in a Secret object that prints as '********'.
 print(f"Factory {settings.factory.factory_name}, pipeline {pipeline_name}, {parameters=}")
@@ -155,17 +124,17 @@ def show_status(run: PipelineRun) -> None:
 
 def show_outage(error: AdfError, lasted: float) -> None:
     """Called when a check fails after its retries (network, throttling, Azure 5xx)."""
-    print(f"Azure could not be read for {lasted:.0f} s (of {outage_budget:g} s): {error}")
+    print(f"Azure could not be read for {lasted:.0f} s (of {wait.outage_budget:g} s): {error}")
 
 
 # Waiting goes on through network errors, throttling and Azure 5xx for up to outage_budget
 # seconds in a row; a longer outage raises AdfOutageError (the run itself is left alone).
 run = client.wait_for_run(
     run_id,
-    poll_interval=poll_interval,
-    timeout=timeout,
+    poll_interval=wait.poll_interval,
+    timeout=wait.timeout,
     on_poll=show_status,
-    outage_budget=outage_budget,
+    outage_budget=wait.outage_budget,
     on_outage=show_outage,
 )
 

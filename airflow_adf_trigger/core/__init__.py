@@ -1,78 +1,51 @@
 """The Airflow-free core: settings, protocol, authentication and the ADF clients.
 
 Nothing below this package imports Airflow, so it can be used from a shell or a notebook.
-Names are loaded on first use, so importing one light module (``models``, ``errors``) does
-not pull in ``requests``: DAG files import the operator at every parse.
+
+The public API is listed once, in ``__init__.pyi`` beside this file: type checkers read it as
+this package's interface, and this module reads it (on the first name asked for) to load each
+name from its home module only then. So importing one light module (``models``, ``errors``,
+``form``) does not pull in ``requests``: DAG files import the operator at every parse, and
+Airflow reads the connection form at every provider discovery.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.clouds import Cloud, resolve_cloud
-    from airflow_adf_trigger.core.errors import (
-        AdfAuthenticationError,
-        AdfAuthorizationError,
-        AdfBadRequestError,
-        AdfConfigurationError,
-        AdfError,
-        AdfNotFoundError,
-        AdfRequestError,
-        AdfRunOutcomeUnknownError,
-        AdfServiceError,
-        AdfThrottledError,
-    )
-    from airflow_adf_trigger.core.models import PipelineRun, RunStatus
-    from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef, Secret
+_homes: dict[str, str] | None = None
 
-_HOMES = {
-    "AdfAuthenticationError": "errors",
-    "AdfAuthorizationError": "errors",
-    "AdfBadRequestError": "errors",
-    "AdfClient": "client",
-    "AdfConfigurationError": "errors",
-    "AdfError": "errors",
-    "AdfNotFoundError": "errors",
-    "AdfRequestError": "errors",
-    "AdfRunOutcomeUnknownError": "errors",
-    "AdfServiceError": "errors",
-    "AdfSettings": "settings",
-    "AdfThrottledError": "errors",
-    "Cloud": "clouds",
-    "FactoryRef": "settings",
-    "PipelineRun": "models",
-    "RunStatus": "models",
-    "Secret": "settings",
-    "resolve_cloud": "clouds",
-}
+
+def _public_names() -> dict[str, str]:
+    """Each public name and its home module, as ``__init__.pyi`` imports them."""
+    global _homes
+    if _homes is None:
+        import ast
+        import os
+
+        stub = os.path.splitext(__file__)[0] + ".pyi"
+        with open(stub, encoding="utf-8") as source:
+            tree = ast.parse(source.read(), stub)
+        _homes = {
+            alias.asname or alias.name: node.module
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.module
+            for alias in node.names
+        }
+    return _homes
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "__all__":
+        return sorted(_public_names())
+    home = _public_names().get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-__all__ = [
-    "AdfAuthenticationError",
-    "AdfAuthorizationError",
-    "AdfBadRequestError",
-    "AdfClient",
-    "AdfConfigurationError",
-    "AdfError",
-    "AdfNotFoundError",
-    "AdfRequestError",
-    "AdfRunOutcomeUnknownError",
-    "AdfServiceError",
-    "AdfSettings",
-    "AdfThrottledError",
-    "Cloud",
-    "FactoryRef",
-    "PipelineRun",
-    "RunStatus",
-    "Secret",
-    "resolve_cloud",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_public_names()})

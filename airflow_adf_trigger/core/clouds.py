@@ -79,6 +79,12 @@ def resolve_cloud(
     The token scope follows ARM: when the management endpoint is overridden to a custom
     host, the default public scope is kept (a private link still issues tokens for the
     public audience); pass a named cloud to change it.
+
+    :param name: ``public`` (the default), ``china`` or ``usgov`` (Azure's own names, such
+        as ``AzureChinaCloud``, work too).
+    :param authority_host: another sign-in endpoint (private link, the local emulator).
+    :param management_endpoint: another Resource Manager endpoint.
+    :raises AdfConfigurationError: an unknown cloud, or an endpoint that is not a URL.
     """
     key = (name or "public").strip().lower().replace(" ", "").replace("_", "")
     if key not in CLOUDS:

@@ -1,22 +1,31 @@
-"""How the fields of an ``adf`` connection become client settings.
+"""Airflow connections as client settings: the fields of an ``adf`` connection, and its URI.
 
-No Airflow import here: the hook, the CLI and the notebook example all read it.
+No Airflow import here: the hook reads a connection Airflow hands it; the ``adf-trigger``
+command and the notebook example read the same connection written as a URI (or its JSON
+form), as ``AIRFLOW_CONN_*`` variables and ``airflow connections add --conn-uri`` take it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from airflow_adf_trigger.core.form import CONN_TYPE, CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.form import CONN_TYPE
 from airflow_adf_trigger.core.settings import AdfSettings
 
 __all__ = [
-    "CONNECTION_FIELDS",
+    "CONNECTION_TYPES",
     "CONN_TYPE",
-    "UI_FIELD_BEHAVIOUR",
+    "OFFICIAL_CONN_TYPE",
+    "ConnectionFields",
     "extra_value",
+    "parse_connection_uri",
     "settings_from_connection",
+    "settings_from_uri",
 ]
 
 _SETTING_KEYS = (
@@ -38,6 +47,9 @@ _SETTING_KEYS = (
 OFFICIAL_CONN_TYPE = "azure_data_factory"
 """The official Azure provider's connection type; its connections work here unchanged."""
 
+CONNECTION_TYPES = (CONN_TYPE, OFFICIAL_CONN_TYPE)
+"""The connection types whose fields this package reads."""
+
 _OFFICIAL_NAMES = {
     "tenant_id": "tenantId",
     "subscription_id": "subscriptionId",
@@ -46,12 +58,40 @@ _OFFICIAL_NAMES = {
     "identity": None,
 }
 
+_URI_FIX = (
+    "use adf://CLIENT_ID:SECRET@/?tenant_id=..&subscription_id=..&resource_group=.."
+    "&factory_name=.. (login and secret URL-quoted), or the connection's JSON form"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFields:
+    """The parts of an Airflow connection that settings come from.
+
+    :param login: the client (application) id.
+    :param password: the client secret; never shown by ``repr``.
+    :param extra: the connection's extras, under any name :func:`extra_value` reads.
+    """
+
+    login: str | None
+    password: str | None = field(default=None, repr=False)
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_settings(self) -> AdfSettings:
+        """Validate these fields into settings; errors name the connection field."""
+        return settings_from_connection(self.login, self.password, self.extra)
+
 
 def extra_value(extra: Mapping[str, Any], key: str) -> Any:
     """Read ``key`` from a connection's extras, under any name a form or provider gives it.
 
     ``tenant_id`` is found as ``tenant_id``, ``extra__adf__tenant_id``, or, in a connection
     of the official provider, ``tenantId`` / ``extra__azure_data_factory__tenantId``.
+
+    :param extra: the connection's extras (``Connection.extra_dejson``).
+    :param key: the setting's name, as :class:`~airflow_adf_trigger.core.settings.AdfSettings`
+        calls it.
+    :return: the first non-empty value found, else ``None``.
     """
     names = [key, f"extra__{CONN_TYPE}__{key}"]
     official = _OFFICIAL_NAMES.get(key, key)
@@ -67,6 +107,102 @@ def extra_value(extra: Mapping[str, Any], key: str) -> Any:
 def settings_from_connection(
     login: str | None, password: str | None, extra: Mapping[str, Any]
 ) -> AdfSettings:
-    """Validate an ``adf`` connection into settings; errors name the connection field."""
+    """Validate an ``adf`` connection into settings; errors name the connection field.
+
+    :param login: the connection's login: the client (application) id.
+    :param password: the connection's password: the client secret (``None`` with an
+        ``identity`` extra).
+    :param extra: the connection's extras (see :func:`extra_value` for the names read).
+    :raises AdfConfigurationError: a field is missing or malformed; no request was sent.
+    """
     values = {key: extra_value(extra, key) for key in _SETTING_KEYS}
     return AdfSettings.create(client_id=login, client_secret=password, **values)
+
+
+def parse_connection_uri(text: str, origin: str = "connection") -> ConnectionFields:
+    """Read an Airflow connection written as a URI, or in its JSON form.
+
+    ``adf://CLIENT_ID:SECRET@/?tenant_id=..&subscription_id=..`` (login and password
+    URL-quoted, the query holds the extras; ``__extra__`` a JSON object of them), or
+    ``{"conn_type": "adf", "login": .., "password": .., "extra": {..}}``.
+
+    :param text: the URI or JSON text.
+    :param origin: where the text came from (a variable, a flag), to name it in errors.
+    :raises AdfConfigurationError: the text is neither, or names another connection type.
+        The message never quotes the text, which holds the secret.
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        return _parse_json_form(text, origin)
+    try:
+        parts = urlsplit(text)
+        query = parse_qsl(parts.query, keep_blank_values=False)
+    except ValueError:
+        raise AdfConfigurationError(origin, "is not a connection URI", _URI_FIX) from None
+    if not parts.scheme or not text.lower().startswith(f"{parts.scheme.lower()}://"):
+        raise AdfConfigurationError(origin, "is not a connection URI", _URI_FIX)
+    _check_conn_type(parts.scheme, origin)
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    login, has_password, password = userinfo.partition(":")
+    extra: dict[str, Any] = {}
+    for key, value in query:
+        if key == "__extra__":
+            extra.update(_json_object(value, f"{origin} (__extra__)"))
+        else:
+            extra[key] = value
+    return ConnectionFields(
+        login=unquote(login) or None,
+        password=unquote(password) if has_password and password else None,
+        extra=extra,
+    )
+
+
+def settings_from_uri(text: str, origin: str = "connection") -> AdfSettings:
+    """Validate a connection URI (or its JSON form) into settings.
+
+    :param text: see :func:`parse_connection_uri`.
+    :param origin: where the text came from, to name it in errors.
+    :raises AdfConfigurationError: the text cannot be read, or a field is missing or
+        malformed; no request was sent.
+    """
+    return parse_connection_uri(text, origin).to_settings()
+
+
+def _parse_json_form(text: str, origin: str) -> ConnectionFields:
+    body = _json_object(text, origin)
+    if body.get("conn_type"):
+        _check_conn_type(str(body["conn_type"]), origin)
+    extra = body.get("extra") or {}
+    if isinstance(extra, str):
+        extra = _json_object(extra, f"{origin} (extra)")
+    if not isinstance(extra, Mapping):
+        raise AdfConfigurationError(origin, "extra must be a JSON object", _URI_FIX)
+    login = body.get("login")
+    password = body.get("password")
+    return ConnectionFields(
+        login=str(login) if login else None,
+        password=str(password) if password else None,
+        extra=extra,
+    )
+
+
+def _json_object(text: str, origin: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        # Only the position: the text may hold the secret.
+        problem = f"is not valid JSON (line {error.lineno}, column {error.colno})"
+        raise AdfConfigurationError(origin, problem, _URI_FIX) from None
+    if not isinstance(value, dict):
+        raise AdfConfigurationError(origin, "must be a JSON object", _URI_FIX)
+    return value
+
+
+def _check_conn_type(conn_type: str, origin: str) -> None:
+    normalized = conn_type.strip().lower().replace("-", "_")
+    if normalized not in CONNECTION_TYPES:
+        raise AdfConfigurationError(
+            origin,
+            f"connection type {conn_type!r} is not one of {', '.join(CONNECTION_TYPES)}",
+            _URI_FIX,
+        )

@@ -266,7 +266,14 @@ def diagnose(
 ) -> DoctorReport:
     """Check ``settings`` against Azure; read-only unless ``run_pipeline`` is given.
 
-    ``quick`` stops after sign-in and the factory read (the connection's Test button).
+    :param settings: the settings to check (a check that fails says what to fix).
+    :param pipeline: also check that this pipeline exists and can be read.
+    :param run_pipeline: also start a run of this pipeline and see it appear (not read-only).
+    :param client: the client to check with; default: a new one with its own token cache, so
+        the sign-in is really tried.
+    :param clock: the monotonic clock the latencies are measured with.
+    :param quick: stop after sign-in and the factory read (the connection's Test button).
+    :return: every check, in order, with its outcome and detail.
     """
     own = client is None
     client = client or AdfClient(settings, token_cache=TokenCache())

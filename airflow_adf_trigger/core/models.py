@@ -66,7 +66,11 @@ class PipelineRun:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> PipelineRun:
-        """Read a PipelineRun body as ADF sends it (missing optional fields allowed)."""
+        """Read a PipelineRun body as ADF sends it (missing optional fields allowed).
+
+        :param body: the parsed JSON of ``GET .../pipelineruns/{runId}``, or one ``value``
+            entry of ``queryPipelineRuns``.
+        """
         invoked_by = body.get("invokedBy") or {}
         dimensions = body.get("runDimensions") or body.get("runDimension") or {}
         duration = body.get("durationInMs")
@@ -125,7 +129,10 @@ class ActivityRun:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ActivityRun:
-        """Read an ActivityRun body as ADF sends it."""
+        """Read an ActivityRun body as ADF sends it.
+
+        :param body: one ``value`` entry of ``queryActivityruns``, parsed.
+        """
         raw_error = body.get("error")
         error = None
         if isinstance(raw_error, Mapping) and (

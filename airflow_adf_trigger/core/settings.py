@@ -35,7 +35,12 @@ class RetryPolicy:
 
     @classmethod
     def create(cls, max_attempts: object = None, max_total_seconds: object = None) -> RetryPolicy:
-        """A policy from raw values (connection fields, flags), naming a bad one."""
+        """A policy from raw values (connection fields, flags).
+
+        :param max_attempts: tries of one request, 1 (no retry) or more; empty: 5.
+        :param max_total_seconds: the time budget of one request's retries; empty: 120.
+        :raises AdfConfigurationError: naming the bad value.
+        """
         defaults = cls()
         attempts = (
             defaults.max_attempts
@@ -96,7 +101,13 @@ class FactoryRef:
 
     @classmethod
     def create(cls, subscription_id: str, resource_group: str, factory_name: str) -> FactoryRef:
-        """A validated factory reference; raises naming the bad field."""
+        """A validated factory reference.
+
+        :param subscription_id: the subscription (GUID).
+        :param resource_group: the resource group's name.
+        :param factory_name: the factory's name.
+        :raises AdfConfigurationError: naming the bad field.
+        """
         return cls(
             subscription_id=check_subscription(subscription_id),
             resource_group=check_resource_group(resource_group),
@@ -164,6 +175,24 @@ class AdfSettings:
 
         Without a client secret, an azure-identity credential signs in: ``identity`` names
         which (default: ``DefaultAzureCredential``).
+
+        :param tenant_id: the directory (tenant) id: a GUID or a domain.
+        :param client_id: the application (client) id; optional with an ``identity``.
+        :param client_secret: the client secret's *value*; ``None`` signs in with ``identity``.
+        :param subscription_id: the subscription (GUID) that holds the factory.
+        :param resource_group: the factory's resource group.
+        :param factory_name: the factory's name.
+        :param cloud: ``public`` (default), ``china`` or ``usgov``; see
+            :func:`~airflow_adf_trigger.core.clouds.resolve_cloud`.
+        :param authority_host: another sign-in endpoint (private link, the emulator).
+        :param management_endpoint: another Resource Manager endpoint.
+        :param token_api: ``v2`` (default) or the older ``v1`` token endpoint.
+        :param request_timeout: seconds one HTTP request may take (default 30).
+        :param retry_max_attempts: tries of one read on throttling or transient errors (5).
+        :param retry_max_seconds: the time budget of one request's retries (120).
+        :param identity: the azure-identity credential to sign in with when there is no
+            secret: one of :data:`IDENTITY_KINDS`.
+        :raises AdfConfigurationError: naming the first missing or malformed field.
         """
         secret: Secret | None
         if isinstance(client_secret, Secret):

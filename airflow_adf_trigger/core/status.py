@@ -27,7 +27,11 @@ class RunStatus(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> RunStatus:
-        """Exact (case-insensitive) match; an unknown status is an error, never a guess."""
+        """Exact (case-insensitive) match; an unknown status is an error, never a guess.
+
+        :param value: a status as ADF writes it, e.g. ``InProgress``.
+        :raises ValueError: the value is no status ADF documents.
+        """
         for status in cls:
             if status.value.lower() == str(value).lower():
                 return status

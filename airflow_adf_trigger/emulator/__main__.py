@@ -22,6 +22,11 @@ DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve a scenario until interrupted (Ctrl-C or SIGTERM); return the exit code.
+
+    :param argv: the arguments (default: the command line); ``--help`` lists them.
+    :return: 0 after a clean stop, 2 when the scenario or the arguments are unusable.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m airflow_adf_trigger.emulator",
         description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1 "

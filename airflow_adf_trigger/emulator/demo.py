@@ -27,6 +27,10 @@ _OUR_LINE = re.compile(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the demo; the exit code is the DAG run's (0: success).
+
+    :param argv: the arguments (default: the command line); ``--help`` lists them.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dag-id", default="adf_trigger_then_sense")
     parser.add_argument("--dags-folder", type=Path, default=Path("dags_examples"))
@@ -129,6 +133,7 @@ def run_and_echo(command: list[str], env: dict[str, str], log_path: Path, cwd: P
 
 
 def say(message: str) -> None:
+    """Print one of the demo's own lines, marked so they stand out among Airflow's."""
     print(f"==> {message}", flush=True)
 
 

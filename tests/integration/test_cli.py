@@ -18,9 +18,10 @@ from urllib.parse import quote, urlencode
 import pytest
 import requests
 
-from airflow_adf_trigger.cli import ENVIRONMENT, main
+from airflow_adf_trigger.cli import main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.environment import ENVIRONMENT
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 
-from airflow_adf_trigger.cli import ENVIRONMENT
+from airflow_adf_trigger.core.environment import (
+    CONNECTION_URI_VARIABLE,
+    ENVIRONMENT,
+    SETTING_VARIABLES,
+)
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.integration.fast_scenario import CLIENT_ID, fast_scenario
 
@@ -106,13 +112,117 @@ def test_the_notebook_needs_no_airflow(server: EmulatorServer) -> None:
     assert "Final status: Succeeded" in result.stdout
 
 
-def test_the_notebook_reads_the_environment_variables_of_the_cli() -> None:
-    source = NOTEBOOK.read_text()
-    named = set(re.findall(r"\b(?:AZURE|ADF)_[A-Z_]+\b", source))
-    own = {"ADF_PIPELINE_NAME", "ADF_PIPELINE_PARAMETERS"}
-    assert named - own <= set(ENVIRONMENT.values()), named - own - set(ENVIRONMENT.values())
-    assert "ADF_POLL_INTERVAL" in named
-    assert "ADF_OUTAGE_BUDGET" in named
+def test_the_notebook_names_no_setting_variable_of_its_own() -> None:
+    """Its settings come through the core's settings_from_environment, as the CLI's do."""
+    code = "\n".join(
+        line for line in NOTEBOOK.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    assert set(re.findall(r"\b(?:AZURE|ADF)_[A-Z_]+\b", code)) == {
+        "ADF_PIPELINE_NAME",
+        "ADF_PIPELINE_PARAMETERS",
+    }
+    documented = set(re.findall(r"\b(?:AZURE|ADF)_[A-Z_]+\b", NOTEBOOK.read_text()))
+    assert documented - {"ADF_PIPELINE_NAME", "ADF_PIPELINE_PARAMETERS"} <= {
+        CONNECTION_URI_VARIABLE,
+        *ENVIRONMENT.values(),
+    }
+
+
+def test_the_notebook_takes_every_setting_from_a_connection_uri(server: EmulatorServer) -> None:
+    query = urlencode(
+        {
+            "tenant_id": SCENARIO["tenant_id"],
+            "subscription_id": SCENARIO["subscription_id"],
+            "resource_group": "rg-analytics",
+            "factory_name": "adf-demo",
+            "authority_host": server.url,
+            "management_endpoint": server.url,
+        }
+    )
+    uri = f"adf://{quote(CLIENT_ID, safe='')}:{quote(SECRET, safe='')}@/?{query}"
+    only_the_uri = {name: "" for name in SETTING_VARIABLES.values()}
+    result = run_notebook(server, ADF_CONNECTION_URI=uri, **only_the_uri)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("Final status: Succeeded")
+    assert SECRET not in result.stdout + result.stderr
+
+
+ON_DATABRICKS = """\
+import json, runpy, sys
+
+widgets, secret = json.loads(sys.argv[2]), sys.argv[3]
+
+class Widgets:
+    def text(self, name, default):
+        widgets.setdefault(name, default)
+    def get(self, name):
+        return widgets[name]
+
+class Secrets:
+    def get(self, scope, key):
+        assert (scope, key) == ("adf", "client-secret"), (scope, key)
+        return secret
+
+class Notebook:
+    def exit(self, value):
+        print("EXIT " + value)
+
+class DbUtils:
+    widgets, secrets, notebook = Widgets(), Secrets(), Notebook()
+
+runpy.run_path(sys.argv[1], init_globals={"dbutils": DbUtils()}, run_name="__main__")
+print("WIDGETS " + json.dumps(sorted(widgets)))
+"""
+
+
+def run_on_databricks(server: EmulatorServer, **widgets: str) -> subprocess.CompletedProcess[str]:
+    """The notebook as Databricks runs it: widgets, the secret scope, dbutils.notebook.exit."""
+    values = {
+        "tenant_id": SCENARIO["tenant_id"],
+        "client_id": CLIENT_ID,
+        "subscription_id": SCENARIO["subscription_id"],
+        "resource_group": "rg-analytics",
+        "factory_name": "adf-demo",
+        "authority_host": server.url,
+        "management_endpoint": server.url,
+        "poll_interval": "0.1",
+        **widgets,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "ADF_", "AIRFLOW"))}
+    return subprocess.run(
+        [sys.executable, "-c", ON_DATABRICKS, str(NOTEBOOK), json.dumps(values), SECRET],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_on_databricks_the_notebook_reads_its_widgets_and_the_secret_scope(
+    server: EmulatorServer,
+) -> None:
+    result = run_on_databricks(server, pipeline_parameters='{"region": "apac"}')
+    assert result.returncode == 0, result.stderr
+    exit_line = next(line for line in result.stdout.splitlines() if line.startswith("EXIT "))
+    outcome = json.loads(exit_line.removeprefix("EXIT "))
+    assert outcome["status"] == "Succeeded"
+    assert outcome["pipeline"] == "copy_sales"
+    run = next(r for r in server.run_summaries() if r["runId"] == outcome["run_id"])
+    assert run["parameters"] == {"region": "apac"}
+    widgets = json.loads(result.stdout.rstrip().splitlines()[-1].removeprefix("WIDGETS "))
+    expected = {name for name in ENVIRONMENT if name != "client_secret"}
+    assert set(widgets) == expected | {"pipeline_name", "pipeline_parameters"}
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_on_databricks_a_bad_widget_is_named_before_any_run(server: EmulatorServer) -> None:
+    before = server.runs_created
+    result = run_on_databricks(server, timeout="-5")
+    assert result.returncode != 0
+    assert "AdfConfigurationError: timeout: '-5'" in result.stderr
+    assert "(given by widget timeout)" in result.stderr
+    assert server.runs_created == before
+    assert SECRET not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

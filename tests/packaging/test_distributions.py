@@ -249,7 +249,7 @@ def test_the_notebook_example_runs_without_airflow(
             **demo_settings(emulator_in_core_venv),
             ADF_PIPELINE_NAME="copy_sales",
             ADF_PIPELINE_PARAMETERS='{"region": "emea"}',
-            ADF_POLL_INTERVAL_SECONDS="0.2",
+            ADF_POLL_INTERVAL="0.2",
         ),
         cwd=core_venv,
         timeout=120,
