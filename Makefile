@@ -56,7 +56,7 @@ dist: $(STAMP)
 	$(BIN)/twine check --strict dist/*
 
 demo: $(STAMP)
-	$(BIN)/python -m airflow_adf_trigger.emulator.demo
+	$(BIN)/python -m testbed.demo
 
 # The fault matrix: every stage x every fault, 60 s outages included (about 2 minutes).
 faults: $(STAMP)

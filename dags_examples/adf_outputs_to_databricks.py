@@ -6,9 +6,9 @@ outputs of the activities named in ``activity_outputs`` go to XCom under ``activ
 ``refresh_mart`` starts a Databricks job with the Copy activity's ``rowsCopied`` and the
 Lookup activity's ``firstRow.watermark`` as job parameters.
 
-Offline: ``python -m airflow_adf_trigger.emulator --scenario
-airflow_adf_trigger/emulator/scenarios/adf_events.json`` (its activities carry scripted
-outputs in ADF's shapes).
+Offline, from a checkout of this repository: ``python -m testbed.emulator --scenario
+testbed/scenarios/adf_events.json`` (its activities carry scripted outputs in ADF's shapes;
+the Databricks job is the emulator's test-only Databricks extension).
 """
 
 from __future__ import annotations

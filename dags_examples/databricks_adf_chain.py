@@ -11,9 +11,9 @@
    passing the path and the ADF run id as job parameters.
 
 Connections: ``databricks_default`` (type ``databricks``: host, personal access token as the
-password) and ``adf_default`` (type ``adf``). Offline, the emulator serves both:
-``python -m airflow_adf_trigger.emulator --scenario
-airflow_adf_trigger/emulator/scenarios/databricks_chain.json``.
+password) and ``adf_default`` (type ``adf``). Offline, from a checkout of this repository,
+the emulator with its test-only Databricks extension serves both:
+``python -m testbed.emulator --scenario testbed/scenarios/databricks_chain.json``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Applied faults are logged at INFO level; ``-v`` logs every request too. ``--tls`` serves
 HTTPS with a self-signed certificate made at start; ``--ca-file PATH`` copies it there for
-clients to trust.
+clients to trust. A launcher of an emulator with extensions calls :func:`main` with its own
+scenario and server types.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -21,16 +23,26 @@ from airflow_adf_trigger.emulator.server import EmulatorServer
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    prog: str = "python -m airflow_adf_trigger.emulator",
+    load: Callable[[Path], Scenario] = Scenario.load,
+    serve: Callable[..., EmulatorServer] = EmulatorServer,
+) -> int:
     """Serve a scenario until interrupted (Ctrl-C or SIGTERM); return the exit code.
 
     :param argv: the arguments (default: the command line); ``--help`` lists them.
+    :param prog: the command's name in ``--help``.
+    :param load: reads the ``--scenario`` file (raising ``ScenarioError`` or ``ValueError``
+        naming what is wrong).
+    :param serve: makes the server, called as ``EmulatorServer(scenario, host=..., port=...,
+        tls=...)`` is; a launcher passes one that adds its extensions.
     :return: 0 after a clean stop, 2 when the scenario or the arguments are unusable.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_adf_trigger.emulator",
-        description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1 "
-        "(and the Databricks Jobs API when the scenario has a databricks section).",
+        prog=prog,
+        description="Serve a local Azure AD + Azure Data Factory emulator on 127.0.0.1.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -60,14 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s adf-emulator %(levelname)s %(message)s",
     )
     try:
-        scenario = Scenario.load(args.scenario)
+        scenario = load(args.scenario)
     except (OSError, ValueError, ScenarioError) as error:
         print(f"cannot load scenario {args.scenario}: {error}", file=sys.stderr)
         return 2
     if args.ca_file and not args.tls:
         print("--ca-file needs --tls", file=sys.stderr)
         return 2
-    server = EmulatorServer(scenario, host=args.host, port=args.port, tls=args.tls)
+    server = serve(scenario, host=args.host, port=args.port, tls=args.tls)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -78,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.ca_file:
             shutil.copyfile(server.ca_file, args.ca_file)
         print(f"TLS certificate to trust: {args.ca_file or server.ca_file}", flush=True)
-    if scenario.databricks is not None:
-        jobs = ", ".join(str(job_id) for job_id in scenario.databricks.jobs) or "none"
-        print(f"Databricks Jobs API on {server.url}/api/2.2 (job ids: {jobs})", flush=True)
+    for extension in server.state.extensions:
+        if extension.describe is not None:
+            print(extension.describe(server.url), flush=True)
     if scenario.faults:
         logging.getLogger("airflow_adf_trigger.emulator").info(
             "%d fault(s) armed from the scenario; GET %s/_emulator/faults lists them",

@@ -1,7 +1,11 @@
-"""``/_emulator/...``: plain-JSON endpoints to inspect and steer the emulator (no auth)."""
+"""``/_emulator/...``: plain-JSON endpoints to inspect and steer the emulator (no auth).
+
+Extensions add their own read-only ones under ``/_emulator/{name}/`` (see :mod:`.extensions`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
@@ -21,9 +25,10 @@ def handle(state: EmulatorState, request: Request) -> Response:
         if route == ("GET", "runs"):
             with state.lock:
                 return Response(200, state.run_summaries())
-        if route == ("GET", "databricks/runs"):
+        extension = _extension_admin(state, request)
+        if extension is not None:
             with state.lock:
-                return Response(200, state.databricks.summaries(state.clock()))
+                return Response(200, extension(state))
         if route == ("GET", "triggers"):
             return _triggers(state)
         if (
@@ -40,6 +45,19 @@ def handle(state: EmulatorState, request: Request) -> Response:
     except ValueError as error:
         return _bad_request(str(error))
     return Response(404, {"error": {"code": "NotFound", "message": "Unknown admin path"}})
+
+
+def _extension_admin(
+    state: EmulatorState, request: Request
+) -> Callable[[EmulatorState], Any] | None:
+    """What an extension serves at ``GET /_emulator/{name}/{path}``, if one does."""
+    if request.method != "GET" or len(request.segments) < 3:
+        return None
+    name, path = request.segments[1], "/".join(request.segments[2:])
+    for extension in state.extensions:
+        if extension.name == name and path in extension.admin:
+            return extension.admin[path]
+    return None
 
 
 def _triggers(state: EmulatorState) -> Response:

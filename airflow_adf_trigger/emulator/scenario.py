@@ -7,9 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from airflow_adf_trigger.emulator.databricks_scenario import DatabricksSpec
 from airflow_adf_trigger.emulator.faults import FaultSpec, parse_faults
 
 TERMINAL_OUTCOMES = ("Succeeded", "Failed", "Cancelled")
@@ -190,8 +188,6 @@ class Scenario:
     """How many runs one query answer holds before it hands out a continuation token."""
     faults: tuple[FaultSpec, ...] = ()
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
-    databricks: DatabricksSpec | None = None
-    """The Databricks workspace also served; see :mod:`airflow_adf_trigger.emulator.databricks`."""
     triggers: tuple[TriggerSpec, ...] = ()
     """The factory's own triggers (schedules, or fired by an admin call)."""
     cancel_finished: str = "error"
@@ -252,12 +248,6 @@ class Scenario:
         )
         if len({t.name for t in triggers}) != len(triggers):
             raise ScenarioError("triggers: names must be unique")
-        databricks = None
-        if body.get("databricks") is not None:
-            try:
-                databricks = DatabricksSpec.from_json(body["databricks"])
-            except ValueError as error:
-                raise ScenarioError(str(error)) from None
         return cls(
             tenant_id=str(body["tenant_id"]),
             subscription_id=str(body["subscription_id"]).lower(),
@@ -268,7 +258,6 @@ class Scenario:
             token_lifetime_seconds=int(body.get("token_lifetime_seconds", 3599)),
             page_size=page_size,
             faults=faults,
-            databricks=databricks,
             triggers=triggers,
             cancel_finished=str(cancel_finished),
         )
@@ -296,23 +285,6 @@ class Scenario:
                 "authority_host": base_url,
                 "management_endpoint": base_url,
             },
-        }
-
-    def databricks_connection(self, base_url: str) -> dict[str, Any]:
-        """A ``databricks`` Airflow connection (JSON form) for the emulator at base_url.
-
-        The provider builds ``{schema}://{host}:{port}/api/...`` and strips a scheme and port
-        written into ``host``, so they go in ``schema`` and ``port``; the token is the password.
-        """
-        if self.databricks is None:
-            raise ValueError('the scenario has no "databricks" section')
-        url = urlsplit(base_url)
-        return {
-            "conn_type": "databricks",
-            "host": url.hostname,
-            "port": url.port,
-            "schema": url.scheme,
-            "password": self.databricks.token,
         }
 
 

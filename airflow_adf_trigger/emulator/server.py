@@ -1,8 +1,8 @@
 """The emulator's HTTP server: Azure AD token endpoints and the ADF REST API, in memory.
 
 Each request is read into a :class:`~airflow_adf_trigger.emulator.wire.Request`, counted
-under its operation name, matched against the armed faults, and answered by the AAD, ARM,
-Databricks (``/api/...``) or admin module as a
+under its operation name, matched against the armed faults, and answered by the AAD, ARM or
+admin module, or by an extension the caller registered (see :mod:`.extensions`), as a
 :class:`~airflow_adf_trigger.emulator.wire.Response`.
 """
 
@@ -16,13 +16,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from airflow_adf_trigger.emulator import aad, admin, arm, databricks, schedules
+from airflow_adf_trigger.emulator import aad, admin, arm, schedules
+from airflow_adf_trigger.emulator.extensions import Extension, Handler
 from airflow_adf_trigger.emulator.faults import (
     FaultSpec,
     aad_fault_error,
@@ -44,16 +45,24 @@ __all__ = ["EmulatedRun", "EmulatorServer", "EmulatorState"]
 
 log = logging.getLogger("airflow_adf_trigger.emulator")
 
-Handler = Callable[[EmulatorState, Request], Response]
 SHUTDOWN_POLL_SECONDS = 0.05
 """How often the serving loop checks for stop(); short, so tests tear down quickly."""
 
 
 class EmulatorServer:
-    """Serve a scenario on 127.0.0.1. Use as a context manager or call start()/stop().
+    """Serve a scenario: Azure AD's token endpoints and the ADF REST API, on one port.
 
-    With ``tls=True`` it serves HTTPS with a self-signed certificate made at start for
-    127.0.0.1 and localhost; clients trust :attr:`ca_file` (e.g. ``session.verify``).
+    Use it as a context manager (``with EmulatorServer(scenario) as server:``) or call
+    :meth:`start` and :meth:`stop`; point a connection at :attr:`url` with
+    ``scenario.airflow_connection(server.url)``.
+
+    :param scenario: the factory, principals and pipelines to serve (:class:`Scenario`).
+    :param host: the address to listen on.
+    :param port: the port; 0 picks a free one (read it back from :attr:`port`).
+    :param clock: the monotonic clock runs play out on; tests pass a fake one to step time.
+    :param tls: serve HTTPS with a self-signed certificate made at start for 127.0.0.1 and
+        localhost; clients trust :attr:`ca_file` (e.g. ``session.verify``).
+    :param extensions: more services to serve on the same port (see :mod:`.extensions`).
     """
 
     def __init__(
@@ -64,9 +73,16 @@ class EmulatorServer:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         tls: bool = False,
+        extensions: Sequence[Extension] = (),
     ) -> None:
+        names = [extension.name for extension in extensions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"extension names must be unique, got {names}")
         self.state = EmulatorState(
-            scenario=scenario, clock=clock, scheme="https" if tls else "http"
+            scenario=scenario,
+            clock=clock,
+            scheme="https" if tls else "http",
+            extensions=tuple(extensions),
         )
         handler = type("BoundHandler", (_Handler,), {"state": self.state})
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -113,17 +129,6 @@ class EmulatorServer:
         """How many requests a fault has hit so far."""
         with self.state.lock:
             return self.state.faults.applied
-
-    @property
-    def databricks_runs_created(self) -> int:
-        """How many Databricks runs were created (runs/submit and run-now)."""
-        with self.state.lock:
-            return len(self.state.databricks.runs)
-
-    def databricks_run_summaries(self) -> list[dict[str, Any]]:
-        """What ``GET /_emulator/databricks/runs`` answers: one line per Databricks run."""
-        with self.state.lock:
-            return self.state.databricks.summaries(self.state.clock())
 
     def request_counts(self) -> dict[str, int]:
         """A copy of the per-operation request counter (faulted requests included)."""
@@ -248,7 +253,7 @@ class Route:
     handler: Handler
     pipeline: str | None = None
     faultable: bool = True
-    """Whether armed faults may hit it (not Databricks: faults answer in Azure's shapes)."""
+    """Whether armed faults may hit it (faults answer in Azure's error shapes)."""
 
 
 def resolve(state: EmulatorState, request: Request) -> Route:
@@ -262,8 +267,11 @@ def resolve(state: EmulatorState, request: Request) -> Route:
         return Route(None, aad.openid_configuration)
     if segments[1:2] == ("oauth2",):
         return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
-    if databricks.is_databricks_request(request):
-        return Route(databricks.classify(request), databricks.handle, faultable=False)
+    for extension in state.extensions:
+        if extension.claims(request):
+            return Route(
+                extension.operation(request), extension.handle, faultable=extension.faultable
+            )
     if segments[:1] and segments[0].lower() == "subscriptions":
         call = arm.classify(request)
         pipeline = call.pipeline

@@ -8,12 +8,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_adf_trigger.emulator.databricks_runs import DatabricksRuns
 from airflow_adf_trigger.emulator.faults import FaultBook
 from airflow_adf_trigger.emulator.runs import EmulatedRun
 from airflow_adf_trigger.emulator.scenario import Scenario
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.emulator.extensions import Extension
 
 
 @dataclass(slots=True)
@@ -76,8 +78,8 @@ class EmulatorState:
     """Scheduled fires done per trigger (the next one is due one period after the last)."""
     trigger_runs: Counter[str] = field(default_factory=Counter)
     """Runs started per trigger, scheduled or fired by an admin call."""
-    databricks: DatabricksRuns = field(default_factory=DatabricksRuns)
-    """Databricks job runs (the scenario's ``databricks`` section)."""
+    extensions: tuple[Extension, ...] = ()
+    """The services served beside Azure AD and ADF (see :mod:`.extensions`)."""
     rate_limits: RateLimitBudget = field(default_factory=RateLimitBudget)
     factory_principal_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     """The object id of the factory's system-assigned identity (get-factory's ``identity``)."""
@@ -112,15 +114,18 @@ class EmulatorState:
 
     def stats(self) -> dict[str, Any]:
         """The counters ``GET /_emulator/stats`` reports (the caller holds the lock)."""
-        return {
+        stats: dict[str, Any] = {
             "runs_created": len(self.runs),
             "runs_created_by_pipeline": dict(self.runs_by_pipeline),
             "requests": dict(self.requests),
             "requests_total": sum(self.requests.values()),
             "faults_applied": self.faults.applied,
-            "databricks_runs_created": len(self.databricks.runs),
             "runs_by_trigger": dict(self.trigger_runs),
         }
+        for extension in self.extensions:
+            if extension.stats is not None:
+                stats.update(extension.stats(self))
+        return stats
 
     def run_summaries(self) -> list[dict[str, Any]]:
         """One line per run for ``GET /_emulator/runs`` (the caller holds the lock)."""

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from testbed.emulator import EmulatorServer, Scenario
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"

@@ -23,7 +23,7 @@ from databricks.sdk.service.jobs import (
     TerminationCodeCode,
 )
 
-from airflow_adf_trigger.emulator import EmulatorServer
+from testbed.emulator import EmulatorServer
 from tests.contract.conftest import DATABRICKS_TOKEN
 
 pytestmark = pytest.mark.integration

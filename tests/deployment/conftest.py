@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def deployment_emulator() -> Iterator[Any]:
-    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+    from testbed.emulator import EmulatorServer, Scenario
 
     with EmulatorServer(Scenario.load(HERE / "scenario.json")) as server:
         yield server

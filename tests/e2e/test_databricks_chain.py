@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from tests.conftest import SCENARIOS
+from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
 from tests.e2e.conftest import xcom_values
 
 pytestmark = [

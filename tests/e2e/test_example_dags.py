@@ -125,7 +125,7 @@ def run_demo(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "airflow_adf_trigger.emulator.demo", "--work-dir", str(tmp_path)],
+        [sys.executable, "-m", "testbed.demo", "--work-dir", str(tmp_path)],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,

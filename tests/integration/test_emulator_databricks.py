@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
-from airflow_adf_trigger.emulator.scenario import ScenarioError
+from airflow_adf_trigger.emulator import ScenarioError
+from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
 from tests.clock import FakeClock
-from tests.conftest import SCENARIOS
 
 pytestmark = pytest.mark.integration
 
@@ -430,7 +429,7 @@ def test_the_scenario_section_is_checked_and_gives_the_connection() -> None:
 
 def test_the_cli_serves_adf_and_databricks_on_one_port(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
-    command = [sys.executable, "-m", "airflow_adf_trigger.emulator", "--port", "0"]
+    command = [sys.executable, "-m", "testbed.emulator", "--port", "0"]
     command += ["--scenario", str(SCENARIOS / "databricks_chain.json")]
     command += ["--port-file", str(port_file)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

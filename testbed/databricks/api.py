@@ -1,8 +1,9 @@
 """The part of the Databricks Jobs API (2.1 and 2.2) that Airflow's Databricks operators call.
 
-Served by the same server, on the same host and port as Azure AD and ADF, when the scenario
-has a ``databricks`` section (otherwise ``/api/...`` answers 404 ``ENDPOINT_NOT_FOUND``).
-Under ``/api/2.2/`` and ``/api/2.1/``:
+Served by the emulator, on the same host and port as Azure AD and ADF, as an extension that
+this repository's :class:`testbed.emulator.EmulatorServer` registers; it answers from the
+scenario's ``databricks`` section (without one, ``/api/...`` answers 404
+``ENDPOINT_NOT_FOUND``). Under ``/api/2.2/`` and ``/api/2.1/``:
 
 - ``POST jobs/runs/submit`` (operation ``databricks runs submit``): ``{"run_id"}``;
 - ``POST jobs/run-now`` (``databricks run now``): ``{"run_id", "number_in_job"}``;
@@ -72,7 +73,7 @@ A job also has ``name`` (for jobs/list and jobs/get), ``task_key`` (``main``) an
 single-task format, e.g. a top-level ``notebook_task``) gets one task keyed by its
 ``run_name`` (``main`` if it is not a valid key).
 
-The matching Airflow connection is ``Scenario.databricks_connection(base_url)``::
+The matching Airflow connection is ``testbed.emulator.Scenario.databricks_connection(url)``::
 
     {"conn_type": "databricks", "host": "127.0.0.1", "port": 8765, "schema": "http",
      "password": "<token>"}
@@ -91,18 +92,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_adf_trigger.emulator.databricks_runs import (
+from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.wire import Request, Response
+from testbed.databricks.runs import (
     CREATOR,
     DatabricksRun,
+    DatabricksRuns,
     DatabricksTaskRun,
 )
-from airflow_adf_trigger.emulator.databricks_scenario import (
+from testbed.databricks.scenario import (
     DEFAULT_TASK_KEY,
     DatabricksJobSpec,
     DatabricksSpec,
 )
-from airflow_adf_trigger.emulator.state import EmulatorState
-from airflow_adf_trigger.emulator.wire import Request, Response
 
 API_VERSIONS = ("2.1", "2.2")
 ENDPOINTS: Mapping[tuple[str, str], str] = {
@@ -155,6 +157,7 @@ class Call:
 
     params: Mapping[str, Any]
     spec: DatabricksSpec
+    runs: DatabricksRuns
     base_url: str
     version: str
 
@@ -177,9 +180,16 @@ def databricks_error(status: int, code: str | int, message: str) -> Response:
     return Response(status, {"error_code": code, "message": message})
 
 
-def handle(state: EmulatorState, request: Request) -> Response:
-    """Authenticate, then answer one Jobs API request."""
-    spec = state.scenario.databricks
+def handle(
+    spec: DatabricksSpec | None, runs: DatabricksRuns, state: EmulatorState, request: Request
+) -> Response:
+    """Authenticate, then answer one Jobs API request.
+
+    :param spec: the scenario's ``databricks`` section; ``None`` answers every request 404.
+    :param runs: the workspace's runs (read and changed under ``state.lock``).
+    :param state: the emulator's state: its lock, clock and scheme.
+    :param request: the request, under ``/api/``.
+    """
     if spec is None:
         return databricks_error(
             404, "ENDPOINT_NOT_FOUND", 'The emulator\'s scenario has no "databricks" section.'
@@ -202,7 +212,7 @@ def handle(state: EmulatorState, request: Request) -> Response:
             "Invalid JSON given in the body of the request - expected a map",
         )
     host = request.headers.get("host") or "127.0.0.1"
-    call = Call(params, spec, f"{state.scheme}://{host}", request.segments[1])
+    call = Call(params, spec, runs, f"{state.scheme}://{host}", request.segments[1])
     try:
         return _HANDLERS[operation](state, call)
     except InvalidParameter as error:
@@ -218,7 +228,7 @@ def _submit(state: EmulatorState, call: Call) -> Response:
     run_name = str(body.get("run_name") or "Untitled")
     token = _idempotency_token(body)
     with state.lock:
-        book = state.databricks
+        book = call.runs
         if token is not None and token in book.idempotency:
             return Response(200, {"run_id": book.idempotency[token]})
         now = state.clock()
@@ -253,7 +263,7 @@ def _run_now(state: EmulatorState, call: Call) -> Response:
     }
     token = _idempotency_token(body)
     with state.lock:
-        book = state.databricks
+        book = call.runs
         if token is not None and token in book.idempotency:
             existing = book.idempotency[token]
             return Response(200, {"run_id": existing, "number_in_job": existing})
@@ -280,7 +290,7 @@ def _run_now(state: EmulatorState, call: Call) -> Response:
 def _get_run(state: EmulatorState, call: Call) -> Response:
     run_id = _positive_int(call.params, "run_id")
     with state.lock:
-        found = state.databricks.find(run_id)
+        found = call.runs.find(run_id)
         if found is None:
             return _run_not_found(run_id)
         run, task = found
@@ -293,7 +303,7 @@ def _get_run(state: EmulatorState, call: Call) -> Response:
 def _get_output(state: EmulatorState, call: Call) -> Response:
     run_id = _positive_int(call.params, "run_id")
     with state.lock:
-        found = state.databricks.find(run_id)
+        found = call.runs.find(run_id)
         if found is None:
             return _run_not_found(run_id)
         run, task = found
@@ -305,7 +315,7 @@ def _get_output(state: EmulatorState, call: Call) -> Response:
 def _cancel(state: EmulatorState, call: Call) -> Response:
     run_id = _positive_int(call.params, "run_id")
     with state.lock:
-        found = state.databricks.find(run_id)
+        found = call.runs.find(run_id)
         if found is None:
             return _run_not_found(run_id)
         run, _task = found

@@ -1,6 +1,6 @@
 """The ``databricks`` section of a scenario: the workspace token, its jobs and submitted runs.
 
-See :mod:`airflow_adf_trigger.emulator.databricks` for the format and what is served.
+See :mod:`testbed.databricks.api` for the format and what is served.
 """
 
 from __future__ import annotations

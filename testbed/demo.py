@@ -20,7 +20,9 @@ from pathlib import Path
 from airflow_adf_trigger.emulator.scenario import Scenario
 from airflow_adf_trigger.emulator.server import EmulatorServer
 
-BUNDLED = Path(__file__).with_name("scenarios")
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED = REPO / "airflow_adf_trigger" / "emulator" / "scenarios"
+"""The scenarios shipped with the emulator."""
 _OUR_LINE = re.compile(
     r"\[(?:info|warning|error)\s*\] (.*?)\s+\[(?:airflow\.task\.operators\.)?airflow_adf_trigger"
 )
@@ -33,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dag-id", default="adf_trigger_then_sense")
-    parser.add_argument("--dags-folder", type=Path, default=Path("dags_examples"))
+    parser.add_argument("--dags-folder", type=Path, default=REPO / "dags_examples")
     parser.add_argument("--scenario", type=Path, default=BUNDLED / "demo.json")
-    parser.add_argument("--work-dir", type=Path, default=Path(".demo"))
+    parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
     args = parser.parse_args(argv)
 
     scenario = Scenario.load(args.scenario)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_adf_trigger.emulator.databricks_scenario import DatabricksRunSpec
+from testbed.databricks.scenario import DatabricksRunSpec
 
 PENDING = "PENDING"
 RUNNING = "RUNNING"
