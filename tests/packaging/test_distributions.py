@@ -83,9 +83,25 @@ def test_the_two_wheels_split_the_package_without_overlap(dist: Path) -> None:
     assert core | provider == in_repo
     assert {"airflow_adf_trigger/__init__.py", "airflow_adf_trigger/cli.py"} <= core
     assert "airflow_adf_trigger/emulator/scenarios/demo.json" in core
+    assert {"airflow_adf_trigger/core/connection.py", "airflow_adf_trigger/core/form.py"} <= core
+    assert "airflow_adf_trigger/core/__init__.pyi" in core  # the public API's one list
     assert not any(f.startswith("airflow_adf_trigger/operators/") for f in core)
-    assert "airflow_adf_trigger/hooks/adf.py" in provider
+    assert {"airflow_adf_trigger/hooks/__init__.py", "airflow_adf_trigger/hooks/adf.py"} == {
+        f for f in provider if f.startswith("airflow_adf_trigger/hooks/")
+    }
     assert "airflow_adf_trigger/compat.py" in provider
+
+
+def test_the_repositorys_test_and_demo_machinery_is_in_no_distribution(dist: Path) -> None:
+    """The Databricks emulation and the demo runner live in testbed/, outside the package."""
+    for path in dist.glob("*.whl"):
+        files = wheel_files(path)
+        assert not [f for f in files if not f.startswith("airflow_adf_trigger/")], path.name
+        assert not [f for f in files if "databricks" in f or f.endswith("/demo.py")], path.name
+    for path in dist.glob("*.tar.gz"):
+        with tarfile.open(path) as sdist:
+            names = [m.name.split("/", 1)[-1] for m in sdist.getmembers()]
+        assert not [n for n in names if n.startswith("testbed")], path.name
 
 
 def test_each_sdist_holds_what_its_wheel_is_built_from(dist: Path) -> None:
