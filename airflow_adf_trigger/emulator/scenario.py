@@ -82,7 +82,11 @@ class PipelineSpec:
 
     @classmethod
     def from_json(cls, name: str, body: Mapping[str, Any]) -> PipelineSpec:
-        """Parse one ``pipelines.<name>`` entry of a scenario file."""
+        """Parse one ``pipelines.<name>`` entry of a scenario file.
+
+        :param name: the pipeline's name.
+        :param body: its entry.
+        """
         if not isinstance(body, Mapping):
             raise ScenarioError(f"pipelines.{name}: must be an object")
         if "outcome" in body and "outcomes" in body:
@@ -148,7 +152,12 @@ class TriggerSpec:
     def from_json(
         cls, index: int, body: Mapping[str, Any], pipelines: Sequence[str]
     ) -> TriggerSpec:
-        """Parse one ``triggers[index]`` entry; the pipeline must be in the scenario."""
+        """Parse one ``triggers[index]`` entry; the pipeline must be in the scenario.
+
+        :param index: where the entry is in ``triggers``, to name it in errors.
+        :param body: the entry.
+        :param pipelines: the scenario's pipeline names.
+        """
         where = f"triggers[{index}]"
         if not isinstance(body, Mapping) or not body.get("name") or not body.get("pipeline"):
             raise ScenarioError(f"{where}: needs a name and a pipeline")
@@ -196,7 +205,12 @@ class Scenario:
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Read a scenario from a JSON or YAML file."""
+        """Read a scenario from a file.
+
+        :param path: a JSON file, or YAML (``.yaml``/``.yml``, needs PyYAML: the
+            ``emulator`` extra).
+        :raises ScenarioError: a field is malformed, naming it.
+        """
         path = Path(path)
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -209,7 +223,11 @@ class Scenario:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Scenario:
-        """Build a scenario from its parsed JSON; raises ScenarioError naming the bad field."""
+        """Build a scenario from its parsed JSON.
+
+        :param body: the scenario file's object (see the README's *The emulator*).
+        :raises ScenarioError: a field is missing or malformed, naming it.
+        """
         for key in ("tenant_id", "subscription_id", "resource_group", "factory_name"):
             if not body.get(key):
                 raise ScenarioError(f"{key}: missing from the scenario")
@@ -271,7 +289,11 @@ class Scenario:
         )
 
     def airflow_connection(self, base_url: str, principal: int = 0) -> dict[str, Any]:
-        """An ``adf`` Airflow connection (JSON form) that points at an emulator at base_url."""
+        """An ``adf`` Airflow connection (JSON form) that points at an emulator at base_url.
+
+        :param base_url: the emulator's ``url``, for both endpoints.
+        :param principal: which of the scenario's ``service_principals`` signs in.
+        """
         sp = self.service_principals[principal]
         return {
             "conn_type": "adf",

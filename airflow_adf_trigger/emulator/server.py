@@ -146,20 +146,33 @@ class EmulatorServer:
             return self.state.run_summaries()
 
     def fire_trigger(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
-        """Start a run as the factory's trigger ``name`` would (``invokedBy`` names it)."""
+        """Start a run as the factory's trigger ``name`` would (``invokedBy`` names it).
+
+        :param name: a trigger of the scenario's ``triggers``.
+        :param parameters: the run's parameters, over the trigger's own.
+        :return: the new run's id.
+        """
         with self.state.lock:
             return schedules.fire(self.state, name, parameters)
 
     def add_fault(self, **fault: Any) -> FaultSpec:
-        """Arm one fault after those already armed, e.g. ``add_fault(operation="get run",
-        action="status", status=429, retry_after=1)``; raises ValueError if malformed."""
+        """Arm one fault after those already armed.
+
+        :param fault: the fault's fields, as in a scenario's ``faults``, e.g.
+            ``add_fault(operation="get run", action="status", status=429, retry_after=1)``.
+        :raises ValueError: the fault is malformed.
+        """
         spec = parse_fault(fault)
         with self.state.lock:
             self.state.faults.add([spec])
         return spec
 
     def add_faults(self, faults: Iterable[Mapping[str, Any] | FaultSpec]) -> tuple[FaultSpec, ...]:
-        """Arm several faults, in order; raises ValueError (and arms none) if one is malformed."""
+        """Arm several faults, in order.
+
+        :param faults: each as the fields of a scenario's ``faults`` entry, or a FaultSpec.
+        :raises ValueError: one is malformed; none is armed then.
+        """
         specs = parse_faults(list(faults))
         with self.state.lock:
             self.state.faults.add(specs)
@@ -178,7 +191,11 @@ class EmulatorServer:
     def update_settings(
         self, *, token_lifetime_seconds: int | None = None, page_size: int | None = None
     ) -> None:
-        """Change settings for what happens next (tokens issued, queries answered)."""
+        """Change settings for what happens next (tokens issued, queries answered).
+
+        :param token_lifetime_seconds: the ``expires_in`` of tokens issued from now on.
+        :param page_size: how many runs one query answer holds from now on.
+        """
         changes = {"token_lifetime_seconds": token_lifetime_seconds, "page_size": page_size}
         admin.apply_settings(self.state, {k: v for k, v in changes.items() if v is not None})
 
