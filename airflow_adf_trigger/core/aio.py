@@ -30,7 +30,7 @@ from airflow_adf_trigger.core.models import (
     RunChanges,
     RunQuery,
 )
-from airflow_adf_trigger.core.operations import WaitOptions
+from airflow_adf_trigger.core.operations import WaitKeywords
 from airflow_adf_trigger.core.protocol import (
     HttpRequest,
     HttpResponse,
@@ -123,11 +123,11 @@ class AsyncAdfClient(ClientBase):
         """The failed activities of a run, with ADF's own error code and message."""
         return await self._drive(operations.failure_details(self.settings, run, now))
 
-    async def wait_for_run(self, run_id: str, **options: Unpack[WaitOptions]) -> PipelineRun:
+    async def wait_for_run(self, run_id: str, **options: Unpack[WaitKeywords]) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it.
 
         Transient errors are waited out for up to ``outage_budget`` seconds; the options are
-        those of :class:`~airflow_adf_trigger.core.operations.WaitOptions`.
+        those of :class:`~airflow_adf_trigger.core.operations.WaitKeywords`.
         """
         flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
         return await self._drive(flow)

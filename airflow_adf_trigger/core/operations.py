@@ -173,7 +173,7 @@ def failure_details(
     return [activity for activity in activities if activity.failed]
 
 
-class WaitOptions(TypedDict, total=False):
+class WaitKeywords(TypedDict, total=False):
     """How :func:`wait_for_run` waits (the clients' ``wait_for_run`` keyword arguments)."""
 
     poll_interval: float
