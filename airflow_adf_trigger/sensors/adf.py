@@ -16,6 +16,7 @@ from airflow_adf_trigger.compat import (
 )
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_seconds
+from airflow_adf_trigger.lineage import AdfLineageMixin
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.links.factory_task import AdfFactoryTask
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
+class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):
     """Succeed when the run is ``Succeeded``; fail with ADF's message on ``Failed``/``Cancelled``.
 
     Works in ``poke`` and ``reschedule`` mode, or deferrable (in the triggerer). On a failed
