@@ -92,7 +92,7 @@ class AdfRunFacts:
         if run.duration_ms is not None:
             return run.duration_ms
         if run.run_start and run.run_end:
-            return int((run.run_end - run.run_start).total_seconds() * 1000)
+            return round((run.run_end - run.run_start).total_seconds() * 1000)
         return None
 
     @property
