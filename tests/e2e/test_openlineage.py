@@ -78,11 +78,16 @@ class Lineage:
 @pytest.fixture(scope="module")
 def lineage(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lineage]:
     """Run the DAG once with the file transport (about 15 s); every test reads its events."""
+    from airflow.configuration import conf
+
     path = tmp_path_factory.mktemp("openlineage") / "events.jsonl"
     scenario = Scenario.load(E2E / "scenario.json")
     with EmulatorServer(scenario) as emulator:
         env = {
             **os.environ,  # AIRFLOW_HOME and the test database (tests/conftest.py)
+            # Airflow's unit-test mode draws a Fernet key per process: share this one, which
+            # encrypted what the earlier tests stored (the asset watcher's trigger arguments).
+            "AIRFLOW__CORE__FERNET_KEY": conf.get("core", "fernet_key"),
             "AIRFLOW_CONN_ADF_DEFAULT": json.dumps(scenario.airflow_connection(emulator.url)),
             "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
                 {"type": "file", "log_file_path": str(path), "append": True}
