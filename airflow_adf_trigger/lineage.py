@@ -29,15 +29,15 @@ points at the generic RunFacet schema, and ``_producer`` names this distribution
 
 The provider is imported inside the methods only: importing the operator costs nothing
 without the extra, and without it the methods return None (no lineage). The run is read
-with one GET, and only when a listener asks. No facet holds a credential, a token or the
-pipeline's parameters (which may carry secrets).
+with one GET, only when a listener asks, and never retried (see :func:`_reader`). No facet
+holds a credential, a token or the pipeline's parameters (which may carry secrets).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
     from openlineage.client.facet_v2 import RunFacet, parent_run
 
+    from airflow_adf_trigger.core.client import AdfClient
     from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ PRODUCER = f"https://pypi.org/project/airflow-adf-trigger/{__version__}/"
 """``producer`` / ``_producer`` of what this module builds: the distribution and its version."""
 FACET = "adfPipelineRun"
 """The name of the run facet that describes the ADF pipeline run."""
+READ_TIMEOUT = 4.0
+"""Seconds for each request of the lineage read of the run (see :func:`_reader`)."""
 END_EVENTS = {"Succeeded": "COMPLETE", "Failed": "FAIL", "Cancelled": "ABORT"}
 """The OpenLineage event type that ends the child run, per final ADF status."""
 
@@ -133,6 +137,23 @@ def _facet_class() -> Callable[..., RunFacet]:
         ]
 
     return AdfPipelineRunFacet
+
+
+def _reader(settings: AdfSettings) -> AdfClient:
+    """A client for the lineage read: the task's settings, each request (sign-in, GET) at most
+    :data:`READ_TIMEOUT` seconds and never retried. The listener allows the whole extraction
+    ``[openlineage] execution_timeout`` (10 s by default) and loses the task's own event when
+    it runs over, so an ADF outage must not hold it. The token cache is the process's own."""
+    from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.settings import RetryPolicy
+
+    return AdfClient(
+        replace(
+            settings,
+            request_timeout=min(settings.request_timeout, READ_TIMEOUT),
+            retry=RetryPolicy(max_attempts=1),
+        )
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -287,7 +308,7 @@ class AdfLineageMixin(AdfFactoryTask):
         settings = self.hook.settings
         run: PipelineRun | None
         try:
-            run = self.hook.client.get_run(run_id)
+            run = _reader(settings).get_run(run_id)
         except AdfError as error:
             log.warning("OpenLineage: could not read run %s: %s", run_id, error)
             run = None

@@ -24,6 +24,7 @@ from openlineage.client.serde import Serde
 
 from airflow_adf_trigger.lineage import (
     PRODUCER,
+    READ_TIMEOUT,
     AdfRunFacts,
     pipeline_run_events,
     pipeline_run_facets,
@@ -327,6 +328,23 @@ def test_a_run_that_cannot_be_read_is_reported_with_what_the_task_knows(
     assert facet.monitoringUrl == STUDIO_URL
     assert emitted == []
     assert f"OpenLineage: could not read run {RUN_ID}" in caplog.text
+
+
+def test_the_read_is_one_short_request_that_an_outage_does_not_prolong(
+    adf: requests_mock.Mocker, emitted: list[Any]
+) -> None:
+    """The listener drops the task's own event when extraction outlasts its timeout."""
+    get = adf.get(RUN_URL, status_code=503, json={})
+
+    lineage = operator(wait_for_termination=True).get_openlineage_facets_on_complete(
+        FakeTaskInstance("run")
+    )
+
+    assert get.call_count == 1
+    assert get.last_request.timeout == READ_TIMEOUT
+    assert adf.request_history[0].timeout == READ_TIMEOUT  # the sign-in too
+    assert lineage.run_facets["adfPipelineRun"].status is None
+    assert emitted == []
 
 
 def test_no_secret_token_or_parameter_reaches_a_facet_or_an_event(
