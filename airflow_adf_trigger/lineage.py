@@ -210,7 +210,10 @@ def pipeline_run_events(
     end_facets = dict(facets)
     if not run.status.is_successful and run.message:
         end_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-            message=run.message, programmingLanguage="ADF", producer=PRODUCER
+            # The facet wants the observed system's language; ADF's errors are its own.
+            message=run.message,
+            programmingLanguage="ADF",
+            producer=PRODUCER,
         )
     run_id = str(generate_new_uuid(instant=started))
     job = Job(
@@ -299,16 +302,18 @@ class AdfLineageMixin(AdfFactoryTask):
 
     def adf_run_facts(self) -> AdfRunFacts | None:
         """The task's run and one GET of it; None when the task has no run id."""
-        from airflow_adf_trigger.core.errors import AdfError
-        from airflow_adf_trigger.links.adf import _looks_like_run_id
+        from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
+        from airflow_adf_trigger.core.validation import check_run_id
 
-        run_id = getattr(self, "run_id", None)
-        if not isinstance(run_id, str) or not _looks_like_run_id(run_id):
+        try:
+            run_id = check_run_id(getattr(self, "run_id", None))
+        except AdfConfigurationError:  # none yet (failed before create-run), or not a run id
             return None
         settings = self.hook.settings
         run: PipelineRun | None
         try:
-            run = _reader(settings).get_run(run_id)
+            with _reader(settings) as reader:
+                run = reader.get_run(run_id)
         except AdfError as error:
             log.warning("OpenLineage: could not read run %s: %s", run_id, error)
             run = None

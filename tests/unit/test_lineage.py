@@ -314,6 +314,17 @@ def test_a_task_without_a_run_reports_nothing_and_sends_no_request(
     assert emitted == [] and adf.call_count == 0
 
 
+def test_a_sensor_whose_run_id_rendered_to_nothing_reports_nothing(
+    adf: requests_mock.Mocker, emitted: list[Any]
+) -> None:
+    sensor = AdfPipelineRunSensor(task_id="sense", run_id="None")  # an empty XCom pull
+
+    lineage = sensor.get_openlineage_facets_on_failure(FakeTaskInstance("sense"))
+
+    assert lineage.run_facets == {}
+    assert emitted == [] and adf.call_count == 0
+
+
 def test_a_run_that_cannot_be_read_is_reported_with_what_the_task_knows(
     adf: requests_mock.Mocker, emitted: list[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
