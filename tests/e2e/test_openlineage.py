@@ -110,7 +110,7 @@ def lineage(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def test_adf_runs_are_child_runs_of_the_task_runs_that_waited(lineage: Lineage) -> None:
     events = lineage.events
-    for task in ("run", "sense"):
+    for task in ("run", "deferred", "sense"):
         task_run = events.one(f"{DAG_ID}.{task}", "COMPLETE")
         start, end = events.children_of(task)
         assert (start["eventType"], end["eventType"]) == ("START", "COMPLETE")
@@ -145,6 +145,7 @@ def test_the_sensor_reports_the_run_the_trigger_started(lineage: Lineage) -> Non
     sensed = events.children_of("sense")[-1]["run"]["facets"]["adfPipelineRun"]
     waited = events.children_of("run")[-1]["run"]["facets"]["adfPipelineRun"]
     assert sensed["runId"] == trigger["runId"] != waited["runId"]
+    assert len(lineage.emulator.run_summaries()) == 4  # run, deferred, trigger, broken
 
 
 def test_the_child_run_spans_adfs_own_start_and_end(lineage: Lineage) -> None:

@@ -1,5 +1,6 @@
 """A DAG whose OpenLineage events tests/e2e/test_openlineage.py reads: an operator that
-waits, a trigger watched by the sensor, and an operator whose run fails."""
+waits in the worker, one that waits deferred, a trigger watched by the sensor, and an
+operator whose run fails."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ with DAG("e2e_lineage", schedule=None, start_date=datetime(2026, 1, 1)):
         wait_for_termination=True,
         check_interval=0.2,
         deferrable=False,
+    )
+    AdfRunPipelineOperator(
+        task_id="deferred",
+        pipeline_name="copy_sales",
+        wait_for_termination=True,
+        check_interval=0.2,
+        deferrable=True,
     )
     trigger = AdfRunPipelineOperator(task_id="trigger", pipeline_name="copy_sales")
     sense = AdfPipelineRunSensor(
