@@ -17,6 +17,7 @@ from airflow_adf_trigger.compat import (
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds
+from airflow_adf_trigger.lineage import AdfLineageMixin
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.tasks import AdfFactoryTask
 
@@ -47,7 +48,7 @@ class WaitInterrupted(Exception):
     """The task was killed (mark failed/success, clear) while it waited in the worker."""
 
 
-class AdfRunPipelineOperator(AdfFactoryTask, ResumableJobMixin, BaseOperator):
+class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin, BaseOperator):
     """Start a run of an Azure Data Factory pipeline; push its run id to XCom as ``run_id``.
 
     A retried task reattaches to the run its earlier try started while that run is still

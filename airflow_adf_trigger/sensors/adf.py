@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
+from airflow_adf_trigger.lineage import AdfLineageMixin
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from airflow_adf_trigger.core.models import PipelineRun
 
 
-class AdfPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
+class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):
     """Succeed when the run is ``Succeeded``; fail with ADF's message on ``Failed``/``Cancelled``.
 
     Works in ``poke`` and ``reschedule`` mode, or deferrable (in the triggerer). On a failed
