@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ALL_DAGS
-
 E2E = Path(__file__).resolve().parent
 
 
@@ -23,19 +21,19 @@ def airflow_db() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def dag_by_id(airflow_db: None) -> Callable[[str], Any]:
+def dag_by_id(airflow_db: None, all_dags: Path) -> Callable[[str], Any]:
     """DAGs of dags_examples/ (what users copy) and tests/e2e/dags/ (one behaviour each)."""
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0, 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    bag = DagBag(dag_folder=str(ALL_DAGS))
+    bag = DagBag(dag_folder=str(all_dags))
     assert not bag.import_errors, bag.import_errors
 
     def get(dag_id: str) -> Any:
         dag = bag.get_dag(dag_id)
-        assert dag is not None, f"no DAG {dag_id!r} in {ALL_DAGS}"
+        assert dag is not None, f"no DAG {dag_id!r} in {all_dags}"
         return dag
 
     return get
