@@ -22,7 +22,8 @@ from airflow_adf_trigger.cli import main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.environment import ENVIRONMENT
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
+from tests.emulator_fixtures import Emulators
 from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
@@ -55,9 +56,8 @@ class Result:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        yield emulator
+def server(module_emulator_for: Emulators) -> EmulatorServer:
+    return module_emulator_for(SCENARIO)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from airflow.triggers.shared_stream import SharedStreamManager
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.poller import SharedRunPoller
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger, EventMark
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +64,13 @@ class DictStore:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        connection = emulator.state.scenario.airflow_connection(emulator.url)
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
-        SERVERS.append(emulator)
-        yield emulator
-        SERVERS.remove(emulator)
+def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    emulator = emulator_for(SCENARIO)
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    SERVERS.append(emulator)
+    yield emulator
+    SERVERS.remove(emulator)
     assert SharedRunPoller._pollers == {}  # every poller stopped with its last watcher
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +11,9 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.sensors.latest import AdfLatestPipelineRunSensor
+from tests.emulator_fixtures import Emulators
 from tests.integration.test_event_trigger import SCENARIO
 
 pytestmark = pytest.mark.integration
@@ -28,11 +28,11 @@ class StubTI:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        connection = emulator.state.scenario.airflow_connection(emulator.url)
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
-        yield emulator
+def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    emulator = emulator_for(SCENARIO)
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    return emulator
 
 
 def ended(server: EmulatorServer) -> None:

@@ -7,7 +7,6 @@ import importlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,19 @@ from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
 from tests.conftest import REPO
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     scenario = Scenario.load(REPO / "tests" / "e2e" / "scenario.json")
-    with EmulatorServer(scenario) as emulator:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_ADF_DEFAULT", json.dumps(scenario.airflow_connection(emulator.url))
-        )
-        yield emulator
+    emulator = emulator_for(scenario)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ADF_DEFAULT", json.dumps(scenario.airflow_connection(emulator.url))
+    )
+    return emulator
 
 
 def async_client(server: EmulatorServer, **extra: Any) -> AsyncAdfClient:
