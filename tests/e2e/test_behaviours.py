@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pytest_mock import MockerFixture, MockType
 
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import xcom_values
@@ -17,20 +18,16 @@ DagGetter = Callable[[str], Any]
 
 
 @pytest.fixture
-def followed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The events of every trigger that ran (in line, as ``dag.test()`` runs them)."""
+def followed(mocker: MockerFixture) -> MockType:
+    """A spy on every trigger's wait (run in line, as ``dag.test()`` runs triggers)."""
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
-    events: list[dict[str, Any]] = []
-    original = AdfPipelineRunTrigger.follow
+    return mocker.spy(AdfPipelineRunTrigger, "follow")
 
-    async def spy(self: AdfPipelineRunTrigger, client: Any, source: Any) -> Any:
-        outcome = await original(self, client, source)
-        events.append(outcome.to_event())
-        return outcome
 
-    monkeypatch.setattr(AdfPipelineRunTrigger, "follow", spy)
-    return events
+def event_statuses(followed: MockType) -> list[str]:
+    """The ``status`` of the event each spied trigger yielded, in order."""
+    return [outcome.to_event()["status"] for outcome in followed.spy_return_list]
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -64,13 +61,13 @@ def test_trigger_only_pushes_the_run_id_and_does_not_wait(
 def test_waiting_succeeds_with_one_run(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
-    followed: list[dict[str, Any]],
+    followed: MockType,
     dag_id: str,
 ) -> None:
     dag_run = behaviour_dag(dag_id).test(run_conf={"pipeline": "medium"})
     assert task_states(dag_run) == {"run": "success"}
     assert states(e2e_emulator) == ["Succeeded"]
-    assert [e["status"] for e in followed] == (["Succeeded"] if dag_id.endswith("deferred") else [])
+    assert event_statuses(followed) == (["Succeeded"] if dag_id.endswith("deferred") else [])
 
 
 @pytest.mark.parametrize("dag_id", ["e2e_wait_in_worker", "e2e_wait_deferred"])
@@ -98,11 +95,11 @@ def test_timeout_cancels_the_run_recursively_and_fails_the_task(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
     capfd: pytest.CaptureFixture[str],
-    followed: list[dict[str, Any]],
+    followed: MockType,
     dag_id: str,
 ) -> None:
     dag_run = behaviour_dag(dag_id).test()
-    assert [e["status"] for e in followed] == (["timeout"] if dag_id.endswith("deferred") else [])
+    assert event_statuses(followed) == (["timeout"] if dag_id.endswith("deferred") else [])
     assert task_states(dag_run) == {"run": "failed"}
     (summary,) = e2e_emulator.run_summaries()
     assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
@@ -165,12 +162,12 @@ def test_deferrable_sensor_checks_once_then_waits_in_the_triggerer(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
     capfd: pytest.CaptureFixture[str],
-    followed: list[dict[str, Any]],
+    followed: MockType,
     pipeline: str,
     outcome: str,
 ) -> None:
     dag_run = behaviour_dag("e2e_sensor_deferred").test(run_conf={"pipeline": pipeline})
     assert task_states(dag_run) == {"trigger": "success", "deferred": outcome}
-    assert [e["status"] for e in followed] == ["Succeeded" if outcome == "success" else "Failed"]
+    assert event_statuses(followed) == ["Succeeded" if outcome == "success" else "Failed"]
     if outcome == "failed":
         assert "- activity 'Copy sales to lake' (Copy) failed: [2200]" in capfd.readouterr().out

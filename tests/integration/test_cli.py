@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import requests
+from pytest_mock import MockerFixture
 
 from airflow_adf_trigger.cli import main
 from airflow_adf_trigger.core.client import AdfClient
@@ -699,13 +700,11 @@ def test_a_throttled_create_run_is_sent_again_and_starts_one_run(
 def test_an_unexpected_failure_is_one_line_not_a_traceback(
     conn: EmulatorServer,
     succeeded_run: str,
-    monkeypatch: pytest.MonkeyPatch,
+    mocker: MockerFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
-        raise RuntimeError(f"the transport broke on {url.split('?')[0][-12:]}")
-
-    monkeypatch.setattr(requests.Session, "request", request)
+    broken = RuntimeError("the transport broke on a get run")
+    mocker.patch.object(requests.Session, "request", side_effect=broken)
     result = cli(capsys, "status", succeeded_run)
     assert result.code == 3
     assert result.err.startswith("adf-trigger: error: unexpected RuntimeError: the transport")
@@ -818,18 +817,10 @@ def test_run_wait_past_its_outage_budget_exits_3_saying_the_run_started(
 # --------------------------------------------------------------------------- token api
 
 
-def token_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the path of every token request the CLI sends."""
-    paths: list[str] = []
-    send = requests.Session.request
-
-    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
-        if "/oauth2/" in url:
-            paths.append(url.split("/", 3)[3])
-        return send(self, method, url, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", request)
-    return paths
+def token_paths(sent: Any) -> list[str]:
+    """The path of every token request a spy on ``requests.Session.request`` saw."""
+    urls = [call.args[2] for call in sent.call_args_list]  # (session, method, url)
+    return [url.split("/", 3)[3] for url in urls if "/oauth2/" in url]
 
 
 @pytest.mark.parametrize(
@@ -849,14 +840,15 @@ def test_token_api_from_the_flag_or_the_environment(
     env: dict[str, str],
     expected: str,
     monkeypatch: pytest.MonkeyPatch,
+    mocker: MockerFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    paths = token_paths(monkeypatch)
+    sent = mocker.spy(requests.Session, "request")
     result = cli(capsys, "status", succeeded_run, *flags)
     assert result.code == 0, result.err
-    assert paths == [expected]
+    assert token_paths(sent) == [expected]
 
 
 def test_the_poll_floor_spares_the_local_emulator_only(
