@@ -1,5 +1,8 @@
 """AdfPipelineRunEventTrigger against the emulator: runs ADF's own triggers start, reported
-once each, across restarts, through Airflow's shared stream in ack mode and through run()."""
+once each, across restarts, through Airflow's shared stream in ack mode and through run().
+
+Real time on purpose: the trigger's watch runs on the event loop's clock, and which runs it
+reports depends on when it started; the sleeps only let a watch begin before runs are fired."""
 
 from __future__ import annotations
 

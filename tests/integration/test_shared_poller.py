@@ -1,4 +1,8 @@
-"""The shared poller: many triggers of one process, one query per tick, nobody lost."""
+"""The shared poller: many triggers of one process, one query per tick, nobody lost.
+
+Real time on purpose: what is shown is the poller's own tick loop on the event loop's clock
+(requests per tick, pauses cut short, outages waited out), with runs that end while it runs.
+The assertions are on outcomes and request counts, never on how long something took."""
 
 from __future__ import annotations
 
