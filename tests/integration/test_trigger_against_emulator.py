@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import json
 import logging
-import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from airflow_adf_trigger.compat import BaseHook
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
 from tests.clock import FakeClock
@@ -37,45 +38,54 @@ def serve(
 
 
 @pytest.fixture
-def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    """On the real clock: the trigger polls in real time until a run ends."""
-    return serve(emulator_for, monkeypatch)
-
-
-@pytest.fixture
-def frozen(
+def server(
     emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> EmulatorServer:
-    """On a clock nobody moves: a run stays Queued, or Canceling once cancelled."""
+    """On the test's clock, which only the code under test moves, by sleeping on it."""
     return serve(emulator_for, monkeypatch, clock)
 
 
-def async_client(server: EmulatorServer, **extra: Any) -> AsyncAdfClient:
+@pytest.fixture
+def live_server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """On the real clock, for a trigger that builds its own client and poller."""
+    return serve(emulator_for, monkeypatch)
+
+
+def sleeper(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        await asyncio.sleep(0)
+
+    return sleep
+
+
+def settings_of(server: EmulatorServer, **extra: Any) -> AdfSettings:
     connection = server.state.scenario.airflow_connection(server.url)
-    settings = settings_from_connection(
+    return settings_from_connection(
         connection["login"], connection["password"], {**connection["extra"], **extra}
     )
 
-    async def no_wait(seconds: float) -> None:
-        await asyncio.sleep(0)
 
-    return AsyncAdfClient(settings, sleep=no_wait)
+def async_client(server: EmulatorServer, clock: FakeClock, **extra: Any) -> AsyncAdfClient:
+    return AsyncAdfClient(settings_of(server, **extra), clock=clock, sleep=sleeper(clock))
 
 
 def start(server: EmulatorServer, pipeline: str) -> str:
-    connection = server.state.scenario.airflow_connection(server.url)
-    settings = settings_from_connection(
-        connection["login"], connection["password"], connection["extra"]
-    )
-    return AdfClient(settings).create_run(pipeline)
+    with AdfClient(settings_of(server)) as client:
+        return client.create_run(pipeline)
 
 
-def follow(trigger: AdfPipelineRunTrigger, client: AsyncAdfClient) -> dict[str, Any]:
-    """The event the trigger would yield."""
+def follow(
+    trigger: AdfPipelineRunTrigger, client: AsyncAdfClient, clock: FakeClock
+) -> dict[str, Any]:
+    """The event the trigger would yield, its polls, outages and deadline all on ``clock``."""
+    sleep = sleeper(clock)
+    trigger.clock = trigger.wall_clock = clock
+    trigger.sleep = sleep
 
     async def go() -> dict[str, Any]:
         async with client:
-            source = DirectRunStatus(client, trigger.poll_interval)
+            source = DirectRunStatus(client, trigger.poll_interval, clock=clock, sleep=sleep)
             return (await trigger.follow(client, source)).to_event()
 
     return asyncio.run(go())
@@ -100,7 +110,7 @@ def test_serialize_round_trip_rebuilds_the_same_trigger() -> None:
 
 
 def test_transient_errors_are_waited_out_never_cancelling(
-    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+    server: EmulatorServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.triggers.adf")
     run_id = start(server, "copy_sales")
@@ -113,7 +123,7 @@ def test_transient_errors_are_waited_out_never_cancelling(
         ]
     )
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05, cancel_on_timeout=True)
-    event = follow(trigger, async_client(server, retry_max_attempts=1))
+    event = follow(trigger, async_client(server, clock, retry_max_attempts=1), clock)
     assert event["status"] == "Succeeded"
     assert server.faults_applied == 4
     assert server.request_counts().get("cancel run", 0) == 0
@@ -121,9 +131,12 @@ def test_transient_errors_are_waited_out_never_cancelling(
     assert len(warnings) == 4 and all("still waiting" in w for w in warnings)
 
 
-def test_failed_run_event_carries_message_and_failed_activities(server: EmulatorServer) -> None:
+def test_failed_run_event_carries_message_and_failed_activities(
+    server: EmulatorServer, clock: FakeClock
+) -> None:
     run_id = start(server, "broken")
-    event = follow(AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05), async_client(server))
+    trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05)
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "Failed"
     assert event["failures"] == [
         "activity 'Copy sales to lake' (Copy) failed: [2200] Operation on target Copy sales to "
@@ -137,36 +150,38 @@ def test_failed_run_event_carries_message_and_failed_activities(server: Emulator
 
 
 @pytest.mark.parametrize("cancel", [True, False])
-def test_the_deadline_cancels_only_when_asked(frozen: EmulatorServer, cancel: bool) -> None:
-    run_id = start(frozen, "slow")
+def test_the_deadline_cancels_only_when_asked(
+    server: EmulatorServer, clock: FakeClock, cancel: bool
+) -> None:
+    run_id = start(server, "slow")  # 0.2 s queued, then 600 s running
     trigger = AdfPipelineRunTrigger(
-        run_id=run_id, poll_interval=0.05, end_time=time.time() + 0.3, cancel_on_timeout=cancel
+        run_id=run_id, poll_interval=0.05, end_time=clock.now + 0.3, cancel_on_timeout=cancel
     )
-    event = follow(trigger, async_client(frozen))
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "timeout"
-    (summary,) = frozen.run_summaries()
+    (summary,) = server.run_summaries()
     if cancel:
         assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
         assert "cancel requested" in event["message"]
     else:
-        assert (summary["status"], summary["cancelled_recursive"]) == ("Queued", None)
+        assert (summary["status"], summary["cancelled_recursive"]) == ("InProgress", None)
         assert "left running" in event["message"]
 
 
 def test_an_error_that_will_not_heal_ends_the_wait_without_cancelling(
-    server: EmulatorServer,
+    server: EmulatorServer, clock: FakeClock
 ) -> None:
     run_id = start(server, "slow")
     server.add_fault(operation="get run", action="status", status=403, code="AuthorizationFailed")
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05, cancel_on_timeout=True)
-    event = follow(trigger, async_client(server))
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "error"
     assert "Data Factory Contributor" in event["message"]
     assert server.request_counts().get("cancel run", 0) == 0
 
 
-def test_run_yields_exactly_one_event(server: EmulatorServer) -> None:
-    run_id = start(server, "copy_sales")
+def test_run_yields_exactly_one_event(live_server: EmulatorServer) -> None:
+    run_id = start(live_server, "copy_sales")
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.1)
 
     async def collect() -> list[Any]:
@@ -178,14 +193,14 @@ def test_run_yields_exactly_one_event(server: EmulatorServer) -> None:
 
 
 @pytest.mark.parametrize("cancel_on_kill", [True, False])
-def test_on_kill_cancels_the_run_when_asked(frozen: EmulatorServer, cancel_on_kill: bool) -> None:
+def test_on_kill_cancels_the_run_when_asked(server: EmulatorServer, cancel_on_kill: bool) -> None:
     assert BaseHook.get_connection("adf_default").conn_type == "adf"
-    run_id = start(frozen, "slow")
+    run_id = start(server, "slow")
     trigger = AdfPipelineRunTrigger(run_id=run_id, cancel_on_kill=cancel_on_kill)
     asyncio.run(trigger.on_kill())
-    (summary,) = frozen.run_summaries()
+    (summary,) = server.run_summaries()
     if cancel_on_kill:
         assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
     else:
         assert (summary["status"], summary["cancelled_recursive"]) == ("Queued", None)
-        assert frozen.request_counts().get("cancel run", 0) == 0
+        assert server.request_counts().get("cancel run", 0) == 0
