@@ -1,4 +1,10 @@
-"""Shared fixtures. Airflow's settings are fixed here, before anything imports airflow."""
+"""Shared fixtures, and Airflow's settings, fixed before anything imports airflow.
+
+Airflow reads ``AIRFLOW_HOME`` and the rest of its settings when first imported, so
+``pytest_configure`` makes a throwaway home (SQLite, the DAGs below) and sets them before any
+test module is collected; ``pytest_unconfigure`` removes it. Conftests below this one are
+imported before that: they reach the DAGs folder through the ``all_dags`` fixture.
+"""
 
 from __future__ import annotations
 
@@ -9,59 +15,100 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.clock import FakeClock
+
+if TYPE_CHECKING:
+    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+    from tests.emulator_fixtures import Emulators
+
+pytest_plugins = ["tests.emulator_fixtures"]
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO / "dags_examples"
 SCENARIOS = REPO / "airflow_adf_trigger" / "emulator" / "scenarios"
-
 TEST_DAGS_FOLDER = REPO / "tests" / "e2e" / "dags"
 
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-"))
-# Airflow runs DAGs of its one dags folder: gather the examples and the test DAGs there.
-ALL_DAGS = _AIRFLOW_HOME / "dags"
-ALL_DAGS.mkdir()
-_IGNORED = {
-    line.strip().replace("\\.", ".")
-    for line in (DAGS_FOLDER / ".airflowignore").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-}
-# The Databricks examples need the `databricks` extra, which the version matrix leaves out
-# (looked up without importing airflow, whose settings are not fixed yet).
-try:
-    importlib.metadata.distribution("apache-airflow-providers-databricks")
-except importlib.metadata.PackageNotFoundError:
-    _IGNORED.update(
-        dag.name
-        for dag in DAGS_FOLDER.glob("*.py")
-        if "airflow.providers.databricks" in dag.read_text()
+AIRFLOW_HOME: Path
+"""The session's throwaway Airflow home (set by ``pytest_configure``)."""
+ALL_DAGS: Path
+"""Airflow's one DAGs folder: the examples users copy and the e2e test DAGs, gathered."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global AIRFLOW_HOME, ALL_DAGS
+    AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="adf-trigger-tests-airflow-"))
+    ALL_DAGS = AIRFLOW_HOME / "dags"
+    ALL_DAGS.mkdir()
+    for dag_file in [*DAGS_FOLDER.glob("*.py"), *TEST_DAGS_FOLDER.glob("*.py")]:
+        if dag_file.name not in _ignored_dag_files():
+            shutil.copy(dag_file, ALL_DAGS / dag_file.name)
+    os.environ.update(
+        AIRFLOW_HOME=str(AIRFLOW_HOME),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ALL_DAGS),
+        AIRFLOW__CORE__UNIT_TEST_MODE="True",
     )
-for _dag_file in [*DAGS_FOLDER.glob("*.py"), *TEST_DAGS_FOLDER.glob("*.py")]:
-    if _dag_file.name not in _IGNORED:
-        shutil.copy(_dag_file, ALL_DAGS / _dag_file.name)
-os.environ.update(
-    AIRFLOW_HOME=str(_AIRFLOW_HOME),
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__DAGS_FOLDER=str(ALL_DAGS),
-    AIRFLOW__CORE__UNIT_TEST_MODE="True",
-)
 
-from typing import TYPE_CHECKING  # noqa: E402
 
-from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE  # noqa: E402
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = globals().get("AIRFLOW_HOME")
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
-if TYPE_CHECKING:
-    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+
+def _ignored_dag_files() -> set[str]:
+    """The examples' .airflowignore, and the Databricks examples when the `databricks` extra
+    is not installed (the version matrix leaves it out); looked up without importing airflow."""
+    ignored = {
+        line.strip().replace("\\.", ".")
+        for line in (DAGS_FOLDER / ".airflowignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    try:
+        importlib.metadata.distribution("apache-airflow-providers-databricks")
+    except importlib.metadata.PackageNotFoundError:
+        ignored.update(
+            dag.name
+            for dag in DAGS_FOLDER.glob("*.py")
+            if "airflow.providers.databricks" in dag.read_text()
+        )
+    return ignored
+
+
+@pytest.fixture(scope="session")
+def all_dags() -> Path:
+    """Airflow's DAGs folder for this session."""
+    return ALL_DAGS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_logging_bound_outside_any_test() -> None:
+    """Airflow sets up its log handlers on the ``sys.stdout`` of the moment it is first
+    imported. Imported inside a test that captures its output (``capsys``), they would keep
+    writing to that test's capture after it closed, and every later test that logs would print
+    "--- Logging error ---". Importing it here binds them to the session's own output."""
+    import airflow  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     """Each test signs in anew, as a fresh worker process would."""
+    from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE
+
     SHARED_TOKEN_CACHE.clear()
     yield
     SHARED_TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that stands still until the test (or code sleeping on it) moves it."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -79,11 +126,9 @@ def failing_scenario() -> Scenario:
 
 
 @pytest.fixture
-def emulator(demo_scenario: Scenario) -> Iterator[EmulatorServer]:
-    from airflow_adf_trigger.emulator import EmulatorServer
-
-    with EmulatorServer(demo_scenario) as server:
-        yield server
+def emulator(emulator_for: Emulators, demo_scenario: Scenario) -> EmulatorServer:
+    """The demo scenario, on the real clock."""
+    return emulator_for(demo_scenario)
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ product makes, over HTTPS, and must read every answer (and see every refusal).""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,18 +20,33 @@ from azure.mgmt.datafactory.models import (
 )
 
 from airflow_adf_trigger.emulator import EmulatorServer
+from tests.clock import FakeClock
 from tests.contract.conftest import (
     CLIENT_ID,
     FACTORY,
     RESOURCE_GROUP,
+    SCENARIO,
     SECRET,
     SUBSCRIPTION,
     TENANT,
 )
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+@pytest.fixture(scope="module")
+def adf_clock() -> FakeClock:
+    """The emulator's clock for this module: it moves only when a test waits for a run."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def https_emulator(module_emulator_for: Emulators, adf_clock: FakeClock) -> EmulatorServer:
+    """This module's own HTTPS emulator (the suite's scenario) on ``adf_clock``."""
+    return module_emulator_for(SCENARIO, clock=adf_clock, tls=True)
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +81,19 @@ def window(**extra: Any) -> RunFilterParameters:
     )
 
 
-def wait(adf: DataFactoryManagementClient, run_id: str, seconds: float = 10) -> PipelineRun:
-    deadline = time.monotonic() + seconds
-    while True:
-        run = adf.pipeline_runs.get(RESOURCE_GROUP, FACTORY, run_id)
-        if run.status in TERMINAL or time.monotonic() > deadline:
-            return run
-        time.sleep(0.05)
+@pytest.fixture
+def wait(adf: DataFactoryManagementClient, adf_clock: FakeClock) -> Callable[[str], PipelineRun]:
+    """Read a run, moving the emulator's clock a second at a time, until it has ended."""
+
+    def until_ended(run_id: str) -> PipelineRun:
+        for _ in range(120):
+            run = adf.pipeline_runs.get(RESOURCE_GROUP, FACTORY, run_id)
+            if run.status in TERMINAL:
+                return run
+            adf_clock.advance(1)
+        raise AssertionError(f"run {run_id} still {run.status} after 120 s of emulator time")
+
+    return until_ended
 
 
 def start(adf: DataFactoryManagementClient, pipeline: str, **options: Any) -> str:
@@ -122,14 +142,17 @@ def test_get_pipeline(adf: DataFactoryManagementClient) -> None:
 
 
 def test_a_run_and_its_activities_are_read_in_full(
-    adf: DataFactoryManagementClient, https_emulator: EmulatorServer
+    wait: Callable[[str], PipelineRun],
+    adf: DataFactoryManagementClient,
+    https_emulator: EmulatorServer,
 ) -> None:
+    before = https_emulator.request_counts()
     run_id = start(adf, "copy_sales", parameters={"region": "emea", "date": "2026-11-26"})
     first = adf.pipeline_runs.get(RESOURCE_GROUP, FACTORY, run_id)
-    assert first.status in ("Queued", "InProgress")
-    assert first.run_end is None and first.duration_in_ms is None
+    assert first.status == "Queued"
+    assert first.run_start is None and first.run_end is None and first.duration_in_ms is None
 
-    run = wait(adf, run_id)
+    run = wait(run_id)
 
     assert (run.run_id, run.run_group_id, run.pipeline_name) == (run_id, run_id, "copy_sales")
     assert run.status == "Succeeded" and run.message == ""
@@ -140,7 +163,7 @@ def test_a_run_and_its_activities_are_read_in_full(
     for moment in (run.last_updated, run.run_start, run.run_end):
         assert isinstance(moment, datetime) and moment.tzinfo is not None
     assert run.run_start < run.run_end == run.last_updated
-    assert isinstance(run.duration_in_ms, int) and run.duration_in_ms > 0
+    assert run.duration_in_ms == 200  # the scenario's 0.2 s, from the emulator's clock
     assert run["id"].endswith(f"/pipelineruns/{run_id}")  # not a field of the model
     assert run["runDimension"] == {} and run.run_dimensions is None  # the spelling differs
     lookup, copy = activities(adf, run_id)
@@ -156,15 +179,18 @@ def test_a_run_and_its_activities_are_read_in_full(
         assert isinstance(activity.duration_in_ms, int)
         assert activity.error["errorCode"] == ""
     counts = https_emulator.request_counts()
-    assert counts["get run"] >= 2 and counts["query activity runs"] >= 1
+    read = {op: counts[op] - before.get(op, 0) for op in ("get run", "query activity runs")}
+    assert read == {"get run": 3, "query activity runs": 1}  # Queued, Queued, then Succeeded
 
 
 # ---------------------------------------------------------------------- reruns
 
 
-def test_a_recovery_rerun_from_the_failed_activity(adf: DataFactoryManagementClient) -> None:
+def test_a_recovery_rerun_from_the_failed_activity(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     first_id = start(adf, "etl", parameters={"date": "2026-11-26"})
-    first = wait(adf, first_id)
+    first = wait(first_id)
     assert first.status == "Failed"
     assert first.message == "Operation on target Copy sales to lake failed"
     failed = [a for a in activities(adf, first_id) if a.status == "Failed"]
@@ -180,7 +206,7 @@ def test_a_recovery_rerun_from_the_failed_activity(adf: DataFactoryManagementCli
         is_recovery=True,
         start_from_failure=True,
     )
-    rerun = wait(adf, rerun_id)
+    rerun = wait(rerun_id)
 
     assert rerun.status == "Succeeded"
     assert rerun.run_group_id == first_id
@@ -198,9 +224,11 @@ def test_a_recovery_rerun_from_the_failed_activity(adf: DataFactoryManagementCli
     assert [run.run_id for run in answer.value] == [rerun_id]
 
 
-def test_a_rerun_from_a_named_activity(adf: DataFactoryManagementClient) -> None:
+def test_a_rerun_from_a_named_activity(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     first_id = start(adf, "etl")
-    wait(adf, first_id)
+    wait(first_id)
     rerun_id = start(
         adf,
         "etl",
@@ -208,18 +236,20 @@ def test_a_rerun_from_a_named_activity(adf: DataFactoryManagementClient) -> None
         is_recovery=True,
         start_activity_name="Notify",
     )
-    wait(adf, rerun_id)
+    wait(rerun_id)
     assert [a.activity_name for a in activities(adf, rerun_id)] == ["Notify"]
 
 
 # ---------------------------------------------------------------------- cancel
 
 
-def test_cancel_a_run_and_its_children(adf: DataFactoryManagementClient) -> None:
+def test_cancel_a_run_and_its_children(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     run_id = start(adf, "slow")
     assert adf.pipeline_runs.cancel(RESOURCE_GROUP, FACTORY, run_id, is_recursive=True) is None
     assert adf.pipeline_runs.get(RESOURCE_GROUP, FACTORY, run_id).status == "Canceling"
-    cancelled = wait(adf, run_id)
+    cancelled = wait(run_id)
     assert cancelled.status == "Cancelled"
     assert (cancelled.message, cancelled.run_end, cancelled.duration_in_ms) == ("", None, None)
     assert isinstance(cancelled.last_updated, datetime)
@@ -228,10 +258,12 @@ def test_cancel_a_run_and_its_children(adf: DataFactoryManagementClient) -> None
 # ---------------------------------------------------------------------- queries
 
 
-def test_query_pipeline_runs_pages_and_filters(adf: DataFactoryManagementClient) -> None:
+def test_query_pipeline_runs_pages_and_filters(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     created = [start(adf, "paged") for _ in range(5)]
     for run_id in created:
-        wait(adf, run_id)
+        wait(run_id)
     by_name = RunQueryFilter(operand="PipelineName", operator="Equals", values_property=["paged"])
     order = [RunQueryOrderBy(order_by="RunStart", order="ASC")]
     query = window(filters=[by_name], order_by=order)  # every page asks the same query
@@ -260,9 +292,11 @@ def test_query_pipeline_runs_pages_and_filters(adf: DataFactoryManagementClient)
     assert all(run.status in ("Succeeded", "Failed") for run in answer.value)
 
 
-def test_query_activity_runs_filters(adf: DataFactoryManagementClient) -> None:
+def test_query_activity_runs_filters(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     run_id = start(adf, "copy_sales", parameters={"region": "apac"})
-    wait(adf, run_id)
+    wait(run_id)
     copy_only = RunQueryFilter(operand="ActivityType", operator="Equals", values_property=["Copy"])
     answer = adf.activity_runs.query_by_pipeline_run(
         RESOURCE_GROUP, FACTORY, run_id, window(filters=[copy_only])
@@ -315,9 +349,11 @@ def test_the_sdk_sees_an_unknown_reference_run_refused(
     assert https_emulator.runs_created == before
 
 
-def test_the_sdk_sees_a_finished_run_refuse_cancel(adf: DataFactoryManagementClient) -> None:
+def test_the_sdk_sees_a_finished_run_refuse_cancel(
+    wait: Callable[[str], PipelineRun], adf: DataFactoryManagementClient
+) -> None:
     run_id = start(adf, "paged")
-    wait(adf, run_id)
+    wait(run_id)
     with pytest.raises(HttpResponseError) as raised:
         adf.pipeline_runs.cancel(RESOURCE_GROUP, FACTORY, run_id)
     status, code, message = refusal(raised)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ALL_DAGS
+from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 
 E2E = Path(__file__).resolve().parent
 
@@ -23,19 +25,19 @@ def airflow_db() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def dag_by_id(airflow_db: None) -> Callable[[str], Any]:
+def dag_by_id(airflow_db: None, all_dags: Path) -> Callable[[str], Any]:
     """DAGs of dags_examples/ (what users copy) and tests/e2e/dags/ (one behaviour each)."""
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0, 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    bag = DagBag(dag_folder=str(ALL_DAGS))
+    bag = DagBag(dag_folder=str(all_dags))
     assert not bag.import_errors, bag.import_errors
 
     def get(dag_id: str) -> Any:
         dag = bag.get_dag(dag_id)
-        assert dag is not None, f"no DAG {dag_id!r} in {ALL_DAGS}"
+        assert dag is not None, f"no DAG {dag_id!r} in {all_dags}"
         return dag
 
     return get
@@ -52,32 +54,38 @@ def behaviour_dag(dag_by_id: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 @pytest.fixture
-def e2e_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The e2e scenario, with three connections: default, official-style and impatient."""
-    from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+def e2e_clock(request: pytest.FixtureRequest) -> Callable[[], float]:
+    """The e2e emulator's clock: the real one, or, for a test parametrized indirectly with
+    "frozen", a FakeClock that moves only when the test moves it."""
+    return FakeClock() if getattr(request, "param", None) == "frozen" else time.monotonic
 
-    scenario = Scenario.load(E2E / "scenario.json")
-    with EmulatorServer(scenario) as server:
-        ours = scenario.airflow_connection(server.url)
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(ours))
-        impatient = {**ours, "extra": {**ours["extra"], "retry_max_attempts": 2}}
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_IMPATIENT", json.dumps(impatient))
-        extra = ours["extra"]
-        official = {
-            "conn_type": "azure_data_factory",
-            "login": ours["login"],
-            "password": ours["password"],
-            "extra": {
-                "tenantId": extra["tenant_id"],
-                "subscriptionId": extra["subscription_id"],
-                "resource_group_name": extra["resource_group"],
-                "factory_name": extra["factory_name"],
-                "authority_host": server.url,
-                "management_endpoint": server.url,
-            },
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_OFFICIAL_STYLE", json.dumps(official))
-        yield server
+
+@pytest.fixture
+def e2e_emulator(
+    emulator_for: Emulators, e2e_clock: Callable[[], float], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """The e2e scenario, with three connections: default, official-style and impatient."""
+    server = emulator_for(E2E / "scenario.json", clock=e2e_clock)
+    ours = server.state.scenario.airflow_connection(server.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(ours))
+    impatient = {**ours, "extra": {**ours["extra"], "retry_max_attempts": 2}}
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_IMPATIENT", json.dumps(impatient))
+    extra = ours["extra"]
+    official = {
+        "conn_type": "azure_data_factory",
+        "login": ours["login"],
+        "password": ours["password"],
+        "extra": {
+            "tenantId": extra["tenant_id"],
+            "subscriptionId": extra["subscription_id"],
+            "resource_group_name": extra["resource_group"],
+            "factory_name": extra["factory_name"],
+            "authority_host": server.url,
+            "management_endpoint": server.url,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_OFFICIAL_STYLE", json.dumps(official))
+    return server
 
 
 def xcom_values(dag_id: str, run_id: str) -> dict[tuple[str, str], Any]:

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pytest_mock import MockerFixture, MockType
 
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import xcom_values
+from tests.emulator_fixtures import states
 
 pytestmark = pytest.mark.e2e
 
@@ -16,30 +18,27 @@ DagGetter = Callable[[str], Any]
 
 
 @pytest.fixture
-def followed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The events of every trigger that ran (in line, as ``dag.test()`` runs them)."""
+def followed(mocker: MockerFixture) -> MockType:
+    """A spy on every trigger's wait (run in line, as ``dag.test()`` runs triggers)."""
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
-    events: list[dict[str, Any]] = []
-    original = AdfPipelineRunTrigger.follow
-
-    async def spy(self: AdfPipelineRunTrigger, client: Any, source: Any) -> Any:
-        outcome = await original(self, client, source)
-        events.append(outcome.to_event())
-        return outcome
-
-    monkeypatch.setattr(AdfPipelineRunTrigger, "follow", spy)
-    return events
+    return mocker.spy(AdfPipelineRunTrigger, "follow")
 
 
-def states(dag_run: Any) -> dict[str, str]:
+def event_statuses(followed: MockType) -> list[str]:
+    """The ``status`` of the event each spied trigger yielded, in order."""
+    return [outcome.to_event()["status"] for outcome in followed.spy_return_list]
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
-def run_statuses(emulator: EmulatorServer) -> list[str]:
-    return [summary["status"] for summary in emulator.run_summaries()]
+FROZEN = pytest.mark.parametrize("e2e_clock", ["frozen"], indirect=True)
+"""The emulator's clock stands still: a run stays as the DAG left it."""
 
 
+@FROZEN
 def test_trigger_only_pushes_the_run_id_and_does_not_wait(
     behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
 ) -> None:
@@ -49,8 +48,7 @@ def test_trigger_only_pushes_the_run_id_and_does_not_wait(
     xcom = xcom_values("e2e_trigger_only", dag_run.run_id)
     assert xcom[("trigger", "run_id")] == run_id
     assert xcom[("trigger", "return_value")] == run_id
-    (status,) = run_statuses(e2e_emulator)
-    assert status in ("Queued", "InProgress")  # the task did not wait for the 10-minute run
+    assert states(e2e_emulator) == ["Queued"]  # the task ended before the run even started
     link = xcom[("trigger", "_link_AdfPipelineRunLink")]
     assert link == (
         f"https://adf.azure.com/en-us/monitoring/pipelineruns/{run_id}?factory=/subscriptions/"
@@ -63,13 +61,13 @@ def test_trigger_only_pushes_the_run_id_and_does_not_wait(
 def test_waiting_succeeds_with_one_run(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
-    followed: list[dict[str, Any]],
+    followed: MockType,
     dag_id: str,
 ) -> None:
     dag_run = behaviour_dag(dag_id).test(run_conf={"pipeline": "medium"})
-    assert states(dag_run) == {"run": "success"}
-    assert run_statuses(e2e_emulator) == ["Succeeded"]
-    assert [e["status"] for e in followed] == (["Succeeded"] if dag_id.endswith("deferred") else [])
+    assert task_states(dag_run) == {"run": "success"}
+    assert states(e2e_emulator) == ["Succeeded"]
+    assert event_statuses(followed) == (["Succeeded"] if dag_id.endswith("deferred") else [])
 
 
 @pytest.mark.parametrize("dag_id", ["e2e_wait_in_worker", "e2e_wait_deferred"])
@@ -80,7 +78,7 @@ def test_a_failed_run_fails_the_task_with_the_activitys_error(
     dag_id: str,
 ) -> None:
     dag_run = behaviour_dag(dag_id).test(run_conf={"pipeline": "broken"})
-    assert states(dag_run) == {"run": "failed"}
+    assert task_states(dag_run) == {"run": "failed"}
     output = capfd.readouterr().out
     (run_id,) = e2e_emulator.state.runs
     assert f"Pipeline 'broken' run {run_id} ended Failed: Operation on target" in output
@@ -91,20 +89,20 @@ def test_a_failed_run_fails_the_task_with_the_activitys_error(
     assert "e2e-secret-4b1d" not in output
 
 
+@FROZEN
 @pytest.mark.parametrize("dag_id", ["e2e_timeout_in_worker", "e2e_timeout_deferred"])
 def test_timeout_cancels_the_run_recursively_and_fails_the_task(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
     capfd: pytest.CaptureFixture[str],
-    followed: list[dict[str, Any]],
+    followed: MockType,
     dag_id: str,
 ) -> None:
     dag_run = behaviour_dag(dag_id).test()
-    assert [e["status"] for e in followed] == (["timeout"] if dag_id.endswith("deferred") else [])
-    assert states(dag_run) == {"run": "failed"}
+    assert event_statuses(followed) == (["timeout"] if dag_id.endswith("deferred") else [])
+    assert task_states(dag_run) == {"run": "failed"}
     (summary,) = e2e_emulator.run_summaries()
-    assert summary["status"] in ("Canceling", "Cancelled")
-    assert summary["cancelled_recursive"] is True
+    assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
     output = capfd.readouterr().out
     assert f"cancel requested for run {summary['runId']} (child pipelines included)" in output
 
@@ -116,28 +114,28 @@ def test_retry_after_a_crash_mid_wait_reattaches_to_the_same_run(
     # the retry must find the run it started and wait for it instead of starting another.
     e2e_emulator.add_fault(operation="get run", action="drop", times=2)
     dag_run = behaviour_dag("e2e_retry_reattaches").test()
-    assert states(dag_run) == {"run": "success"}
+    assert task_states(dag_run) == {"run": "success"}
     (ti,) = dag_run.get_task_instances()
     assert ti.try_number == 2
     assert "Reconnecting to existing job" in capfd.readouterr().out
     assert e2e_emulator.runs_created == 1
     assert e2e_emulator.request_counts()["create run"] == 1
-    assert run_statuses(e2e_emulator) == ["Succeeded"]
+    assert states(e2e_emulator) == ["Succeeded"]
 
 
 def test_official_style_connection_works_unchanged(
     behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
 ) -> None:
     dag_run = behaviour_dag("e2e_official_connection").test()
-    assert states(dag_run) == {"trigger": "success"}
-    assert run_statuses(e2e_emulator) == ["Succeeded"]
+    assert task_states(dag_run) == {"trigger": "success"}
+    assert states(e2e_emulator) == ["Succeeded"]
 
 
 def test_sensors_in_every_mode_see_success(
     behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
 ) -> None:
     dag_run = behaviour_dag("e2e_sensor_modes").test()
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "trigger": "success",
         "poke": "success",
         "reschedule": "success",
@@ -150,7 +148,7 @@ def test_sensors_fail_on_a_failed_run_or_skip_with_soft_fail(
     behaviour_dag: DagGetter, e2e_emulator: EmulatorServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
     dag_run = behaviour_dag("e2e_sensor_modes").test(run_conf={"pipeline": "broken"})
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "trigger": "success",
         "poke": "failed",
         "reschedule": "failed",
@@ -164,12 +162,12 @@ def test_deferrable_sensor_checks_once_then_waits_in_the_triggerer(
     behaviour_dag: DagGetter,
     e2e_emulator: EmulatorServer,
     capfd: pytest.CaptureFixture[str],
-    followed: list[dict[str, Any]],
+    followed: MockType,
     pipeline: str,
     outcome: str,
 ) -> None:
     dag_run = behaviour_dag("e2e_sensor_deferred").test(run_conf={"pipeline": pipeline})
-    assert states(dag_run) == {"trigger": "success", "deferred": outcome}
-    assert [e["status"] for e in followed] == ["Succeeded" if outcome == "success" else "Failed"]
+    assert task_states(dag_run) == {"trigger": "success", "deferred": outcome}
+    assert event_statuses(followed) == ["Succeeded" if outcome == "success" else "Failed"]
     if outcome == "failed":
         assert "- activity 'Copy sales to lake' (Copy) failed: [2200]" in capfd.readouterr().out

@@ -17,12 +17,15 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import requests
+from pytest_mock import MockerFixture
 
 from airflow_adf_trigger.cli import main
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.environment import ENVIRONMENT
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
+from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators, states, summary_of
 from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
@@ -40,6 +43,8 @@ SCENARIO = fast_scenario(
     SECRET,
     FAILURE_MESSAGE,
     slow={"queued_seconds": 0.1, "duration_seconds": 60, "cancel_seconds": 0.1},
+    # Running from the moment it exists: the first status a waiting CLI sees is certain.
+    running={"queued_seconds": 0, "duration_seconds": 0.3},
 )
 SETTINGS_ENV = ("ADF_CONNECTION_URI", *ENVIRONMENT.values())
 
@@ -55,9 +60,19 @@ class Result:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        yield emulator
+def server(module_emulator_for: Emulators) -> EmulatorServer:
+    return module_emulator_for(SCENARIO)
+
+
+@pytest.fixture
+def frozen(
+    emulator_for: Emulators, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> EmulatorServer:
+    """The same scenario on a clock nobody moves (a run stays Queued, or Canceling once
+    cancelled), given to the CLI through ADF_CONNECTION_URI."""
+    emulator = emulator_for(SCENARIO, clock=clock)
+    monkeypatch.setenv("ADF_CONNECTION_URI", connection_uri(emulator))
+    return emulator
 
 
 @pytest.fixture
@@ -124,10 +139,6 @@ def failed_run(server: EmulatorServer) -> str:
     return finished_run(server, "broken")
 
 
-def summary(server: EmulatorServer, run_id: str) -> dict[str, Any]:
-    return next(run for run in server.run_summaries() if run["runId"] == run_id)
-
-
 # --------------------------------------------------------------------------- run
 
 
@@ -143,18 +154,18 @@ def test_run_prints_the_run_id_and_exits_0(
     run_id = result.out.strip()
     assert GUID.match(run_id), result.out
     assert "https://adf.azure.com/en-us/monitoring/pipelineruns/" + run_id in result.err
-    assert summary(conn, run_id)["parameters"] == {"region": "apac", "date": "2026-11-26"}
+    assert summary_of(conn, run_id)["parameters"] == {"region": "apac", "date": "2026-11-26"}
 
 
 def test_run_json_describes_the_new_run(
-    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    frozen: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = cli(capsys, "run", "copy_sales", "--param", "region=emea", "--json")
     assert result.code == 0, result.err
     document = result.json()
     assert GUID.match(document["runId"])
     assert document["pipelineName"] == "copy_sales"
-    assert document["status"] in ("Queued", "InProgress")
+    assert document["status"] == "Queued"
     assert document["parameters"] == {"region": "emea"}
     assert document["monitoringUrl"].endswith("/providers/Microsoft.DataFactory/factories/adf-demo")
     assert result.err == ""
@@ -163,16 +174,14 @@ def test_run_json_describes_the_new_run(
 def test_run_wait_follows_a_run_to_success(
     conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.1")
+    result = cli(capsys, "run", "running", "--wait", "--poll-interval", "0.1")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert GUID.match(lines[0])
     assert "\r" not in result.out  # not a terminal: a plain line per status change
     changes = [line for line in lines if line.startswith("[")]
-    first = r"^\[00:0\d\] (Queued|InProgress) +pipeline 'copy_sales', run "
-    assert re.match(first + lines[0], changes[0])
-    assert "Succeeded" in changes[-1]
-    assert len(changes) == len({line.split()[1] for line in changes})  # one line per status
+    assert [line.split()[1] for line in changes] == ["InProgress", "Succeeded"]  # one each
+    assert re.match(r"^\[00:0\d\] InProgress +pipeline 'running', run " + lines[0], changes[0])
     assert "Status:     Succeeded" in result.out
     assert "Monitor:    https://adf.azure.com/" in result.out
 
@@ -268,18 +277,18 @@ def test_wait_for_finished_runs(
 
 
 def test_wait_timeout_exits_1_and_says_so(
-    conn: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    frozen: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_id = cli(capsys, "run", "slow").out.strip()
     result = cli(capsys, "wait", run_id, "--poll-interval", "0.1", "--timeout", "0.3", "--json")
     assert result.code == 1
     document = result.json()
     assert document["timedOut"] is True
-    assert document["status"] in ("Queued", "InProgress")
+    assert document["status"] == "Queued"
     assert "timed out" in result.err
     assert f"adf-trigger cancel {run_id}" in result.err
-    assert summary(conn, run_id)["status"] == "InProgress"  # waiting never cancels
-    assert cli(capsys, "cancel", run_id).code == 0
+    assert frozen.request_counts().get("cancel run", 0) == 0  # waiting never cancels
+    assert states(frozen, run_id) == ["Queued"]
 
 
 def test_a_terminal_gets_one_live_line(
@@ -291,12 +300,12 @@ def test_a_terminal_gets_one_live_line(
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stdout", terminal)
-    assert main(["run", "copy_sales", "--wait", "--poll-interval", "0.1"]) == 0
+    assert main(["run", "running", "--wait", "--poll-interval", "0.1"]) == 0
     output = terminal.getvalue()
     live = output.split("\n")[1]
-    assert re.match(r"\r\[00:00\] (Queued|InProgress) ", live)
+    assert re.match(r"\r\[00:00\] InProgress ", live)
     assert live.count("\r") >= 2
-    assert re.search(r"\r\[00:0\d\] Succeeded +pipeline 'copy_sales', run ", live)
+    assert re.search(r"\r\[00:0\d\] Succeeded +pipeline 'running', run ", live)
     assert "Status:     Succeeded" in output
 
 
@@ -308,13 +317,13 @@ def test_cancel_a_running_run(conn: EmulatorServer, capsys: pytest.CaptureFixtur
     result = cli(capsys, "cancel", recursive)
     assert result.code == 0, result.err
     assert f"cancel requested for run {recursive} (with its child pipelines)" in result.out
-    assert summary(conn, recursive)["cancelled_recursive"] is True
+    assert summary_of(conn, recursive)["cancelled_recursive"] is True
 
     flat = cli(capsys, "run", "slow").out.strip()
     result = cli(capsys, "cancel", flat, "--no-recursive", "--json")
     assert result.code == 0, result.err
     assert result.json() == {"runId": flat, "cancelRequested": True, "finishedStatus": None}
-    assert summary(conn, flat)["cancelled_recursive"] is False
+    assert summary_of(conn, flat)["cancelled_recursive"] is False
 
     cancelled = cli(capsys, "wait", flat, "--poll-interval", "0.1")
     assert cancelled.code == 1  # a Cancelled run is not a success
@@ -614,10 +623,11 @@ def test_a_create_run_without_a_usable_answer_exits_3_with_the_window(
 ) -> None:
     faults.add_fault(operation="create run", **fault)
     before = conn.runs_created
+    sent = conn.request_counts().get("create run", 0)
     result = cli(capsys, "run", "copy_sales", *wait)
     assert_outcome_unknown(result)
-    assert conn.request_counts()["create run"] >= 1
-    assert conn.runs_created == before + runs_started  # the request was never sent twice
+    assert conn.request_counts()["create run"] == sent + 1  # never sent twice
+    assert conn.runs_created == before + runs_started
 
 
 @pytest.mark.parametrize(
@@ -678,22 +688,23 @@ def test_a_throttled_create_run_is_sent_again_and_starts_one_run(
 ) -> None:
     faults.add_fault(operation="create run", action="status", status=429, retry_after_ms=10)
     before = conn.runs_created
+    sent = conn.request_counts().get("create run", 0)
+    applied = faults.faults_applied
     result = cli(capsys, "run", "copy_sales", "--wait", "--poll-interval", "0.05")
     assert result.code == 0, result.err
     assert conn.runs_created == before + 1
-    assert faults.faults_applied >= 1
+    assert conn.request_counts()["create run"] == sent + 2  # refused once, then sent again
+    assert faults.faults_applied == applied + 1
 
 
 def test_an_unexpected_failure_is_one_line_not_a_traceback(
     conn: EmulatorServer,
     succeeded_run: str,
-    monkeypatch: pytest.MonkeyPatch,
+    mocker: MockerFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
-        raise RuntimeError(f"the transport broke on {url.split('?')[0][-12:]}")
-
-    monkeypatch.setattr(requests.Session, "request", request)
+    broken = RuntimeError("the transport broke on a get run")
+    mocker.patch.object(requests.Session, "request", side_effect=broken)
     result = cli(capsys, "status", succeeded_run)
     assert result.code == 3
     assert result.err.startswith("adf-trigger: error: unexpected RuntimeError: the transport")
@@ -799,25 +810,17 @@ def test_run_wait_past_its_outage_budget_exits_3_saying_the_run_started(
     assert GUID.match(run_id)
     assert f"pipeline 'slow' run {run_id} was started, but: Stopped waiting" in result.err
     faults.clear_faults()
-    assert summary(conn, run_id)["status"] == "InProgress"  # never cancelled
+    assert summary_of(conn, run_id)["status"] == "InProgress"  # never cancelled
     assert cli(capsys, "cancel", run_id).code == 0
 
 
 # --------------------------------------------------------------------------- token api
 
 
-def token_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the path of every token request the CLI sends."""
-    paths: list[str] = []
-    send = requests.Session.request
-
-    def request(self: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
-        if "/oauth2/" in url:
-            paths.append(url.split("/", 3)[3])
-        return send(self, method, url, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "request", request)
-    return paths
+def token_paths(sent: Any) -> list[str]:
+    """The path of every token request a spy on ``requests.Session.request`` saw."""
+    urls = [call.args[2] for call in sent.call_args_list]  # (session, method, url)
+    return [url.split("/", 3)[3] for url in urls if "/oauth2/" in url]
 
 
 @pytest.mark.parametrize(
@@ -837,14 +840,15 @@ def test_token_api_from_the_flag_or_the_environment(
     env: dict[str, str],
     expected: str,
     monkeypatch: pytest.MonkeyPatch,
+    mocker: MockerFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    paths = token_paths(monkeypatch)
+    sent = mocker.spy(requests.Session, "request")
     result = cli(capsys, "status", succeeded_run, *flags)
     assert result.code == 0, result.err
-    assert paths == [expected]
+    assert token_paths(sent) == [expected]
 
 
 def test_the_poll_floor_spares_the_local_emulator_only(
@@ -954,13 +958,13 @@ def test_help_is_cheap_to_import() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_a_reader_that_goes_away_stops_it_quietly(server: EmulatorServer) -> None:
+def test_a_reader_that_goes_away_stops_it_quietly(frozen: EmulatorServer) -> None:
     """`adf-trigger run slow --wait | head -1`: a real pipe, closed after the first line."""
     read_end, write_end = os.pipe()
     command = ["run", "slow", "--wait", "--poll-interval", "0.05"]
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_adf_trigger.cli", *command],
-        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
+        env=subprocess_env(ADF_CONNECTION_URI=connection_uri(frozen)),
         stdout=write_end,
         stderr=subprocess.PIPE,
         text=True,
@@ -968,15 +972,16 @@ def test_a_reader_that_goes_away_stops_it_quietly(server: EmulatorServer) -> Non
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         run_id = pipe.readline().strip()
-    # The reader is gone. Ending the run makes the CLI write again: the status, the summary.
+    # The reader is gone. The run stays Queued (nothing to write) until it is cancelled: the
+    # CLI's next line, Canceling, goes nowhere.
     assert GUID.match(run_id)
-    assert cli_cancel(server, run_id) == 0
+    assert cli_cancel(frozen, run_id) == 0
     _, err = process.communicate(timeout=60)
     assert process.returncode == 141, err
     assert "Traceback" not in err
     assert "BrokenPipeError" not in err
     assert "Exception ignored" not in err
-    assert summary(server, run_id)["status"] in ("Canceling", "Cancelled")
+    assert states(frozen, run_id) == ["Canceling"]
 
 
 def cli_cancel(server: EmulatorServer, run_id: str) -> int:

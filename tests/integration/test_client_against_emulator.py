@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from dataclasses import replace
 
 import pytest
 
@@ -17,6 +18,8 @@ from airflow_adf_trigger.core.errors import (
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -36,22 +39,34 @@ def stats(emulator: EmulatorServer) -> dict[str, object]:
         return json.loads(answer.read())  # type: ignore[no-any-return]
 
 
-def test_a_run_goes_from_queued_to_succeeded(emulator: EmulatorServer) -> None:
-    with AdfClient(settings_for(emulator)) as client:
+def test_a_run_goes_from_queued_to_succeeded(
+    emulator_for: Emulators, demo_scenario: Scenario, clock: FakeClock
+) -> None:
+    """The client sleeps on the emulator's own clock: each poll sees the run a poll later."""
+    emulator = emulator_for(demo_scenario, clock=clock)  # copy_sales: 0.5 s queued, 2 s running
+    with AdfClient(settings_for(emulator), clock=clock, sleep=clock.sleep) as client:
         run_id = client.create_run("copy_sales", {"region": "emea", "date": "2026-11-26"})
         first = client.get_run(run_id)
-        final = client.wait_for_run(run_id, poll_interval=0.2)
-    assert first.status in (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
-    assert final.status is RunStatus.SUCCEEDED
+        seen: list[RunStatus] = []
+        final = client.wait_for_run(
+            run_id, poll_interval=0.5, on_poll=lambda run: seen.append(run.status)
+        )
+    assert first.status is RunStatus.QUEUED
+    assert (first.run_start, first.run_end, first.duration_ms) == (None, None, None)
+    assert seen == [RunStatus.QUEUED] + [RunStatus.IN_PROGRESS] * 4 + [RunStatus.SUCCEEDED]
+    assert clock.sleeps == [0.5] * 5
     assert final.run_id == run_id
     assert final.parameters == {"region": "emea", "date": "2026-11-26"}
     assert final.run_end is not None and final.duration_ms == 2000
     assert stats(emulator)["runs_created"] == 1
 
 
-def test_a_failed_run_carries_the_pipelines_message(failing_scenario: Scenario) -> None:
-    with EmulatorServer(failing_scenario) as emulator, AdfClient(settings_for(emulator)) as client:
-        run = client.wait_for_run(client.create_run("copy_sales"), poll_interval=0.2)
+def test_a_failed_run_carries_the_pipelines_message(
+    emulator_for: Emulators, failing_scenario: Scenario, clock: FakeClock
+) -> None:
+    emulator = emulator_for(failing_scenario, clock=clock)
+    with AdfClient(settings_for(emulator), clock=clock, sleep=clock.sleep) as client:
+        run = client.wait_for_run(client.create_run("copy_sales"), poll_interval=0.5)
     assert run.status is RunStatus.FAILED
     assert "UserErrorSourceBlobNotExists" in run.message
 
@@ -115,19 +130,15 @@ def test_unknown_run_is_a_clear_not_found(emulator: EmulatorServer) -> None:
         AdfClient(settings_for(emulator)).get_run("00000000-0000-0000-0000-000000000000")
 
 
-def test_expired_token_is_replaced_after_arms_401(demo_scenario: Scenario) -> None:
-    """The emulator's token lives 400 s; the client's clock jumps past that."""
-    from dataclasses import replace
-
+def test_expired_token_is_replaced_after_arms_401(
+    emulator_for: Emulators, demo_scenario: Scenario, clock: FakeClock
+) -> None:
+    """The emulator's token lives 400 s; its clock jumps past that while the client (on the
+    real clock) still trusts the token."""
     scenario = replace(demo_scenario, token_lifetime_seconds=400)
-    fake_now = [0.0]
-
-    def emulator_clock() -> float:
-        return fake_now[0]
-
-    with EmulatorServer(scenario, clock=emulator_clock) as emulator:
-        client = AdfClient(settings_for(emulator))
-        run_id = client.create_run("copy_sales")
-        fake_now[0] += 401  # the emulator now refuses the token; the client still trusts it
-        assert client.get_run(run_id).status is RunStatus.SUCCEEDED
-        assert stats(emulator)["requests"]["token"] == 2  # type: ignore[index]
+    emulator = emulator_for(scenario, clock=clock)
+    client = AdfClient(settings_for(emulator))
+    run_id = client.create_run("copy_sales")
+    clock.advance(401)  # the emulator now refuses the token
+    assert client.get_run(run_id).status is RunStatus.SUCCEEDED
+    assert stats(emulator)["requests"]["token"] == 2  # type: ignore[index]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.conftest import SCENARIOS
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +38,8 @@ def flaky() -> Scenario:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=1_900_000_000.0)
-
-
-@pytest.fixture
-def server(flaky: Scenario, clock: FakeClock) -> Iterator[EmulatorServer]:
-    with EmulatorServer(flaky, clock=clock) as emulator:
-        yield emulator
+def server(emulator_for: Emulators, flaky: Scenario, clock: FakeClock) -> EmulatorServer:
+    return emulator_for(flaky, clock=clock)
 
 
 def settings_for(emulator: EmulatorServer, principal: int = 0, **extra: Any) -> AdfSettings:
@@ -177,16 +171,20 @@ class TestOneRunGuarantee:
 
 
 class TestTokens:
-    def test_token_is_refreshed_during_a_long_wait(self, flaky: Scenario, clock: FakeClock) -> None:
+    def test_token_is_refreshed_during_a_long_wait(
+        self, emulator_for: Emulators, flaky: Scenario, clock: FakeClock
+    ) -> None:
         slow = replace(flaky.pipelines["copy_sales"], duration_seconds=600, activities=())
         scenario = replace(flaky, token_lifetime_seconds=60, pipelines={"copy_sales": slow})
-        with EmulatorServer(scenario, clock=clock) as emulator:
-            client = client_for(emulator, clock)
-            run = client.wait_for_run(client.create_run("copy_sales"), poll_interval=10)
-            counts = emulator.request_counts()
+        emulator = emulator_for(scenario, clock=clock)
+        client = client_for(emulator, clock)
+        run = client.wait_for_run(client.create_run("copy_sales"), poll_interval=10)
+        counts = emulator.request_counts()
         assert run.status is RunStatus.FAILED  # the first scripted outcome
-        assert counts["token"] >= 10  # a 60 s token, renewed 6 s before it ends, over 600 s
-        assert counts["get run"] >= 60
+        # The run ends 600.5 s after it starts: a GET every 10 s from 0 to 610 s. A 60 s token
+        # is renewed a tenth of its life before it ends, so every sixth poll signs in again.
+        assert counts["get run"] == 62
+        assert counts["token"] == 11
 
     def test_expired_secret_is_explained(self, server: EmulatorServer, clock: FakeClock) -> None:
         settings = settings_for(server, principal=1)

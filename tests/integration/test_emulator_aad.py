@@ -6,13 +6,13 @@ Each test names its source; docs/emulator-fidelity.md lists them all.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 from tests.integration.test_emulator_protocol import (
     API,
     CLIENT_ID,
@@ -26,14 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=1000.0)
-
-
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(scenario_json()), clock=clock) as emulator:
-        yield emulator
+def server(emulator_for: Emulators, clock: FakeClock) -> EmulatorServer:
+    return emulator_for(scenario_json(), clock=clock)
 
 
 def token(server: EmulatorServer, *, v1: bool = False, **form: str) -> requests.Response:
@@ -128,19 +122,19 @@ def test_the_metadata_advertises_only_client_auth_the_endpoint_honours(
     assert refused.json()["error_codes"] == [7000215]
 
 
-def test_basic_credentials_are_url_decoded(clock: FakeClock) -> None:
+def test_basic_credentials_are_url_decoded(emulator_for: Emulators, clock: FakeClock) -> None:
     """RFC 6749 2.3.1: id and secret are form-encoded before the Basic encoding."""
     body = scenario_json()
     body["service_principals"] = [{"client_id": CLIENT_ID, "client_secret": "a:b+c/d="}]
-    with EmulatorServer(Scenario.from_json(body), clock=clock) as server:
-        credential = base64.b64encode(f"{CLIENT_ID}:a%3Ab%2Bc%2Fd%3D".encode()).decode()
-        answer = requests.post(
-            f"{server.url}/{TENANT}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "scope": "https://management.azure.com/.default",
-            },
-            headers={"Authorization": f"Basic {credential}"},
-            timeout=5,
-        )
-        assert answer.status_code == 200, answer.text
+    server = emulator_for(body, clock=clock)
+    credential = base64.b64encode(f"{CLIENT_ID}:a%3Ab%2Bc%2Fd%3D".encode()).decode()
+    answer = requests.post(
+        f"{server.url}/{TENANT}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "https://management.azure.com/.default",
+        },
+        headers={"Authorization": f"Basic {credential}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text

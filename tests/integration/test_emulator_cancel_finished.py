@@ -7,28 +7,28 @@ plausible. The scenario's ``cancel_finished`` picks one; the client must cope wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 from tests.integration.test_emulator_protocol import scenario_json
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=["error", "ok"])
+def cancel_finished(request: pytest.FixtureRequest) -> str:
+    """The two answers the emulator can give to cancel of a finished run."""
+    return str(request.param)
+
+
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=1000.0)
-
-
-def emulator(clock: FakeClock, cancel_finished: str) -> EmulatorServer:
-    scenario = Scenario.from_json(scenario_json(cancel_finished=cancel_finished))
-    return EmulatorServer(scenario, clock=clock)
+def server(emulator_for: Emulators, clock: FakeClock, cancel_finished: str) -> EmulatorServer:
+    return emulator_for(scenario_json(cancel_finished=cancel_finished), clock=clock)
 
 
 def client_for(server: EmulatorServer) -> AdfClient:
@@ -39,16 +39,10 @@ def client_for(server: EmulatorServer) -> AdfClient:
     return AdfClient(settings)
 
 
-@pytest.fixture(params=["error", "ok"])
-def finished_server(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[EmulatorServer]:
-    with emulator(clock, request.param) as server:
-        yield server
-
-
 def test_cancel_of_a_finished_run_reports_it_finished(
-    finished_server: EmulatorServer, clock: FakeClock
+    server: EmulatorServer, clock: FakeClock
 ) -> None:
-    with client_for(finished_server) as client:
+    with client_for(server) as client:
         run_id = client.create_run("copy_sales")
         clock.advance(60)  # copy_sales: 1 s queued, 10 s running
         result = client.cancel_run(run_id)
@@ -59,20 +53,18 @@ def test_cancel_of_a_finished_run_reports_it_finished(
     assert result.describe() == f"run {run_id} already finished with status Succeeded"
 
 
-@pytest.mark.parametrize("cancel_finished", ["error", "ok"])
-def test_cancel_of_a_finished_run_never_raises(clock: FakeClock, cancel_finished: str) -> None:
-    with emulator(clock, cancel_finished) as server, client_for(server) as client:
+def test_cancel_of_a_finished_run_never_raises(server: EmulatorServer, clock: FakeClock) -> None:
+    with client_for(server) as client:
         run_id = client.create_run("copy_sales")
         clock.advance(60)
         client.cancel_run(run_id)  # neither answer is an error to the caller
         assert server.request_counts()["cancel run"] == 1
 
 
-@pytest.mark.parametrize("cancel_finished", ["error", "ok"])
 def test_cancel_of_a_running_run_is_requested_either_way(
-    clock: FakeClock, cancel_finished: str
+    server: EmulatorServer, clock: FakeClock
 ) -> None:
-    with emulator(clock, cancel_finished) as server, client_for(server) as client:
+    with client_for(server) as client:
         run_id = client.create_run("copy_sales")
         clock.advance(3)
         result = client.cancel_run(run_id, is_recursive=False)

@@ -6,7 +6,6 @@ Each test names its source; docs/emulator-fidelity.md lists them all.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.scenario import ScenarioError
 from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 from tests.integration.test_emulator_protocol import (
     API,
     CLIENT_ID,
@@ -33,14 +33,8 @@ WRITES = "x-ms-ratelimit-remaining-subscription-writes"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=1000.0)
-
-
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(scenario_json()), clock=clock) as emulator:
-        yield emulator
+def server(emulator_for: Emulators, clock: FakeClock) -> EmulatorServer:
+    return emulator_for(scenario_json(), clock=clock)
 
 
 @pytest.fixture
@@ -188,17 +182,19 @@ def test_a_run_body_spells_its_fields_as_the_service_does(adf: Adf) -> None:
 # ---------------------------------------------------------------------- cancel of a finished run
 
 
-def test_cancel_of_a_finished_run_may_be_a_plain_200(clock: FakeClock) -> None:
+def test_cancel_of_a_finished_run_may_be_a_plain_200(
+    emulator_for: Emulators, clock: FakeClock
+) -> None:
     """No public source shows ADF's answer; the scenario picks one."""
     scenario = Scenario.from_json(scenario_json(cancel_finished="ok"))
-    with EmulatorServer(scenario, clock=clock) as server:
-        adf = Adf(server)
-        run_id = adf.create_run("copy_sales")
-        clock.advance(60)
-        answer = adf.cancel(run_id)
-        assert (answer.status_code, answer.content) == (200, b"")
-        assert adf.run(run_id)["status"] == "Succeeded"  # nothing changes
-        assert server.run_summaries()[0]["cancelled_recursive"] is None
+    server = emulator_for(scenario, clock=clock)
+    adf = Adf(server)
+    run_id = adf.create_run("copy_sales")
+    clock.advance(60)
+    answer = adf.cancel(run_id)
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert adf.run(run_id)["status"] == "Succeeded"  # nothing changes
+    assert server.run_summaries()[0]["cancelled_recursive"] is None
 
 
 def test_cancel_finished_takes_error_or_ok_only() -> None:

@@ -7,15 +7,15 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -149,14 +149,8 @@ def token_request(
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(start=1000.0)
-
-
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(scenario_json()), clock=clock) as emulator:
-        yield emulator
+def server(emulator_for: Emulators, clock: FakeClock) -> EmulatorServer:
+    return emulator_for(scenario_json(), clock=clock)
 
 
 @pytest.fixture
@@ -262,7 +256,9 @@ def test_outcomes_play_in_order_and_the_last_one_repeats(adf: Adf, clock: FakeCl
     assert finals[1]["durationInMs"] == 6000
 
 
-def test_per_outcome_messages_and_the_default_failure_message(clock: FakeClock) -> None:
+def test_per_outcome_messages_and_the_default_failure_message(
+    emulator_for: Emulators, clock: FakeClock
+) -> None:
     body = scenario_json()
     body["pipelines"]["flaky"] = {
         "outcomes": [
@@ -271,18 +267,18 @@ def test_per_outcome_messages_and_the_default_failure_message(clock: FakeClock) 
             "Succeeded",
         ]
     }
-    with EmulatorServer(Scenario.from_json(body), clock=clock) as server:
-        adf = Adf(server)
-        runs = [adf.create_run("flaky") for _ in range(3)]
-        clock.advance(60)
-        assert [adf.run(r)["message"] for r in runs] == [
-            "throttled by the source",
-            "Operation on target Copy data failed",
-            "",
-        ]
-        (failed,) = adf.activities(runs[0])
-        assert failed["error"]["errorCode"] == "2108"
-        assert server.stats()["runs_created_by_pipeline"] == {"flaky": 3}
+    server = emulator_for(body, clock=clock)
+    adf = Adf(server)
+    runs = [adf.create_run("flaky") for _ in range(3)]
+    clock.advance(60)
+    assert [adf.run(r)["message"] for r in runs] == [
+        "throttled by the source",
+        "Operation on target Copy data failed",
+        "",
+    ]
+    (failed,) = adf.activities(runs[0])
+    assert failed["error"]["errorCode"] == "2108"
+    assert server.stats()["runs_created_by_pipeline"] == {"flaky": 3}
 
 
 def test_activity_runs_of_a_failed_run(adf: Adf, clock: FakeClock) -> None:
@@ -350,7 +346,9 @@ def test_query_activity_runs_needs_both_window_ends(adf: Adf) -> None:
         assert error["target"] == missing
 
 
-def test_query_activity_runs_filters_orders_and_pages(clock: FakeClock) -> None:
+def test_query_activity_runs_filters_orders_and_pages(
+    emulator_for: Emulators, clock: FakeClock
+) -> None:
     body = scenario_json(page_size=2)
     body["pipelines"]["long"] = {
         "duration_seconds": 5,
@@ -358,69 +356,67 @@ def test_query_activity_runs_filters_orders_and_pages(clock: FakeClock) -> None:
             {"name": f"step {i}", "type": "Wait" if i % 2 else "Copy"} for i in range(5)
         ],
     }
-    with EmulatorServer(Scenario.from_json(body), clock=clock) as server:
-        adf = Adf(server)
-        run_id = adf.create_run("long")
-        clock.advance(60)
-        query = {**WINDOW, "orderBy": [{"orderBy": "ActivityName", "order": "DESC"}]}
-        names, pages, token = [], 0, None
-        while True:
-            answer = adf.query_activities(
-                run_id, {**query, **({"continuationToken": token} if token else {})}
-            )
-            assert answer.status_code == 200
-            pages += 1
-            names += [a["activityName"] for a in answer.json()["value"]]
-            token = answer.json().get("continuationToken")
-            if token is None:
-                break
-        assert pages == 3
-        assert names == ["step 4", "step 3", "step 2", "step 1", "step 0"]
-
-        def matching(*filters: dict[str, Any]) -> list[str]:
-            answer = adf.query_activities(run_id, {**WINDOW, "filters": list(filters)})
-            assert answer.status_code == 200, answer.text
-            values = answer.json()["value"]
-            if "continuationToken" in answer.json():
-                more = adf.query_activities(
-                    run_id,
-                    {
-                        **WINDOW,
-                        "filters": list(filters),
-                        "continuationToken": answer.json()["continuationToken"],
-                    },
-                )
-                values += more.json()["value"]
-            return [a["activityName"] for a in values]
-
-        wait = {"operand": "ActivityType", "operator": "Equals", "values": ["Wait"]}
-        assert matching(wait) == ["step 1", "step 3"]
-        by_name = {"operand": "ActivityName", "operator": "In", "values": ["step 0", "step 4"]}
-        assert matching(by_name) == ["step 0", "step 4"]
-        not_in = {"operand": "ActivityName", "operator": "NotIn", "values": ["step 0", "step 4"]}
-        assert matching(not_in, wait) == ["step 1", "step 3"]
-        succeeded = {"operand": "Status", "operator": "NotEquals", "values": ["Succeeded"]}
-        assert matching(succeeded) == []
-        bad = adf.query_activities(
-            run_id, {**WINDOW, "filters": [{**wait, "operand": "PipelineName"}]}
+    server = emulator_for(body, clock=clock)
+    adf = Adf(server)
+    run_id = adf.create_run("long")
+    clock.advance(60)
+    query = {**WINDOW, "orderBy": [{"orderBy": "ActivityName", "order": "DESC"}]}
+    names, pages, token = [], 0, None
+    while True:
+        answer = adf.query_activities(
+            run_id, {**query, **({"continuationToken": token} if token else {})}
         )
-        assert bad.status_code == 400
+        assert answer.status_code == 200
+        pages += 1
+        names += [a["activityName"] for a in answer.json()["value"]]
+        token = answer.json().get("continuationToken")
+        if token is None:
+            break
+    assert pages == 3
+    assert names == ["step 4", "step 3", "step 2", "step 1", "step 0"]
+
+    def matching(*filters: dict[str, Any]) -> list[str]:
+        answer = adf.query_activities(run_id, {**WINDOW, "filters": list(filters)})
+        assert answer.status_code == 200, answer.text
+        values = answer.json()["value"]
+        if "continuationToken" in answer.json():
+            more = adf.query_activities(
+                run_id,
+                {
+                    **WINDOW,
+                    "filters": list(filters),
+                    "continuationToken": answer.json()["continuationToken"],
+                },
+            )
+            values += more.json()["value"]
+        return [a["activityName"] for a in values]
+
+    wait = {"operand": "ActivityType", "operator": "Equals", "values": ["Wait"]}
+    assert matching(wait) == ["step 1", "step 3"]
+    by_name = {"operand": "ActivityName", "operator": "In", "values": ["step 0", "step 4"]}
+    assert matching(by_name) == ["step 0", "step 4"]
+    not_in = {"operand": "ActivityName", "operator": "NotIn", "values": ["step 0", "step 4"]}
+    assert matching(not_in, wait) == ["step 1", "step 3"]
+    succeeded = {"operand": "Status", "operator": "NotEquals", "values": ["Succeeded"]}
+    assert matching(succeeded) == []
+    bad = adf.query_activities(run_id, {**WINDOW, "filters": [{**wait, "operand": "PipelineName"}]})
+    assert bad.status_code == 400
 
 
 # ---------------------------------------------------------------------- query pipeline runs
 
 
 @pytest.fixture
-def paged(clock: FakeClock) -> Iterator[tuple[Adf, list[str]]]:
+def paged(emulator_for: Emulators, clock: FakeClock) -> tuple[Adf, list[str]]:
     """Seven runs created one second apart (the last one still queued), page size 2."""
-    with EmulatorServer(Scenario.from_json(scenario_json(page_size=2)), clock=clock) as server:
-        adf = Adf(server)
-        runs = []
-        for index in range(7):
-            if index:
-                clock.advance(1)
-            runs.append(adf.create_run("etl" if index % 3 == 0 else "copy_sales"))
-        yield adf, runs
+    server = emulator_for(scenario_json(page_size=2), clock=clock)
+    adf = Adf(server)
+    runs = []
+    for index in range(7):
+        if index:
+            clock.advance(1)
+        runs.append(adf.create_run("etl" if index % 3 == 0 else "copy_sales"))
+    return adf, runs
 
 
 def all_pages(adf: Adf, body: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -688,6 +684,8 @@ def test_lose_response_creates_the_run_but_the_client_hears_nothing(
 
 def test_delay_waits_then_answers_normally(adf: Adf, server: EmulatorServer) -> None:
     server.add_fault(operation="get factory", action="delay", delay_seconds=0.3)
+    # Real time on purpose: the fault holds the real answer back (the emulator's clock is not
+    # what a client's read timeout counts).
     started = time.monotonic()
     answer = adf.get("")
     assert answer.status_code == 200
@@ -743,18 +741,20 @@ def test_admin_faults_endpoint_appends_lists_consumes_and_clears(
     assert stats["requests"] == {"token": 1, "get factory": 4}
 
 
-def test_faults_from_the_scenario_file_hit_the_token_endpoint(tmp_path: Path) -> None:
+def test_faults_from_the_scenario_file_hit_the_token_endpoint(
+    emulator_for: Emulators, tmp_path: Path
+) -> None:
     path = tmp_path / "scenario.json"
     faults = [{"operation": "token", "action": "status", "status": 503, "retry_after": 1}]
     path.write_text(json.dumps(scenario_json(faults=faults)), encoding="utf-8")
-    with EmulatorServer(Scenario.load(path)) as server:
-        refused = token_request(server)
-        assert refused.status_code == 503
-        assert refused.headers["Retry-After"] == "1"
-        assert refused.json()["error"] == "temporarily_unavailable"
-        assert refused.json()["error_codes"] == [90033]
-        assert token_request(server).status_code == 200
-        assert server.request_counts() == {"token": 2}
+    server = emulator_for(path)
+    refused = token_request(server)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert refused.json()["error_codes"] == [90033]
+    assert token_request(server).status_code == 200
+    assert server.request_counts() == {"token": 2}
 
 
 def test_applied_faults_are_logged_without_secrets(

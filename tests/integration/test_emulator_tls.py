@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from tests.conftest import SCENARIOS
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +39,8 @@ def quick_scenario() -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def https_emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(quick_scenario(), tls=True) as emulator:
-        yield emulator
+def https_emulator(module_emulator_for: Emulators) -> EmulatorServer:
+    return module_emulator_for(quick_scenario(), tls=True)
 
 
 def settings_for(emulator: EmulatorServer, base_url: str | None = None) -> AdfSettings:
@@ -57,11 +56,11 @@ def session(verify: str | bool) -> requests.Session:
     return session
 
 
-def test_plain_http_stays_the_default() -> None:
-    with EmulatorServer(quick_scenario()) as emulator:
-        assert emulator.url.startswith("http://127.0.0.1:")
-        assert emulator.ca_file is None
-        assert not emulator.tls
+def test_plain_http_stays_the_default(emulator_for: Emulators) -> None:
+    emulator = emulator_for(quick_scenario())
+    assert emulator.url.startswith("http://127.0.0.1:")
+    assert emulator.ca_file is None
+    assert not emulator.tls
 
 
 def test_a_client_that_trusts_the_certificate_runs_a_pipeline_over_https(
@@ -127,21 +126,22 @@ def test_the_command_line_wants_tls_for_a_ca_file(tmp_path: Path) -> None:
 
 
 def test_a_real_azure_identity_credential_signs_in_to_the_emulator(
+    emulator_for: Emulators,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """No secret in the connection: azure-identity's EnvironmentCredential gets the token."""
     scenario = Scenario.load(SCENARIOS / "demo.json")
-    with EmulatorServer(scenario, tls=True) as emulator:
-        principal = scenario.service_principals[0]
-        monkeypatch.setenv("AZURE_TENANT_ID", scenario.tenant_id)
-        monkeypatch.setenv("AZURE_CLIENT_ID", principal.client_id)
-        monkeypatch.setenv("AZURE_CLIENT_SECRET", principal.client_secret)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_file)  # azure-identity's transport
-        extra = {**scenario.airflow_connection(emulator.url)["extra"], "identity": "environment"}
-        settings = settings_from_connection(None, None, extra)
-        session = requests.Session()
-        session.verify = emulator.ca_file
-        with AdfClient(settings, session=session) as client:
-            assert client.get_factory()["name"] == "adf-demo"
-            assert client.get_factory()["name"] == "adf-demo"
-        assert emulator.request_counts() == {"token": 1, "get factory": 2}
+    emulator = emulator_for(scenario, tls=True)
+    principal = scenario.service_principals[0]
+    monkeypatch.setenv("AZURE_TENANT_ID", scenario.tenant_id)
+    monkeypatch.setenv("AZURE_CLIENT_ID", principal.client_id)
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", principal.client_secret)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_file)  # azure-identity's transport
+    extra = {**scenario.airflow_connection(emulator.url)["extra"], "identity": "environment"}
+    settings = settings_from_connection(None, None, extra)
+    session = requests.Session()
+    session.verify = emulator.ca_file
+    with AdfClient(settings, session=session) as client:
+        assert client.get_factory()["name"] == "adf-demo"
+        assert client.get_factory()["name"] == "adf-demo"
+    assert emulator.request_counts() == {"token": 1, "get factory": 2}

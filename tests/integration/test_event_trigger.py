@@ -1,5 +1,8 @@
 """AdfPipelineRunEventTrigger against the emulator: runs ADF's own triggers start, reported
-once each, across restarts, through Airflow's shared stream in ack mode and through run()."""
+once each, across restarts, through Airflow's shared stream in ack mode and through run().
+
+Real time on purpose: the trigger's watch runs on the event loop's clock, and which runs it
+reports depends on when it started; the sleeps only let a watch begin before runs are fired."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from airflow.triggers.shared_stream import SharedStreamManager
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.poller import SharedRunPoller
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger, EventMark
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +67,13 @@ class DictStore:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        connection = emulator.state.scenario.airflow_connection(emulator.url)
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
-        SERVERS.append(emulator)
-        yield emulator
-        SERVERS.remove(emulator)
+def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    emulator = emulator_for(SCENARIO)
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    SERVERS.append(emulator)
+    yield emulator
+    SERVERS.remove(emulator)
     assert SharedRunPoller._pollers == {}  # every poller stopped with its last watcher
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,8 +10,10 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.sensors.latest import AdfLatestPipelineRunSensor
+from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators, states
 from tests.integration.test_event_trigger import SCENARIO
 
 pytestmark = pytest.mark.integration
@@ -28,16 +28,14 @@ class StubTI:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    with EmulatorServer(Scenario.from_json(SCENARIO)) as emulator:
-        connection = emulator.state.scenario.airflow_connection(emulator.url)
-        monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
-        yield emulator
-
-
-def ended(server: EmulatorServer) -> None:
-    while any(r["status"] in ("Queued", "InProgress") for r in server.run_summaries()):
-        time.sleep(0.05)
+def server(
+    emulator_for: Emulators, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> EmulatorServer:
+    """On a clock the test moves: runs end when the test says so."""
+    emulator = emulator_for(SCENARIO, clock=clock)
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    return emulator
 
 
 def poke(**kwargs: Any) -> tuple[bool, StubTI]:
@@ -50,23 +48,29 @@ def test_no_run_yet_is_not_yet(server: EmulatorServer) -> None:
     assert poke()[0] is False
 
 
-def test_the_latest_run_decides_success_then_failure(server: EmulatorServer) -> None:
+def test_the_latest_run_decides_success_then_failure(
+    server: EmulatorServer, clock: FakeClock
+) -> None:
     first = server.fire_trigger("nightly_ingest")  # Succeeded
-    ended(server)
+    assert poke()[0] is False  # still Queued
+    clock.advance(1)
     done, ti = poke()
     assert done is True and ti.xcom["run_id"] == first
-    time.sleep(0.01)
     second = server.fire_trigger("nightly_ingest")  # Failed: now the latest
-    ended(server)
+    assert poke()[0] is False  # the latest has not ended yet
+    clock.advance(1)
     with pytest.raises(AirflowFailException, match=second):
         poke()
+    assert states(server) == ["Succeeded", "Failed"]
 
 
-def test_parameters_and_started_after_narrow_the_runs(server: EmulatorServer) -> None:
+def test_parameters_and_started_after_narrow_the_runs(
+    server: EmulatorServer, clock: FakeClock
+) -> None:
     wanted = server.fire_trigger("nightly_ingest", {"day": "d1"})  # Succeeded
-    ended(server)
+    clock.advance(1)
     server.fire_trigger("nightly_ingest", {"day": "d2"})  # Failed, but another day
-    ended(server)
+    clock.advance(1)
     done, ti = poke(parameters={"day": "d1"})
     assert done is True and ti.xcom["run_id"] == wanted
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()

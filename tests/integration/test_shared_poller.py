@@ -1,4 +1,8 @@
-"""The shared poller: many triggers of one process, one query per tick, nobody lost."""
+"""The shared poller: many triggers of one process, one query per tick, nobody lost.
+
+Real time on purpose: what is shown is the poller's own tick loop on the event loop's clock
+(requests per tick, pauses cut short, outages waited out), with runs that end while it runs.
+The assertions are on outcomes and request counts, never on how long something took."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from airflow_adf_trigger.core.poller import SharedRunPoller
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +66,13 @@ def _forget_refused_forms() -> Iterator[None]:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    with EmulatorServer(scenario(page_size=10)) as emulator:
-        for index, conn_id in enumerate(["ADF_DEFAULT", "ADF_OTHER_PRINCIPAL"]):
-            connection = emulator.state.scenario.airflow_connection(emulator.url, index)
-            connection["extra"]["retry_max_attempts"] = 1  # let failures reach the poller
-            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(connection))
-        yield emulator
+def server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    emulator = emulator_for(scenario(page_size=10))
+    for index, conn_id in enumerate(["ADF_DEFAULT", "ADF_OTHER_PRINCIPAL"]):
+        connection = emulator.state.scenario.airflow_connection(emulator.url, index)
+        connection["extra"]["retry_max_attempts"] = 1  # let failures reach the poller
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(connection))
+    return emulator
 
 
 def create(server: EmulatorServer, pipeline: str, **options: Any) -> str:

@@ -6,8 +6,7 @@ import asyncio
 import importlib
 import json
 import logging
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,49 +15,77 @@ from airflow_adf_trigger.compat import BaseHook
 from airflow_adf_trigger.core.aio import AsyncAdfClient
 from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
+from tests.clock import FakeClock
 from tests.conftest import REPO
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
 
+SCENARIO = REPO / "tests" / "e2e" / "scenario.json"
+
+
+def serve(
+    emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch, clock: FakeClock | None = None
+) -> EmulatorServer:
+    emulator = emulator_for(SCENARIO, clock=clock)
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    return emulator
+
+
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    scenario = Scenario.load(REPO / "tests" / "e2e" / "scenario.json")
-    with EmulatorServer(scenario) as emulator:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_ADF_DEFAULT", json.dumps(scenario.airflow_connection(emulator.url))
-        )
-        yield emulator
+def server(
+    emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> EmulatorServer:
+    """On the test's clock, which only the code under test moves, by sleeping on it."""
+    return serve(emulator_for, monkeypatch, clock)
 
 
-def async_client(server: EmulatorServer, **extra: Any) -> AsyncAdfClient:
+@pytest.fixture
+def live_server(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """On the real clock, for a trigger that builds its own client and poller."""
+    return serve(emulator_for, monkeypatch)
+
+
+def sleeper(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        await asyncio.sleep(0)
+
+    return sleep
+
+
+def settings_of(server: EmulatorServer, **extra: Any) -> AdfSettings:
     connection = server.state.scenario.airflow_connection(server.url)
-    settings = settings_from_connection(
+    return settings_from_connection(
         connection["login"], connection["password"], {**connection["extra"], **extra}
     )
 
-    async def no_wait(seconds: float) -> None:
-        await asyncio.sleep(0)
 
-    return AsyncAdfClient(settings, sleep=no_wait)
+def async_client(server: EmulatorServer, clock: FakeClock, **extra: Any) -> AsyncAdfClient:
+    return AsyncAdfClient(settings_of(server, **extra), clock=clock, sleep=sleeper(clock))
 
 
 def start(server: EmulatorServer, pipeline: str) -> str:
-    connection = server.state.scenario.airflow_connection(server.url)
-    settings = settings_from_connection(
-        connection["login"], connection["password"], connection["extra"]
-    )
-    return AdfClient(settings).create_run(pipeline)
+    with AdfClient(settings_of(server)) as client:
+        return client.create_run(pipeline)
 
 
-def follow(trigger: AdfPipelineRunTrigger, client: AsyncAdfClient) -> dict[str, Any]:
-    """The event the trigger would yield."""
+def follow(
+    trigger: AdfPipelineRunTrigger, client: AsyncAdfClient, clock: FakeClock
+) -> dict[str, Any]:
+    """The event the trigger would yield, its polls, outages and deadline all on ``clock``."""
+    sleep = sleeper(clock)
+    trigger.clock = trigger.wall_clock = clock
+    trigger.sleep = sleep
 
     async def go() -> dict[str, Any]:
         async with client:
-            source = DirectRunStatus(client, trigger.poll_interval)
+            source = DirectRunStatus(client, trigger.poll_interval, clock=clock, sleep=sleep)
             return (await trigger.follow(client, source)).to_event()
 
     return asyncio.run(go())
@@ -83,7 +110,7 @@ def test_serialize_round_trip_rebuilds_the_same_trigger() -> None:
 
 
 def test_transient_errors_are_waited_out_never_cancelling(
-    server: EmulatorServer, caplog: pytest.LogCaptureFixture
+    server: EmulatorServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.triggers.adf")
     run_id = start(server, "copy_sales")
@@ -96,7 +123,7 @@ def test_transient_errors_are_waited_out_never_cancelling(
         ]
     )
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05, cancel_on_timeout=True)
-    event = follow(trigger, async_client(server, retry_max_attempts=1))
+    event = follow(trigger, async_client(server, clock, retry_max_attempts=1), clock)
     assert event["status"] == "Succeeded"
     assert server.faults_applied == 4
     assert server.request_counts().get("cancel run", 0) == 0
@@ -104,9 +131,12 @@ def test_transient_errors_are_waited_out_never_cancelling(
     assert len(warnings) == 4 and all("still waiting" in w for w in warnings)
 
 
-def test_failed_run_event_carries_message_and_failed_activities(server: EmulatorServer) -> None:
+def test_failed_run_event_carries_message_and_failed_activities(
+    server: EmulatorServer, clock: FakeClock
+) -> None:
     run_id = start(server, "broken")
-    event = follow(AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05), async_client(server))
+    trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05)
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "Failed"
     assert event["failures"] == [
         "activity 'Copy sales to lake' (Copy) failed: [2200] Operation on target Copy sales to "
@@ -120,36 +150,38 @@ def test_failed_run_event_carries_message_and_failed_activities(server: Emulator
 
 
 @pytest.mark.parametrize("cancel", [True, False])
-def test_the_deadline_cancels_only_when_asked(server: EmulatorServer, cancel: bool) -> None:
-    run_id = start(server, "slow")
+def test_the_deadline_cancels_only_when_asked(
+    server: EmulatorServer, clock: FakeClock, cancel: bool
+) -> None:
+    run_id = start(server, "slow")  # 0.2 s queued, then 600 s running
     trigger = AdfPipelineRunTrigger(
-        run_id=run_id, poll_interval=0.05, end_time=time.time() + 0.3, cancel_on_timeout=cancel
+        run_id=run_id, poll_interval=0.05, end_time=clock.now + 0.3, cancel_on_timeout=cancel
     )
-    event = follow(trigger, async_client(server))
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "timeout"
     (summary,) = server.run_summaries()
     if cancel:
-        assert summary["cancelled_recursive"] is True
+        assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
         assert "cancel requested" in event["message"]
     else:
-        assert summary["status"] == "InProgress"
+        assert (summary["status"], summary["cancelled_recursive"]) == ("InProgress", None)
         assert "left running" in event["message"]
 
 
 def test_an_error_that_will_not_heal_ends_the_wait_without_cancelling(
-    server: EmulatorServer,
+    server: EmulatorServer, clock: FakeClock
 ) -> None:
     run_id = start(server, "slow")
     server.add_fault(operation="get run", action="status", status=403, code="AuthorizationFailed")
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.05, cancel_on_timeout=True)
-    event = follow(trigger, async_client(server))
+    event = follow(trigger, async_client(server, clock), clock)
     assert event["status"] == "error"
     assert "Data Factory Contributor" in event["message"]
     assert server.request_counts().get("cancel run", 0) == 0
 
 
-def test_run_yields_exactly_one_event(server: EmulatorServer) -> None:
-    run_id = start(server, "copy_sales")
+def test_run_yields_exactly_one_event(live_server: EmulatorServer) -> None:
+    run_id = start(live_server, "copy_sales")
     trigger = AdfPipelineRunTrigger(run_id=run_id, poll_interval=0.1)
 
     async def collect() -> list[Any]:
@@ -168,8 +200,7 @@ def test_on_kill_cancels_the_run_when_asked(server: EmulatorServer, cancel_on_ki
     asyncio.run(trigger.on_kill())
     (summary,) = server.run_summaries()
     if cancel_on_kill:
-        assert summary["status"] in ("Canceling", "Cancelled")  # cancelling takes 0.2 s
-        assert summary["cancelled_recursive"] is True
+        assert (summary["status"], summary["cancelled_recursive"]) == ("Canceling", True)
     else:
-        assert summary["status"] in ("Queued", "InProgress")
+        assert (summary["status"], summary["cancelled_recursive"]) == ("Queued", None)
         assert server.request_counts().get("cancel run", 0) == 0

@@ -116,7 +116,12 @@ class Harness:
         self.clock = clock
         self.cache = TokenCache()
 
-    def client(self, **kwargs: Any) -> AdfClient | AsyncAdfClient:
+    def client(
+        self, settings: AdfSettings | None = None, **kwargs: Any
+    ) -> AdfClient | AsyncAdfClient:
+        """A client of this harness's kind over the fake, sharing its token cache and clock
+        (``settings`` replaces the harness's own, e.g. another secret)."""
+        settings = settings or self.settings
         if self.kind == "sync":
 
             def send(request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
@@ -124,7 +129,7 @@ class Harness:
                 return _answer(self.fake, request)
 
             return AdfClient(
-                self.settings,
+                settings,
                 transport=send,
                 token_cache=self.cache,
                 clock=self.clock,
@@ -142,7 +147,7 @@ class Harness:
             self.clock.sleep(seconds)
 
         return AsyncAdfClient(
-            self.settings,
+            settings,
             transport=send_async,
             token_cache=self.cache,
             clock=self.clock,

@@ -48,28 +48,6 @@ def activity_json(name: str, status: str, error: dict[str, str] | None = None) -
     }
 
 
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def fake() -> FakeAzure:
-    azure = FakeAzure()
-    azure.token_ok()
-    return azure
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def harness(kind: str, fake: FakeAzure, clock: FakeClock) -> Harness:
-    return Harness(kind, fake, make_settings(retry_max_attempts=4, retry_max_seconds=60), clock)
-
-
 class TestRerunParameters:
     def test_parameters_given_with_a_reference_run_are_reported_as_ignored(
         self, harness: Harness, fake: FakeAzure, caplog: pytest.LogCaptureFixture
