@@ -457,16 +457,20 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         # sleep go on: the client's sleeps (between checks, before retries) look at the flag.
         return {"sleep": self._sleep_unless_killed}
 
+    # The clock and the sleep of a worker wait; tests replace them on an instance.
+    _monotonic: Callable[[], float] = staticmethod(time.monotonic)
+    _nap: Callable[[float], None] = staticmethod(time.sleep)
+
     def _sleep_unless_killed(self, seconds: float) -> None:
         """Sleep in short slices, ending with :class:`WaitInterrupted` once on_kill ran."""
-        deadline = time.monotonic() + seconds
+        deadline = self._monotonic() + seconds
         while True:
             if self._killed:
                 raise WaitInterrupted
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0:
                 return
-            time.sleep(min(left, KILL_CHECK_SECONDS))
+            self._nap(min(left, KILL_CHECK_SECONDS))
 
     def _checked_interval(self) -> float:
         """``check_interval``, with the 1 s floor against Azure."""

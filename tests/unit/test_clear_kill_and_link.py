@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,10 +9,12 @@ import pytest
 
 from airflow_adf_trigger.links.adf import studio_url
 from airflow_adf_trigger.operators.adf import (
+    KILL_CHECK_SECONDS,
     AdfRunPipelineOperator,
     WaitInterrupted,
     is_first_try_of_series,
 )
+from tests.clock import FakeClock
 
 
 def ctx(try_number: int, max_tries: int) -> Any:
@@ -39,22 +40,43 @@ def test_unknown_try_numbers_keep_the_retry_behaviour() -> None:
     assert is_first_try_of_series({}, 1) is False
 
 
-def test_on_kill_ends_the_wait_sleep_within_a_slice() -> None:
+def waiting_operator(clock: FakeClock, **arguments: Any) -> AdfRunPipelineOperator:
     operator = AdfRunPipelineOperator(
-        task_id="t", pipeline_name="p", cancel_on_kill=False, wait_for_termination=True
+        task_id="t", pipeline_name="p", wait_for_termination=True, **arguments
     )
+    operator._monotonic = clock  # type: ignore[method-assign]
+    operator._nap = clock.sleep  # type: ignore[method-assign]
+    return operator
+
+
+def test_on_kill_ends_the_wait_sleep_before_it_sleeps() -> None:
+    clock = FakeClock()
+    operator = waiting_operator(clock, cancel_on_kill=False)
     operator.on_kill()
-    started = time.monotonic()
     with pytest.raises(WaitInterrupted):
         operator._sleep_unless_killed(30)
-    assert time.monotonic() - started < 0.5
+    assert clock.sleeps == []
 
 
-def test_the_wait_sleep_sleeps_when_not_killed() -> None:
-    operator = AdfRunPipelineOperator(task_id="t", pipeline_name="p")
-    started = time.monotonic()
-    operator._sleep_unless_killed(0.3)
-    assert 0.25 <= time.monotonic() - started < 1
+def test_on_kill_during_the_wait_ends_it_after_the_current_slice() -> None:
+    clock = FakeClock()
+    operator = waiting_operator(clock, cancel_on_kill=False)
+
+    def nap(seconds: float) -> None:
+        clock.sleep(seconds)
+        operator.on_kill()  # SIGTERM arrives during the first slice
+
+    operator._nap = nap  # type: ignore[method-assign]
+    with pytest.raises(WaitInterrupted):
+        operator._sleep_unless_killed(30)
+    assert clock.sleeps == [KILL_CHECK_SECONDS]
+
+
+def test_the_wait_sleep_sleeps_the_whole_time_in_slices_when_not_killed() -> None:
+    clock = FakeClock()
+    operator = waiting_operator(clock)
+    operator._sleep_unless_killed(0.6)
+    assert clock.sleeps == pytest.approx([0.25, 0.25, 0.1])
 
 
 @pytest.mark.parametrize(
