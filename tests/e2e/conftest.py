@@ -88,6 +88,14 @@ def e2e_emulator(
     return server
 
 
+def task_states(dag_run: Any) -> dict[str, str]:
+    """Each task instance's state by task id (``task[i]`` for mapped ones)."""
+    return {
+        f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
+        for ti in dag_run.get_task_instances()
+    }
+
+
 def xcom_values(dag_id: str, run_id: str) -> dict[tuple[str, str], Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session

@@ -9,7 +9,7 @@ import pytest
 from pytest_mock import MockerFixture, MockType
 
 from airflow_adf_trigger.emulator import EmulatorServer
-from tests.e2e.conftest import xcom_values
+from tests.e2e.conftest import task_states, xcom_values
 from tests.emulator_fixtures import states
 
 pytestmark = pytest.mark.e2e
@@ -28,10 +28,6 @@ def followed(mocker: MockerFixture) -> MockType:
 def event_statuses(followed: MockType) -> list[str]:
     """The ``status`` of the event each spied trigger yielded, in order."""
     return [outcome.to_event()["status"] for outcome in followed.spy_return_list]
-
-
-def task_states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 FROZEN = pytest.mark.parametrize("e2e_clock", ["frozen"], indirect=True)

@@ -14,16 +14,12 @@ import pytest
 
 from airflow_adf_trigger.compat import HAS_TASK_STATE_STORE, VARIABLE_PREFIX
 from airflow_adf_trigger.emulator import EmulatorServer
-from tests.e2e.conftest import xcom_values
+from tests.e2e.conftest import task_states, xcom_values
 
 pytestmark = pytest.mark.e2e
 
 DagGetter = Callable[[str], Any]
 E2E = Path(__file__).resolve().parent
-
-
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 def store_variables(dag_id: str) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def test_xcom_is_cleared_between_tries_and_variables_survive(
     behaviour_dag: DagGetter,
 ) -> None:
     dag_run = behaviour_dag("e2e_what_survives_a_retry").test()
-    assert states(dag_run) == {"probe": "success"}
+    assert task_states(dag_run) == {"probe": "success"}
     seen = xcom_values("e2e_what_survives_a_retry", dag_run.run_id)[("probe", "return_value")]
     assert json.loads(seen) == {
         "xcom": None,  # Airflow clears a task instance's XCom when a new try starts
@@ -55,7 +51,7 @@ def test_a_task_that_gave_up_waiting_leaves_its_run_id_for_the_next_try(
 ) -> None:
     e2e_emulator.add_fault(operation="get run", action="drop", times=-1)
     dag_run = behaviour_dag("e2e_run_left_after_a_failed_wait").test()
-    assert states(dag_run) == {"run": "failed"}
+    assert task_states(dag_run) == {"run": "failed"}
     (run_id,) = e2e_emulator.state.runs
     stores = list(store_variables(dag_run.dag_id).values())
     if HAS_TASK_STATE_STORE:
@@ -87,7 +83,7 @@ def test_a_dag_moved_from_the_official_provider_runs_unchanged(
     behaviour_dag: DagGetter, e2e_emulator: EmulatorServer
 ) -> None:
     dag_run = behaviour_dag("e2e_official_migrated").test()
-    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    assert set(task_states(dag_run).values()) == {"success"}, task_states(dag_run)
     assert [s["status"] for s in e2e_emulator.run_summaries()] == ["Succeeded"] * 3
     assert store_variables(dag_run.dag_id) == {}  # each succeeded task removed its store
 
@@ -98,7 +94,7 @@ def test_a_moved_dag_still_waits_so_a_failed_pipeline_still_fails_its_task(
     # The official operator waits by default: a DAG moved by its imports alone must not start
     # reporting success for pipelines that fail.
     dag_run = behaviour_dag("e2e_official_migrated").test(run_conf={"pipeline": "broken"})
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "run_pipeline1": "failed",
         "run_pipeline2": "success",  # wait_for_termination=False, as written
         "pipeline_run_sensor": "failed",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
-from tests.e2e.conftest import xcom_values
+from tests.e2e.conftest import task_states, xcom_values
 
 pytestmark = [
     pytest.mark.e2e,
@@ -66,10 +66,6 @@ def failing_chain_emulator(
     yield from serve(scenario, monkeypatch)
 
 
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
 def test_notebook_output_feeds_adf_then_the_second_job_runs_after_it(
     example_dag: DagGetter,
     chain_emulator: EmulatorServer,
@@ -78,7 +74,7 @@ def test_notebook_output_feeds_adf_then_the_second_job_runs_after_it(
     dag_run = example_dag(DAG_ID).test()
 
     assert str(dag_run.state) == "success"
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "prepare_sales": "success",
         "prepared_path": "success",
         "ingest_sales": "success",
@@ -129,7 +125,7 @@ def test_a_failed_notebook_stops_the_chain_before_adf(
     dag_run = example_dag(DAG_ID).test()
 
     assert str(dag_run.state) == "failed"
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "prepare_sales": "failed",
         "prepared_path": "upstream_failed",
         "ingest_sales": "upstream_failed",

@@ -14,16 +14,12 @@ import pytest
 
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.conftest import REPO
-from tests.e2e.conftest import xcom_values
+from tests.e2e.conftest import task_states, xcom_values
 
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "adf_trigger_then_sense"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def task_states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
 def test_trigger_then_sense_succeeds_and_shares_the_run_id(

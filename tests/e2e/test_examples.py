@@ -12,25 +12,18 @@ from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import RunQuery
 from airflow_adf_trigger.emulator import EmulatorServer
-from tests.e2e.conftest import xcom_values
+from tests.e2e.conftest import task_states, xcom_values
 
 pytestmark = pytest.mark.e2e
 
 DagGetter = Callable[[str], Any]
 
 
-def states(dag_run: Any) -> dict[str, str]:
-    return {
-        f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
-        for ti in dag_run.get_task_instances()
-    }
-
-
 def test_wait_deferrable_runs_one_pipeline_to_success(
     example_dag: DagGetter, emulator: EmulatorServer, adf_connection_env: dict[str, Any]
 ) -> None:
     dag_run = example_dag("adf_wait_deferrable").test()
-    assert states(dag_run) == {"copy_sales": "success"}
+    assert task_states(dag_run) == {"copy_sales": "success"}
     (summary,) = emulator.run_summaries()
     assert summary["status"] == "Succeeded"
     assert (
@@ -44,7 +37,7 @@ def test_fan_out_starts_one_run_per_region_and_waits_for_all(
 ) -> None:
     dag_run = example_dag("adf_fan_out").test()
     assert str(dag_run.state) == "success"
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "copy_sales_by_region[0]": "success",
         "copy_sales_by_region[1]": "success",
         "copy_sales_by_region[2]": "success",
@@ -60,7 +53,7 @@ def test_recovery_reruns_from_the_failed_activity_in_the_same_group(
     example_dag: DagGetter, emulator: EmulatorServer, adf_connection_env: dict[str, Any]
 ) -> None:
     dag_run = example_dag("adf_recovery_rerun").test()
-    assert states(dag_run) == {
+    assert task_states(dag_run) == {
         "first_attempt": "failed",
         "fix_duplicate_keys": "success",
         "rerun_from_failure": "success",
