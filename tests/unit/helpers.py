@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from airflow_adf_trigger.core.settings import AdfSettings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -28,3 +30,15 @@ def make_settings(**overrides: object) -> AdfSettings:
     }
     values.update(overrides)
     return AdfSettings.create(**values)  # type: ignore[arg-type]
+
+
+def adf_connection_json(**extra: object) -> str:
+    """The ``adf`` Airflow connection of these settings, as ``AIRFLOW_CONN_*`` JSON."""
+    fields = {
+        "tenant_id": TENANT,
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-analytics",
+        "factory_name": "adf-demo",
+        **extra,
+    }
+    return json.dumps({"conn_type": "adf", "login": CLIENT_ID, "password": SECRET, "extra": fields})

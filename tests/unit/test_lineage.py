@@ -15,7 +15,7 @@ from airflow_adf_trigger.core.models import PipelineRun
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 
-from .helpers import CLIENT_ID, FACTORY_URL, RUN_ID, SECRET, SUBSCRIPTION, TENANT, TOKEN_URL
+from .helpers import FACTORY_URL, RUN_ID, SECRET, SUBSCRIPTION, TOKEN_URL, adf_connection_json
 
 pytest.importorskip("airflow.providers.openlineage", reason="needs the openlineage extra")
 
@@ -208,18 +208,7 @@ class FakeTaskInstance:
 
 @pytest.fixture
 def adf(monkeypatch: pytest.MonkeyPatch, requests_mock: requests_mock.Mocker) -> Any:
-    connection = {
-        "conn_type": "adf",
-        "login": CLIENT_ID,
-        "password": SECRET,
-        "extra": {
-            "tenant_id": TENANT,
-            "subscription_id": SUBSCRIPTION,
-            "resource_group": "rg-analytics",
-            "factory_name": "adf-demo",
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", adf_connection_json())
     requests_mock.post(
         TOKEN_URL, json={"token_type": "Bearer", "expires_in": 3599, "access_token": TOKEN}
     )

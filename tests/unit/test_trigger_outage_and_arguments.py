@@ -14,7 +14,12 @@ from airflow_adf_trigger.core.models import PipelineRun, RunStatus
 from airflow_adf_trigger.core.outcome import OutcomeKind
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from tests.clock import FakeClock
-from tests.unit.helpers import CLIENT_ID, RUN_ID, SECRET, SUBSCRIPTION, TENANT, make_settings
+from tests.unit.helpers import (
+    RUN_ID,
+    SECRET,
+    adf_connection_json,
+    make_settings,
+)
 
 
 class Client:
@@ -121,18 +126,7 @@ def test_only_status_changes_are_logged(caplog: pytest.LogCaptureFixture) -> Non
 def test_the_one_second_floor_against_azure_is_an_error_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    connection = {
-        "conn_type": "adf",
-        "login": CLIENT_ID,
-        "password": SECRET,
-        "extra": {
-            "tenant_id": TENANT,
-            "subscription_id": SUBSCRIPTION,
-            "resource_group": "rg-analytics",
-            "factory_name": "adf-demo",
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", adf_connection_json())
 
     async def first_event() -> dict[str, Any]:
         async for event in trigger(poll_interval=0.5).run():
