@@ -7,6 +7,7 @@ logs and the task logs are copied to ``.artifacts/deployment/`` when it stops.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,23 @@ EXAMPLE_DAG_FILES = sorted(
     for path in DAGS_FOLDER.glob("*.py")
     if path.name not in (DAGS_FOLDER / ".airflowignore").read_text().replace("\\.", ".").split()
 )
+EVENT_EXAMPLE = "adf_scheduled_ingest_to_databricks.py"
+WATCHER_POLL_INTERVAL = 2
+"""The event example's watcher reads ADF's change feed once a minute, right for a nightly
+pipeline; the deployment's copy reads it every 2 s, so test_events.py waits seconds for the
+read that sees the run's end instead of up to a minute. Nothing else in the copy changes."""
+
+
+def copy_dag(source: Path, dags: Path) -> None:
+    """Copy a DAG file into the deployment's dags folder, the event example's watcher reading
+    the feed every ``WATCHER_POLL_INTERVAL`` seconds (it must name its interval exactly once)."""
+    text = source.read_text()
+    if source.name == EVENT_EXAMPLE:
+        text, found = re.subn(
+            r"\bpoll_interval=[0-9.]+", f"poll_interval={WATCHER_POLL_INTERVAL}", text
+        )
+        assert found == 1, f"{source.name}: {found} poll_interval= arguments, expected one"
+    (dags / source.name).write_text(text)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,7 +66,7 @@ def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
     dags = home / "dags"
     dags.mkdir()
     for path in [*EXAMPLE_DAG_FILES, *(HERE / "dags").glob("*.py")]:
-        shutil.copy(path, dags / path.name)
+        copy_dag(path, dags)
     artifacts = ARTIFACTS / "deployment"
     shutil.rmtree(artifacts, ignore_errors=True)
     deployment = AirflowDeployment(home=home, dags_folder=dags, artifacts=artifacts)

@@ -13,7 +13,7 @@ from airflow.sdk import DAG
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
 MARK = {"dag_run": "{{ run_id }}"}
-FAN_OUT_WIDTH = 50
+FAN_OUT_WIDTH = 20  # test_fan_out.py WIDTH
 
 
 def _dag(dag_id: str) -> DAG:
