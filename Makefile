@@ -30,8 +30,25 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
+# The whole suite as two pytest sessions side by side: the deployment layer, which mostly
+# waits on a real Airflow, and every other layer. The deployment's output is kept in
+# $(DEPLOYMENT_LOG) and shown after the other layers'; either session failing fails the
+# target. An interrupt stops both (the deployment's teardown stops its Airflow).
+DEPLOYMENT_LOG := .artifacts/deployment-tests.log
 test: lint typecheck
-	$(BIN)/pytest -q
+	@mkdir -p .artifacts
+	@echo "==> pytest: tests/deployment runs beside the other layers; its output follows theirs"
+	@started=$$(date +%s); \
+	$(BIN)/pytest -q -o cache_dir=.pytest_cache/deployment tests/deployment \
+		>$(DEPLOYMENT_LOG) 2>&1 & deployment=$$!; \
+	trap 'kill -TERM $$deployment 2>/dev/null; wait $$deployment; exit 130' INT TERM; \
+	$(BIN)/pytest -q --ignore=tests/deployment; others=$$?; \
+	wait $$deployment; deployed=$$?; \
+	echo "==> pytest tests/deployment (output kept in $(DEPLOYMENT_LOG))"; \
+	cat $(DEPLOYMENT_LOG); \
+	echo "==> pytest: other layers exit $$others, tests/deployment exit $$deployed," \
+		"both done in $$(( $$(date +%s) - started )) s"; \
+	[ $$others -eq 0 ] && [ $$deployed -eq 0 ]
 
 # Real Airflow (scheduler, dag-processor, triggerer, api-server) driven over REST, and the
 # browser tests (also part of `make test`).

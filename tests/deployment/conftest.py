@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,7 @@ def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
     shutil.rmtree(artifacts, ignore_errors=True)
     deployment = AirflowDeployment(home=home, dags_folder=dags, artifacts=artifacts)
     started = time.monotonic()
-    with running_deployment(deployment):
+    with stopped_cleanly_on_sigterm(), running_deployment(deployment):
         deployment.started_in = time.monotonic() - started  # type: ignore[attr-defined]
         scenario = deployment_emulator.state.scenario
         adf = scenario.airflow_connection(deployment_emulator.url)
@@ -101,6 +103,22 @@ def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
         )
         yield deployment
     shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def stopped_cleanly_on_sigterm() -> Iterator[None]:
+    """A SIGTERM (a cancelled CI job, or ``make test`` stopping this session when the other
+    is interrupted) ends the session as Ctrl-C does: pytest tears the fixtures down, so every
+    Airflow component is stopped instead of outliving the session."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def runs_of(emulator: Any, dag_run_id: str) -> list[dict[str, Any]]:
