@@ -39,10 +39,10 @@ test: lint typecheck
 	@mkdir -p .artifacts
 	@echo "==> pytest: tests/deployment runs beside the other layers; its output follows theirs"
 	@started=$$(date +%s); \
-	$(BIN)/pytest -q -o cache_dir=.pytest_cache/deployment tests/deployment \
+	$(BIN)/pytest -q --durations=10 -o cache_dir=.pytest_cache/deployment tests/deployment \
 		>$(DEPLOYMENT_LOG) 2>&1 & deployment=$$!; \
 	trap 'kill -TERM $$deployment 2>/dev/null; wait $$deployment; exit 130' INT TERM; \
-	$(BIN)/pytest -q --ignore=tests/deployment; others=$$?; \
+	$(BIN)/pytest -q --durations=10 --ignore=tests/deployment; others=$$?; \
 	wait $$deployment; deployed=$$?; \
 	echo "==> pytest tests/deployment (output kept in $(DEPLOYMENT_LOG))"; \
 	cat $(DEPLOYMENT_LOG); \

@@ -13,7 +13,6 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,38 @@ def deployment_emulator() -> Iterator[Any]:
         yield server
 
 
+class Interruptible:
+    """While active, Ctrl-C or a SIGTERM (a cancelled CI job; ``make test`` stopping this
+    session) ends the session with KeyboardInterrupt, so pytest tears the fixtures down and
+    every Airflow component is stopped instead of outliving the session.
+
+    Each signal interrupts (code that swallows one, as Playwright's event loop may, gets the
+    next) until :meth:`stopping` is called: the teardown itself is never cut short. Ctrl-C works
+    even when this session runs as a background job (``make test`` starts it so), which POSIX
+    shells start with SIGINT ignored.
+    """
+
+    def __init__(self) -> None:
+        self._stopping = False
+        self._previous: dict[int, Any] = {}
+
+    def stopping(self) -> None:
+        self._stopping = True
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if not self._stopping:
+            raise KeyboardInterrupt(f"signal {signum}: stopping the Airflow deployment")
+
+    def __enter__(self) -> Interruptible:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._interrupt)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 @pytest.fixture(scope="session")
 def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
     home = Path(tempfile.mkdtemp(prefix="adf-trigger-deployment-"))
@@ -73,7 +104,7 @@ def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
     shutil.rmtree(artifacts, ignore_errors=True)
     deployment = AirflowDeployment(home=home, dags_folder=dags, artifacts=artifacts)
     started = time.monotonic()
-    with stopped_cleanly_on_sigterm(), running_deployment(deployment):
+    with Interruptible() as interruptible, running_deployment(deployment):
         deployment.started_in = time.monotonic() - started  # type: ignore[attr-defined]
         scenario = deployment_emulator.state.scenario
         adf = scenario.airflow_connection(deployment_emulator.url)
@@ -102,23 +133,8 @@ def airflow_deployment(deployment_emulator: Any) -> Iterator[AirflowDeployment]:
             },
         )
         yield deployment
+        interruptible.stopping()
     shutil.rmtree(home, ignore_errors=True)
-
-
-@contextmanager
-def stopped_cleanly_on_sigterm() -> Iterator[None]:
-    """A SIGTERM (a cancelled CI job, or ``make test`` stopping this session when the other
-    is interrupted) ends the session as Ctrl-C does: pytest tears the fixtures down, so every
-    Airflow component is stopped instead of outliving the session."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def runs_of(emulator: Any, dag_run_id: str) -> list[dict[str, Any]]:
