@@ -398,8 +398,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-ms-correlation-request-id", request_id)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up first (its own deadline): nothing to answer, nothing to log.
+            self.close_connection = True
 
     def _drop(self) -> None:
         """Close the connection without a word, as a network failure would."""
