@@ -133,6 +133,12 @@ class AirflowDeployment:
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="2",
             AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="1",
+            # A task's supervisor reports its process's end up to this long after it exits (5 s
+            # by default). A deferring task's end must reach the scheduler before the trigger's
+            # event makes it queued again, or Airflow 3.3.2 fails it as "state changed
+            # externally" (apache/airflow#67287, #72716): seen when a short ADF run ended
+            # within a second of the deferral on a loaded machine.
+            AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="1",
             AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD="6",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
