@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from airflow_adf_trigger.emulator import admin
 from airflow_adf_trigger.emulator.scenario import Scenario, ScenarioError
 from airflow_adf_trigger.emulator.server import EmulatorServer
 
@@ -65,6 +66,13 @@ def main(
         type=Path,
         help="with --tls: copy the certificate (PEM) for clients to trust here",
     )
+    parser.add_argument(
+        "--monitoring-lag",
+        type=float,
+        metavar="SECONDS",
+        help="queries show runs as they were this long ago (get-run shows them now); "
+        "overrides the scenario's monitoring_lag_seconds",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -80,6 +88,13 @@ def main(
         print("--ca-file needs --tls", file=sys.stderr)
         return 2
     server = serve(scenario, host=args.host, port=args.port, tls=args.tls)
+    if args.monitoring_lag is not None:
+        try:
+            admin.apply_settings(server.state, {"monitoring_lag_seconds": args.monitoring_lag})
+        except ValueError as error:
+            server.stop()
+            print(f"--monitoring-lag: {error}", file=sys.stderr)
+            return 2
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
+from airflow_adf_trigger.emulator.scenario import is_seconds
 from airflow_adf_trigger.emulator.state import EmulatorState
 from airflow_adf_trigger.emulator.wire import Request, Response
 
-SETTINGS = ("token_lifetime_seconds", "page_size")
+SETTINGS = ("token_lifetime_seconds", "page_size", "monitoring_lag_seconds")
 
 
 def handle(state: EmulatorState, request: Request) -> Response:
@@ -120,7 +121,10 @@ def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {SETTINGS}")
     for key, value in changes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if key == "monitoring_lag_seconds":
+            if not is_seconds(value):
+                raise ValueError(f"{key}: must be a number of seconds, 0 or more")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key}: must be a positive integer")
     with state.lock:
         for key, value in changes.items():

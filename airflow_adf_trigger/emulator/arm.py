@@ -281,11 +281,15 @@ def _cancel_run(state: EmulatorState, run: EmulatedRun, request: Request) -> Res
 def _query_pipeline_runs(state: EmulatorState, request: Request) -> Response:
     query = parse_query(_body(request), PIPELINE_RUNS, "pipelineRuns")
     with state.lock:
-        now = state.clock()
+        # Monitoring lag (a guess: no public source bounds it): the query answers from the
+        # runs as they were `monitoring_lag_seconds` ago; a run created since is not there
+        # yet. Get-run reads the run itself and shows it now.
+        seen = state.clock() - state.settings.monitoring_lag_seconds
         factory_id = state.scenario.factory_id
         records = [
-            (run.last_updated_at(now), run.to_json(now, state.is_latest(run), factory_id))
+            (run.last_updated_at(seen), run.to_json(seen, state.is_latest(run), factory_id))
             for run in state.runs.values()
+            if run.created_at <= seen
         ]
         page_size = state.settings.page_size
     return Response(200, run_query(records, query, PIPELINE_RUNS, page_size))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,6 +183,16 @@ class TriggerSpec:
         )
 
 
+def is_seconds(value: object) -> bool:
+    """Whether ``value`` is a finite, non-negative number of seconds (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """Everything the emulator serves. Load it with :meth:`load` or :meth:`from_json`."""
@@ -195,6 +206,10 @@ class Scenario:
     token_lifetime_seconds: int = 3599
     page_size: int = DEFAULT_PAGE_SIZE
     """How many runs one query answer holds before it hands out a continuation token."""
+    monitoring_lag_seconds: float = 0.0
+    """How late ``queryPipelineRuns`` shows runs: its answers are the runs as they were that
+    many seconds ago on the emulator's clock, while get-run shows them now. A guess at a
+    behaviour no public source bounds (see docs/emulator-fidelity.md)."""
     faults: tuple[FaultSpec, ...] = ()
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
     triggers: tuple[TriggerSpec, ...] = ()
@@ -248,6 +263,9 @@ class Scenario:
         page_size = body.get("page_size", DEFAULT_PAGE_SIZE)
         if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
             raise ScenarioError("page_size: must be a positive integer")
+        lag = body.get("monitoring_lag_seconds", 0.0)
+        if not is_seconds(lag):
+            raise ScenarioError("monitoring_lag_seconds: must be a number of seconds, 0 or more")
         try:
             faults = parse_faults(body.get("faults") or [])
         except ValueError as error:
@@ -275,6 +293,7 @@ class Scenario:
             pipelines=pipelines,
             token_lifetime_seconds=int(body.get("token_lifetime_seconds", 3599)),
             page_size=page_size,
+            monitoring_lag_seconds=float(lag),
             faults=faults,
             triggers=triggers,
             cancel_finished=str(cancel_finished),

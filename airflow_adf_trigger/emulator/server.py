@@ -9,6 +9,7 @@ admin module, or by an extension the caller registered (see :mod:`.extensions`),
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import logging
 import socket
 import ssl
@@ -189,14 +190,24 @@ class EmulatorServer:
             return self.state.faults.to_json()
 
     def update_settings(
-        self, *, token_lifetime_seconds: int | None = None, page_size: int | None = None
+        self,
+        *,
+        token_lifetime_seconds: int | None = None,
+        page_size: int | None = None,
+        monitoring_lag_seconds: float | None = None,
     ) -> None:
         """Change settings for what happens next (tokens issued, queries answered).
 
         :param token_lifetime_seconds: the ``expires_in`` of tokens issued from now on.
         :param page_size: how many runs one query answer holds from now on.
+        :param monitoring_lag_seconds: ``queryPipelineRuns`` answers show the runs as they
+            were this many seconds ago on the emulator's clock (get-run shows them now).
         """
-        changes = {"token_lifetime_seconds": token_lifetime_seconds, "page_size": page_size}
+        changes = {
+            "token_lifetime_seconds": token_lifetime_seconds,
+            "page_size": page_size,
+            "monitoring_lag_seconds": monitoring_lag_seconds,
+        }
         admin.apply_settings(self.state, {k: v for k, v in changes.items() if v is not None})
 
     def start(self) -> EmulatorServer:
@@ -342,6 +353,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self._dispatch("OPTIONS")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header on the emulator's clock, like every time it hands out (on a
+        fake clock, clients that read the server's time follow the test's time)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        with self.state.lock:
+            now = self.state.wall(self.state.clock())
+        return email.utils.format_datetime(now, usegmt=True)
 
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)

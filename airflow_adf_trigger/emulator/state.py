@@ -24,10 +24,16 @@ class EmulatorSettings:
 
     token_lifetime_seconds: int
     page_size: int
+    monitoring_lag_seconds: float = 0.0
+    """How late ``queryPipelineRuns`` shows runs (see :func:`.arm.monitoring_view`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON."""
-        return {"token_lifetime_seconds": self.token_lifetime_seconds, "page_size": self.page_size}
+        return {
+            "token_lifetime_seconds": self.token_lifetime_seconds,
+            "page_size": self.page_size,
+            "monitoring_lag_seconds": self.monitoring_lag_seconds,
+        }
 
 
 READS = "x-ms-ratelimit-remaining-subscription-reads"
@@ -94,6 +100,7 @@ class EmulatorState:
         self.settings = EmulatorSettings(
             token_lifetime_seconds=self.scenario.token_lifetime_seconds,
             page_size=self.scenario.page_size,
+            monitoring_lag_seconds=self.scenario.monitoring_lag_seconds,
         )
         self.clock_origin = self.clock()
         self.wall_origin = datetime.now(UTC)

@@ -771,7 +771,11 @@ def test_settings_change_the_lifetime_of_new_tokens(server: EmulatorServer) -> N
     answer = requests.post(
         f"{server.url}/_emulator/settings", json={"token_lifetime_seconds": 60}, timeout=5
     )
-    assert answer.json() == {"token_lifetime_seconds": 60, "page_size": 100}
+    assert answer.json() == {
+        "token_lifetime_seconds": 60,
+        "page_size": 100,
+        "monitoring_lag_seconds": 0.0,
+    }
     assert token_request(server).json()["expires_in"] == 60
     bad = requests.post(f"{server.url}/_emulator/settings", json={"colour": 1}, timeout=5)
     assert bad.status_code == 400
