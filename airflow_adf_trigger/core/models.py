@@ -209,11 +209,22 @@ class RunQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableRun:
+    """A run of a query page this client could not read (an unknown status, a field of the
+    wrong type): left out of the page, named here so the caller can say so."""
+
+    run_id: str | None
+    """The run's id when the entry has a readable one."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     """One page of a query answer."""
 
     value: tuple[Any, ...]
     continuation_token: str | None
+    unreadable: tuple[UnreadableRun, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,3 +233,5 @@ class RunChanges:
 
     runs: tuple[PipelineRun, ...]
     server_time: datetime | None
+    unreadable: tuple[UnreadableRun, ...] = ()
+    """Entries left out because this client could not read them."""

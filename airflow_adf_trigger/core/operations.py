@@ -32,6 +32,7 @@ from airflow_adf_trigger.core.models import (
     RunChanges,
     RunQuery,
     RunStatus,
+    UnreadableRun,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 from airflow_adf_trigger.core.settings import AdfSettings
@@ -118,8 +119,19 @@ def cancel_run(
 
 
 def query_pipeline_runs(settings: AdfSettings, query: RunQuery) -> Flow[list[PipelineRun]]:
-    """Every run matching ``query``, following ``continuationToken`` to the last page."""
+    """Every run matching ``query``, following ``continuationToken`` to the last page.
+
+    Strict: a run this client cannot read fails the answer, because a caller searching for
+    *every* candidate (the reconcile search) must not conclude from an answer missing one.
+    The change feed (:func:`query_run_changes`) is the tolerant reader.
+    """
     changes = yield from query_run_changes(settings, query)
+    if changes.unreadable:
+        first = changes.unreadable[0]
+        raise AdfServiceError(
+            f"ADF returned a pipeline run this client cannot read (run {first.run_id or '?'}: "
+            f"{first.reason}); {len(changes.unreadable)} such run(s) in the answer"
+        )
     return list(changes.runs)
 
 
@@ -132,14 +144,19 @@ def query_run_changes(settings: AdfSettings, query: RunQuery) -> Flow[RunChanges
     where = target(settings)
     first: list[HttpResponse] = []
 
+    unreadable: list[UnreadableRun] = []
+
     def parse(response: HttpResponse) -> Page:
         first.append(response)
-        return protocol.parse_pipeline_run_page(response, where)
+        page = protocol.parse_pipeline_run_page(response, where)
+        unreadable.extend(page.unreadable)
+        return page
 
     runs = yield from _all_pages(
         settings, lambda token: protocol.build_query_pipeline_runs(settings, query, token), parse
     )
-    return RunChanges(tuple(runs), protocol.server_time(first[0]) if first else None)
+    server_time = protocol.server_time(first[0]) if first else None
+    return RunChanges(tuple(runs), server_time, tuple(unreadable))
 
 
 def query_activity_runs(

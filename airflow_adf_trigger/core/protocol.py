@@ -39,6 +39,7 @@ from airflow_adf_trigger.core.models import (
     PipelineRun,
     RunQuery,
     RunStatus,
+    UnreadableRun,
 )
 from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef, RetryPolicy
 from airflow_adf_trigger.core.validation import check_pipeline, check_run_id
@@ -506,8 +507,24 @@ def server_time(response: HttpResponse) -> datetime | None:
 
 
 def parse_pipeline_run_page(response: HttpResponse, target: Target) -> Page:
-    """One page of a queryPipelineRuns answer."""
-    return _parse_page(response, target, "query the runs of", PipelineRun.from_json)
+    """One page of a queryPipelineRuns answer.
+
+    A run this client cannot read (a status it does not know, a malformed field) is left out
+    of ``value`` and named in ``unreadable``: one run never fails its page (ADF's prose also
+    spells statuses it does not document, e.g. "Canceled")."""
+    page = _parse_page(response, target, "query the runs of", _tolerant_run)
+    runs = tuple(item for item in page.value if isinstance(item, PipelineRun))
+    unreadable = tuple(item for item in page.value if isinstance(item, UnreadableRun))
+    return Page(runs, page.continuation_token, unreadable)
+
+
+def _tolerant_run(item: Any) -> PipelineRun | UnreadableRun:
+    try:
+        return PipelineRun.from_json(item)
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        run_id = item.get("runId") if isinstance(item, Mapping) else None
+        reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+        return UnreadableRun(run_id if isinstance(run_id, str) else None, reason)
 
 
 def parse_activity_run_page(response: HttpResponse, target: Target) -> Page:
