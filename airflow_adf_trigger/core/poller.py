@@ -16,8 +16,17 @@ watched.
   once and remembers it for the process.
 * A newly watched run is looked for in the feed from a little before it was registered; one
   not found there (an older run) is read once with a GET.
-* A slow safety net re-reads, with a GET, the run least recently read that way, at most
-  :attr:`safety_net_per_tick` a tick and each run at most once every ``safety_net_intervals``.
+* ADF's monitoring lags by an unknown delay (no public source bounds it). The poller measures
+  it: a change that a GET, or a later query, proves was there while an earlier query covering
+  its ``lastUpdated`` did not show it. Then the re-read window widens (at most
+  ``max_overlap``, logged once with the lag), and narrows back slowly once ADF keeps up. Every
+  ``deep_read_every`` ticks the query reaches back ``max_overlap`` anyway, so a lag that jumps
+  past the window is found within it (see :func:`observed_monitoring_lag`).
+* A slow safety net re-reads, with a GET, the runs most overdue against their expected end
+  (then the least recently read), :attr:`safety_net_per_tick` a tick and each run at most once
+  every ``safety_net_intervals``; more, inside ``read_budget``, while ADF looks behind.
+* A run of a page this client cannot read (an unknown status) is skipped with one warning; a
+  watched one is read by GET instead.
 * A failed tick is logged and its window is read again next tick: the feed has no gaps.
 * Pipeline watches (:meth:`SharedRunPoller.watching_pipelines`) ride on the same query: each
   is handed every run of its pipelines that ends (in the states it asked for) once, in
@@ -28,7 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import statistics
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -45,7 +56,14 @@ from airflow_adf_trigger.core.errors import (
     AdfError,
     AdfNotFoundError,
 )
-from airflow_adf_trigger.core.models import PipelineRun, RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.models import (
+    PipelineRun,
+    RunChanges,
+    RunFilter,
+    RunQuery,
+    RunStatus,
+    UnreadableRun,
+)
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +79,50 @@ FATAL_ERRORS = (
 END_STATES = tuple(status.value for status in RunStatus if status.is_terminal)
 MAX_PIPELINE_VALUES = 100
 """Above this many watched pipelines, the feed is not narrowed by pipeline name."""
+DEFAULT_OVERLAP = timedelta(seconds=60)
+"""How much of the feed each tick re-reads while ADF shows no monitoring lag."""
+MAX_OVERLAP = timedelta(minutes=30)
+"""The widest re-read: lags up to this lose nothing; a longer one is not followed."""
+DATE_RESOLUTION = 1.0
+"""Seconds: the ``Date`` header counts whole seconds, so a smaller lag is not evidence."""
+CALM_SECONDS = 600.0
+"""After the last widening, the window narrows only once ADF kept up this long."""
+LAG_MEMORY_SECONDS = 3600.0
+
+_process_lags: deque[tuple[float, float]] = deque(maxlen=10_000)
+"""(monotonic time, seconds): every monitoring lag measured in this process."""
+
+
+def observed_monitoring_lag() -> float:
+    """The largest monitoring lag measured in this process in the last hour, in seconds.
+
+    How much later than the change itself ADF's ``queryPipelineRuns`` showed it, as the shared
+    pollers measured it (a lower bound); 0.0 when none was seen. A search that relies on
+    queries (the reconcile search) should look at least this far back.
+    """
+    cutoff = time.monotonic() - LAG_MEMORY_SECONDS
+    while _process_lags and _process_lags[0][0] < cutoff:
+        _process_lags.popleft()
+    return max((lag for _, lag in _process_lags), default=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What one successful feed read could show: changes in [start, end] of this form."""
+
+    start: datetime
+    end: datetime
+    ended_only: bool
+    pipelines: frozenset[str] | None
+
+    def covers(self, run: PipelineRun) -> bool:
+        moment = run.last_updated
+        return (
+            moment is not None
+            and self.start <= moment <= self.end
+            and (not self.ended_only or run.status.is_terminal)
+            and (self.pipelines is None or run.pipeline_name in self.pipelines)
+        )
 
 
 @dataclass(eq=False, slots=True)
@@ -73,6 +135,13 @@ class _Watch:
     error: AdfError | None = None
     read_at: float | None = None
     """When the run was last read by a GET (for the safety net)."""
+    tried_at: float | None = None
+    """When a GET of the run was last tried, read or not."""
+    in_feed: bool = False
+    """The feed showed the run (or it is too old to): until then the window reaches back to
+    a little before it was registered, so its first appearance measures ADF's lag."""
+    unreadable: bool = False
+    """The feed's last page held the run in a form this client cannot read."""
     transient: AdfError | None = None
     """A failed look not yet told to the watcher (it counts the outage against its budget)."""
     in_outage: bool = False
@@ -133,9 +202,9 @@ class PipelineFeed:
     def _raise_floor(self, moment: datetime) -> None:
         """Report nothing updated before ``moment`` from now on, and forget those runs.
 
-        The poller passes its window end less twice the overlap: a run updated that long ago
-        was in an earlier window, so it was either reported already or is older than the
-        monitoring lag the overlap allows for.
+        The poller passes its window end less twice its widest overlap: no later window
+        reaches back that far, so such a run was either reported already or is older than
+        the monitoring lag the poller follows.
         """
         if moment <= self.since:
             return
@@ -171,19 +240,38 @@ class SharedRunPoller:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        overlap: timedelta = timedelta(seconds=60),
+        overlap: timedelta = DEFAULT_OVERLAP,
+        max_overlap: timedelta = MAX_OVERLAP,
+        deep_read_every: int = 2,
         new_run_lookback: timedelta = timedelta(minutes=5),
         safety_net_intervals: int = 10,
         safety_net_per_tick: int = 1,
+        read_budget: float = 1.0,
     ) -> None:
         self.settings = settings
         self.client = client
         self._clock = clock
         self._sleep = sleep
+        self._base_overlap = overlap
         self._overlap = overlap
+        """The re-read of each tick: the base one, or wider while ADF's monitoring lags."""
+        self._max_overlap = max(max_overlap, overlap)
+        self._deep_read_every = deep_read_every
         self._new_run_lookback = new_run_lookback
         self._safety_net_intervals = safety_net_intervals
         self.safety_net_per_tick = safety_net_per_tick
+        self._read_budget = read_budget
+        """GETs a second the safety net may spend while ADF looks behind."""
+        self._reads: deque[_Read] = deque()
+        self._versions: dict[str, datetime] = {}
+        """Run id -> the newest ``lastUpdated`` the feed showed of it."""
+        self._lags: deque[tuple[float, float]] = deque(maxlen=1000)
+        """(clock time, seconds) of the lags this poller measured lately."""
+        self._widened_at: float | None = None
+        self._warned_lag = False
+        self._warned_unreadable: set[str] = set()
+        self._durations: dict[str, deque[float]] = {}
+        """Pipeline -> seconds its recent runs took (for the runs' expected ends)."""
         self._watches: dict[str, _Watch] = {}
         self._feeds: list[PipelineFeed] = []
         self._task: asyncio.Task[None] | None = None
@@ -199,6 +287,16 @@ class SharedRunPoller:
         self.feed_queries = 0
         self.refused_queries = 0
         self.gets = 0
+        self.deep_reads = 0
+        self.late_changes = 0
+        """Changes the feed showed (or a GET found) later than a query that should have."""
+        self.monitoring_lag = 0.0
+        """The largest lag this poller measured, in seconds."""
+
+    @property
+    def overlap(self) -> timedelta:
+        """How much of the feed each tick re-reads now."""
+        return self._overlap
 
     # ------------------------------------------------------------------ watching
 
@@ -369,20 +467,42 @@ class SharedRunPoller:
         if not watches and not self._feeds:
             return
         self.run_checks += len(watches)
+        self._narrow()
         unresolved = [w for w in watches if w.state is None]
-        start = self._window_start(unresolved)
-        read = await self._read_feed(start, self._wanted_form(watches, bool(unresolved)))
+        holding = [w for w in watches if self._holding(w)]
+        deep = self._deep_read_every > 0 and self.ticks % self._deep_read_every == 0
+        start = self._window_start(holding, deep)
+        read = await self._read_feed(start, self._wanted_form(watches, bool(holding)))
         if read:
-            missing = [w for w in unresolved if w.state is None and w.run_id in self._watches]
-            await self._get_each(missing)  # older than the feed's reach: one GET each
+            missing = [
+                w
+                for w in watches
+                if w.run_id in self._watches
+                and ((w in unresolved and w.state is None) or self._unreadable_due(w))
+            ]
+            await self._get_each(missing)  # older than the feed's reach, or unreadable there
         await self._get_each(self._safety_net(watches))
 
-    def _window_start(self, unresolved: list[_Watch]) -> datetime:
+    def _holding(self, watch: _Watch) -> bool:
+        """Whether the window still reaches back to the run's registration for it."""
+        if watch.state is None:
+            return True
+        young = self._clock() - watch.registered_at < self._max_overlap.total_seconds()
+        return not watch.in_feed and young
+
+    def _unreadable_due(self, watch: _Watch) -> bool:
+        period = self._safety_net_intervals * self.interval
+        return watch.unreadable and (
+            watch.tried_at is None or self._clock() - watch.tried_at >= period
+        )
+
+    def _window_start(self, holding: list[_Watch], deep: bool) -> datetime:
         starts = []
         if self._feed_end is not None:
-            starts.append(self._feed_end - self._overlap)
-        if unresolved or (self._feed_end is None and self._watches):
-            registered = min(w.registered_at for w in unresolved or self._watches.values())
+            starts.append(self._feed_end - (self._max_overlap if deep else self._overlap))
+            self.deep_reads += deep
+        if holding or (self._feed_end is None and self._watches):
+            registered = min(w.registered_at for w in holding or self._watches.values())
             starts.append(self._server_moment(registered) - self._new_run_lookback)
         starts.extend(feed.since for feed in self._feeds if feed.fresh)
         if not starts:  # only feeds, all served: cannot happen without a feed end
@@ -446,12 +566,24 @@ class SharedRunPoller:
             self._skew = changes.server_time - datetime.fromtimestamp(local_now, UTC)
         self._feed_end = changes.server_time or self._server_moment(local_now)
         for run in changes.runs:
+            self._note_version(run)
             changed = self._watches.get(run.run_id)
             if changed is not None:
+                changed.in_feed = True
+                changed.unreadable = False
                 self._observe(changed, run)
+        self._note_unreadable(changes)
+        self._reads.append(
+            _Read(start, self._feed_end, "Status" in form, self._form_pipelines(form))
+        )
+        forget_before = self._feed_end - 2 * self._max_overlap
+        while self._reads and self._reads[0].end < forget_before:
+            self._reads.popleft()
+        if self.ticks % 50 == 0:
+            self._versions = {k: v for k, v in self._versions.items() if v >= forget_before}
         if self._feeds:
             ordered = sorted(changes.runs, key=_updated_order)
-            floor = self._feed_end - 2 * self._overlap
+            floor = forget_before
             for feed in list(self._feeds):
                 feed._offer(ordered)
                 if start <= feed.since:  # this window reached back to the feed's start
@@ -464,14 +596,120 @@ class SharedRunPoller:
                 watch.changed.set()  # the outage is over: tell the watcher
         return True
 
+    def _note_version(self, run: PipelineRun) -> None:
+        """Remember the newest version of ``run`` the feed showed; a version an earlier read
+        covered without showing it measures ADF's lag."""
+        moment = run.last_updated
+        if moment is None:
+            return
+        known = self._versions.get(run.run_id)
+        if known is not None and known >= moment:
+            return
+        self._versions[run.run_id] = moment
+        covering = self._last_covering(run)
+        if covering is not None:
+            self._behind((covering.end - moment).total_seconds(), run, "a later query")
+
+    def _last_covering(self, run: PipelineRun) -> _Read | None:
+        for read in reversed(self._reads):
+            if read.covers(run):
+                return read
+            if run.last_updated is not None and read.end < run.last_updated:
+                return None  # reads are in time order: no earlier one reaches it
+        return None
+
+    def _behind(self, lag: float, run: PipelineRun, how: str) -> None:
+        """ADF showed a change of ``run`` at least ``lag`` seconds late: widen if needed."""
+        lag -= DATE_RESOLUTION
+        if lag <= 0:
+            return
+        now = self._clock()
+        self.late_changes += 1
+        self._lags.append((now, lag))
+        _process_lags.append((time.monotonic(), lag))
+        self.monitoring_lag = max(self.monitoring_lag, lag)
+        needed = self._needed(lag)
+        if needed <= self._overlap or self._overlap >= self._max_overlap:
+            return
+        before = self._overlap
+        self._overlap = min(self._max_overlap, max(needed, 2 * self._overlap))
+        self._widened_at = now
+        if self._warned_lag:
+            log.debug("Shared ADF run poller: re-reading %s of the feed", self._overlap)
+            return
+        self._warned_lag = True
+        log.warning(
+            "ADF's run monitoring showed a change of run %s (pipeline %r, %s) %.0f s late, "
+            "found by %s: the change feed re-reads %.0f s instead of %.0f s from now on (at "
+            "most %.0f s) and narrows back once ADF keeps up",
+            run.run_id,
+            run.pipeline_name,
+            run.status.value,
+            lag,
+            how,
+            self._overlap.total_seconds(),
+            before.total_seconds(),
+            self._max_overlap.total_seconds(),
+        )
+
+    def _needed(self, lag: float) -> timedelta:
+        """The re-read that shows a change lagging ``lag`` s before it leaves the window."""
+        return timedelta(seconds=1.5 * lag + 2 * self.interval)
+
+    def _narrow(self) -> None:
+        """Narrow the window by a tenth a tick once ADF kept up for a calm period."""
+        if self._overlap <= self._base_overlap or self._widened_at is None:
+            return
+        now = self._clock()
+        calm = max(CALM_SECONDS, 20 * self.interval)
+        if now - self._widened_at < calm:
+            return
+        recent = [lag for moment, lag in self._lags if now - moment <= calm]
+        floor = max(self._base_overlap, self._needed(max(recent)) if recent else timedelta(0))
+        if self._overlap <= floor:
+            return
+        self._overlap = max(floor, self._overlap * 0.9)
+        if self._overlap <= self._base_overlap:
+            self._warned_lag = False
+            log.info(
+                "ADF's run monitoring keeps up again: the change feed re-reads %.0f s",
+                self._overlap.total_seconds(),
+            )
+
+    def _note_unreadable(self, changes: RunChanges) -> None:
+        for item in changes.unreadable:
+            self._warn_unreadable(item)
+            watch = self._watches.get(item.run_id) if item.run_id else None
+            if watch is not None:
+                watch.unreadable = True  # still running as far as we know: read it by GET
+
+    def _warn_unreadable(self, item: UnreadableRun) -> None:
+        key = item.run_id or item.reason
+        if key in self._warned_unreadable:
+            return
+        if len(self._warned_unreadable) >= 10_000:
+            self._warned_unreadable.clear()
+        self._warned_unreadable.add(key)
+        log.warning(
+            "Shared ADF run poller: skipped run %s of a query page, which this client cannot "
+            "read (%s); a watched one is read by GET instead",
+            item.run_id or "(no run id)",
+            item.reason,
+        )
+
+    def _form_pipelines(self, form: FeedForm) -> frozenset[str] | None:
+        if "PipelineName" not in form:
+            return None
+        wanted = {w.pipeline_name for w in self._watches.values() if w.pipeline_name}
+        for feed in self._feeds:
+            wanted.update(feed.pipelines)
+        return frozenset(wanted)
+
     async def _query(self, start: datetime, form: FeedForm) -> Any:
-        watches = self._watches.values()
         filters = []
-        if "PipelineName" in form:
-            wanted = {w.pipeline_name for w in watches if w.pipeline_name}
-            for feed in self._feeds:
-                wanted.update(feed.pipelines)
-            names = tuple(sorted(wanted))
+        pipelines = self._form_pipelines(form)
+        if pipelines is not None:
+            names = tuple(sorted(pipelines))
             filters.append(RunFilter("PipelineName", "Equals" if len(names) == 1 else "In", names))
         if "Status" in form:
             filters.append(RunFilter("Status", "In", END_STATES))
@@ -484,21 +722,44 @@ class SharedRunPoller:
         return await self.client.query_run_changes(query)
 
     def _safety_net(self, watches: list[_Watch]) -> list[_Watch]:
-        """The runs least recently read by GET, if read longer than the safety net's period."""
+        """Runs to read by GET: the most overdue against their expected end first, then the
+        least recently read; each at most once a period, a few a tick (more, inside the read
+        budget, while ADF's monitoring looks behind)."""
         if self.safety_net_per_tick <= 0:
             return []
         now = self._clock()
-        period = self._safety_net_intervals * self.interval
+        behind = self._overlap > self._base_overlap or any(
+            now - moment <= CALM_SECONDS for moment, _ in self._lags
+        )
+        period = (2 if behind else self._safety_net_intervals) * self.interval
+
+        def last_read(w: _Watch) -> float:
+            return w.read_at if w.read_at is not None else w.registered_at
+
         due = [
             w
             for w in watches
             if w.state is not None
             and not w.state.status.is_terminal
-            and now - (w.read_at if w.read_at is not None else w.registered_at) >= period
+            and now - last_read(w) >= period
             and w.run_id in self._watches
         ]
-        due.sort(key=lambda w: w.read_at if w.read_at is not None else w.registered_at)
-        return due[: self.safety_net_per_tick]
+        server_now = self._server_moment(now)
+        due.sort(key=lambda w: (-self._overdue(w, server_now), last_read(w)))
+        count = self.safety_net_per_tick
+        if behind:
+            count = max(count, int(self._read_budget * self.interval))
+        return due[:count]
+
+    def _overdue(self, watch: _Watch, server_now: datetime) -> float:
+        """Seconds past the run's expected end (its start plus the median duration of its
+        pipeline's recent runs seen here); 0 when not due or unknown."""
+        run = watch.state
+        durations = self._durations.get(watch.pipeline_name or "")
+        if run is None or run.run_start is None or not durations:
+            return 0.0
+        expected = run.run_start + timedelta(seconds=statistics.median(durations))
+        return max((server_now - expected).total_seconds(), 0.0)
 
     async def _get_each(self, watches: list[_Watch]) -> None:
         if not watches:
@@ -508,6 +769,7 @@ class SharedRunPoller:
         async def get(watch: _Watch) -> None:
             async with limit:
                 self.gets += 1
+                watch.tried_at = self._clock()
                 try:
                     run = await self.client.get_run(watch.run_id)
                 except FATAL_ERRORS as error:
@@ -518,12 +780,32 @@ class SharedRunPoller:
                     )
                 else:
                     watch.read_at = self._clock()
+                    watch.unreadable = False
+                    self._got(watch, run)
                     self._observe(watch, run)
 
         await asyncio.gather(*(get(watch) for watch in watches))
 
+    def _got(self, watch: _Watch, run: PipelineRun) -> None:
+        """A GET's answer: a version newer than the feed showed, which an earlier read
+        covered, measures ADF's lag; a run older than the hold's reach ends the hold."""
+        moment = run.last_updated
+        if moment is None:
+            return
+        if moment < self._server_moment(watch.registered_at) - self._new_run_lookback:
+            watch.in_feed = True  # no window of the hold reaches it: nothing to wait for
+        known = self._versions.get(run.run_id)
+        if known is not None and known >= moment:
+            return
+        covering = self._last_covering(run)
+        if covering is not None:
+            self._behind((covering.end - moment).total_seconds(), run, "a GET")
+
     def _observe(self, watch: _Watch, run: PipelineRun) -> None:
         watch.pipeline_name = run.pipeline_name or watch.pipeline_name
+        if run.status.is_terminal and run.duration_ms is not None and watch.state != run:
+            recent = self._durations.setdefault(run.pipeline_name, deque(maxlen=20))
+            recent.append(run.duration_ms / 1000)
         if run != watch.state:
             watch.state = run
             watch.changed.set()
