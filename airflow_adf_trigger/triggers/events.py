@@ -28,9 +28,11 @@ mark less that window and skips the ids it holds, so:
 * Without an asset state store (no watched asset, or a trigger shared by several assets) the
   mark lives in memory: a restart begins again at "now" (or ``start_after``), and runs that
   ended while no triggerer ran are not reported.
-* Runs updated more than :data:`REPORTED_WINDOW` before the mark and first seen afterwards
-  (ADF's monitoring lagging that long) are not reported; at most :data:`MAX_REPORTED` ids are
-  kept.
+* While it runs, the shared poller measures ADF's monitoring lag and widens its re-read to
+  follow it (up to 30 minutes), so a run that shows up late is still reported, once.
+  :data:`REPORTED_WINDOW` is that bound plus five minutes, so a restart does the same. Runs
+  updated longer than that before the mark and first seen afterwards are not reported; at
+  most :data:`MAX_REPORTED` ids are kept.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ from airflow_adf_trigger.hooks.adf import AdfHook
 log = logging.getLogger(__name__)
 
 STATE_KEY = "adf_pipeline_run_events"
-REPORTED_WINDOW = timedelta(minutes=5)
-"""How far before the mark a restarted trigger reads again, skipping the ids it reported."""
+REPORTED_WINDOW = timedelta(minutes=35)
+"""How far before the mark a restarted trigger reads again, skipping the ids it reported: the
+shared poller's widest re-read (``poller.MAX_OVERLAP``, 30 minutes) and five minutes more."""
 END_STATES_FIX = "give Succeeded, Failed or Cancelled"
 MAX_REPORTED = 2000
 """Reported run ids kept in the mark at most (the oldest go first)."""

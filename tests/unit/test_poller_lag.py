@@ -1,0 +1,246 @@
+"""The shared poller's answers to ADF's monitoring lag and to runs it cannot read, against a
+scripted client on a fake clock: what is read, what is widened, what is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from airflow_adf_trigger.core import poller as poller_module
+from airflow_adf_trigger.core import protocol
+from airflow_adf_trigger.core.errors import AdfServiceError
+from airflow_adf_trigger.core.models import PipelineRun, RunChanges, RunQuery, RunStatus
+from airflow_adf_trigger.core.poller import (
+    DEFAULT_OVERLAP,
+    MAX_OVERLAP,
+    SharedRunPoller,
+    observed_monitoring_lag,
+)
+from airflow_adf_trigger.core.protocol import HttpResponse, Target
+from airflow_adf_trigger.triggers.events import REPORTED_WINDOW
+from tests.clock import FakeClock
+
+from .helpers import make_settings
+
+START = 1_800_000_000.0
+RUN_A = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+RUN_B = "4f2504e0-4f89-11d3-9a0c-0305e82c3302"
+RUN_C = "5f2504e0-4f89-11d3-9a0c-0305e82c3303"
+
+
+def at(seconds: float) -> datetime:
+    """A moment ``seconds`` after the fake clock's start, as server time."""
+    return datetime.fromtimestamp(START + seconds, UTC)
+
+
+def run(run_id: str, status: str, updated: float, **more: Any) -> PipelineRun:
+    return PipelineRun(
+        run_id=run_id,
+        pipeline_name=more.pop("pipeline", "nightly"),
+        status=RunStatus(status),
+        last_updated=at(updated),
+        **more,
+    )
+
+
+class ScriptedAdf:
+    """ADF as a test scripts it: what each query shows and what get-run answers now."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.feed: Callable[[RunQuery], RunChanges] = lambda q: RunChanges((), None)
+        self.truth: dict[str, PipelineRun] = {}
+        self.queries: list[RunQuery] = []
+        self.got: list[str] = []
+
+    async def query_run_changes(self, query: RunQuery) -> RunChanges:
+        self.queries.append(query)
+        changes = self.feed(query)
+        return RunChanges(changes.runs, at(self.clock() - START), changes.unreadable)
+
+    async def get_run(self, run_id: str) -> PipelineRun:
+        self.got.append(run_id)
+        if run_id not in self.truth:
+            raise AdfServiceError("ADF returned a pipeline run this client cannot read")
+        return self.truth[run_id]
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process() -> None:
+    poller_module._process_lags.clear()
+    SharedRunPoller._refused_forms.clear()
+
+
+def make_poller(clock: FakeClock, adf: ScriptedAdf, **options: Any) -> SharedRunPoller:
+    return SharedRunPoller(make_settings(), adf, clock=clock, **options)  # type: ignore[arg-type]
+
+
+def shown(*runs: PipelineRun) -> Callable[[RunQuery], RunChanges]:
+    """A feed showing ``runs`` when the query's window reaches their lastUpdated."""
+
+    def answer(query: RunQuery) -> RunChanges:
+        return RunChanges(
+            tuple(
+                r
+                for r in runs
+                if r.last_updated is not None
+                and query.last_updated_after <= r.last_updated <= query.last_updated_before
+            ),
+            None,
+        )
+
+    return answer
+
+
+def test_a_page_with_an_unknown_status_or_a_malformed_run_keeps_its_readable_runs() -> None:
+    body = {
+        "value": [
+            {"runId": RUN_A, "pipelineName": "p", "status": "Succeeded"},
+            {"runId": RUN_B, "pipelineName": "p", "status": "Paused"},
+            {"pipelineName": "p", "status": "Succeeded"},
+        ],
+        "continuationToken": "next",
+    }
+    response = HttpResponse.create(200, {}, json.dumps(body).encode())
+    page = protocol.parse_pipeline_run_page(response, Target(make_settings().factory))
+    assert [r.run_id for r in page.value] == [RUN_A]
+    assert page.continuation_token == "next"
+    assert [u.run_id for u in page.unreadable] == [RUN_B, None]
+    assert "Paused" in page.unreadable[0].reason
+    assert "runId" in page.unreadable[1].reason
+
+
+def test_an_unreadable_watched_run_is_read_by_get_and_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    unreadable = (poller_module.UnreadableRun(RUN_A, "unknown status 'Paused'"),)
+    adf.feed = lambda q: RunChanges((run(RUN_B, "InProgress", 1),), None, unreadable)
+    adf.truth[RUN_A] = run(RUN_A, "InProgress", 1)
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+
+    async def two_ticks() -> SharedRunPoller:
+        poller = make_poller(clock, adf, safety_net_per_tick=0)
+        poller._add(RUN_A, 5, None, start=False)
+        poller._add(RUN_B, 5, None, start=False)
+        await poller.tick()
+        clock.advance(5)
+        await poller.tick()
+        return poller
+
+    poller = asyncio.run(two_ticks())
+    assert adf.got == [RUN_A]  # the other run came from the feed; A read by GET once
+    assert poller._watches[RUN_A].state == adf.truth[RUN_A]
+    warnings = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
+    assert len(warnings) == 1 and RUN_A in warnings[0] and "Paused" in warnings[0]
+
+
+def test_a_change_shown_past_the_window_widens_it_and_is_measured() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    ended = run(RUN_A, "Succeeded", 100)
+    adf.truth[RUN_A] = ended
+
+    def late_feed(query: RunQuery) -> RunChanges:
+        # ADF shows the end 150 s late: only queries from 250 s on see it.
+        visible = clock() - START >= 250
+        return shown(ended)(query) if visible else RunChanges((), None)
+
+    adf.feed = late_feed
+
+    async def follow() -> tuple[SharedRunPoller, list[float]]:
+        poller = make_poller(clock, adf, safety_net_per_tick=0)
+        poller._add(RUN_A, 10, "nightly", start=False)
+        poller._watches[RUN_A].state = run(RUN_A, "InProgress", 0)
+        poller._watches[RUN_A].in_feed = True
+        overlaps = []
+        for _ in range(30):
+            await poller.tick()
+            overlaps.append(poller.overlap.total_seconds())
+            clock.advance(10)
+        return poller, overlaps
+
+    poller, overlaps = asyncio.run(follow())
+    assert poller._watches[RUN_A].state == ended  # found by a deep read, 150 s late
+    assert 120 <= poller.monitoring_lag <= 150  # a lower bound: the last read that missed it
+    assert observed_monitoring_lag() == poller.monitoring_lag
+    assert overlaps[0] == DEFAULT_OVERLAP.total_seconds()
+    assert overlaps[-1] >= 1.5 * 120  # the next change lagging as much stays in the window
+
+
+def test_the_window_narrows_back_slowly_once_adf_keeps_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    poller = make_poller(clock, adf, safety_net_per_tick=0)
+    caplog.set_level(logging.INFO, logger="airflow_adf_trigger.core.poller")
+
+    async def ticks(count: int) -> list[float]:
+        seen = []
+        for _ in range(count):
+            await poller.tick()
+            seen.append(poller.overlap.total_seconds())
+            clock.advance(10)
+        return seen
+
+    async def scenario() -> tuple[list[float], list[float]]:
+        poller._add(RUN_A, 10, "nightly", start=False)
+        poller._watches[RUN_A].state = run(RUN_A, "InProgress", 0)
+        poller._watches[RUN_A].in_feed = True
+        await poller.tick()
+        poller._behind(400, run(RUN_B, "Succeeded", 0), "a GET")  # ADF was 400 s behind
+        wide = poller.overlap.total_seconds()
+        calm = await ticks(60)  # ten minutes in which ADF keeps up
+        later = await ticks(60)
+        return [wide, *calm], later
+
+    calm, later = asyncio.run(scenario())
+    assert calm[0] >= 1.5 * 399
+    assert all(width == calm[0] for width in calm[1:])  # held through the calm period
+    assert later[-1] == DEFAULT_OVERLAP.total_seconds() < later[1] < calm[0]
+    steps = list(itertools.pairwise(later))
+    assert all(a >= b >= 0.9 * a - 1e-6 for a, b in steps)  # a tenth a tick at most
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("s late" in m for m in messages) == 1
+    assert sum("keeps up again" in m for m in messages) == 1
+
+
+def test_the_safety_net_reads_the_most_overdue_run_first() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    for run_id in (RUN_A, RUN_B, RUN_C):
+        adf.truth[run_id] = run(run_id, "InProgress", 0, run_start=at(0))
+
+    async def one_tick() -> None:
+        poller = make_poller(clock, adf, safety_net_per_tick=1, deep_read_every=0)
+        for run_id, pipeline in ((RUN_A, "short"), (RUN_B, "long"), (RUN_C, "short")):
+            poller._add(run_id, 10, pipeline, start=False)
+            watch = poller._watches[run_id]
+            watch.state = run(run_id, "InProgress", 0, pipeline=pipeline, run_start=at(0))
+            watch.in_feed = True
+        poller._watches[RUN_A].read_at = START + 20  # read more recently than C
+        poller._durations = {
+            "short": poller_module.deque([60.0]),
+            "long": poller_module.deque([900.0]),
+        }
+        clock.advance(300)  # the "short" runs are 240 s overdue, the "long" one is not
+        await poller.tick()
+
+    asyncio.run(one_tick())
+    assert adf.got == [RUN_C]  # overdue, and read least recently of the two overdue
+
+
+def test_a_restarted_event_trigger_reaches_back_past_the_widest_re_read() -> None:
+    assert REPORTED_WINDOW > MAX_OVERLAP
