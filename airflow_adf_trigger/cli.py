@@ -639,7 +639,9 @@ def command_doctor(args: argparse.Namespace, settings: AdfSettings, console: Con
     """Check a factory without changing it (unless --run): exit 0, or 3 if a check failed."""
     from airflow_adf_trigger.core.doctor import diagnose
 
-    report = diagnose(settings, pipeline=args.pipeline, run_pipeline=args.run)
+    report = diagnose(
+        settings, pipeline=args.pipeline, run_pipeline=args.run, lag_wait=args.lag_wait
+    )
     if console.json_mode:
         console.document(report.to_json())
     else:
@@ -898,7 +900,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--pipeline", metavar="NAME", help="also check that this pipeline exists")
     doctor.add_argument(
-        "--run", metavar="PIPELINE", help="also start one run of PIPELINE and read it back"
+        "--run",
+        metavar="PIPELINE",
+        help="also start one run of PIPELINE, read it back and measure how late queries show "
+        "it and its end (ADF's monitoring lag)",
+    )
+    doctor.add_argument(
+        "--lag-wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --run: follow the run this long to measure the lag (0: do not measure)",
     )
     _add_json_option(doctor)
     _add_settings_options(doctor, top_level=False)

@@ -2,7 +2,9 @@
 
 It signs in, reads the factory (and a pipeline, if named), tries each query form the shared
 poller uses, compares the local clock with Azure's ``Date`` header, reads the remaining ARM
-read budget and times every call. It starts a run only when asked to (``run_pipeline``).
+read budget (naming the throttling model the headers show) and times every call. It starts a
+run only when asked to (``run_pipeline``), and then measures ADF's monitoring lag on it: how
+long ``queryPipelineRuns`` takes to show the new run, and its end once a GET shows it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,18 @@ Status = Literal["ok", "warn", "fail", "skipped"]
 CLOCK_SKEW_WARNING = 60.0
 """Seconds of difference from Azure's clock worth a warning (the poller reads Azure's)."""
 LOW_READ_BUDGET = 1000
-"""Remaining ARM reads below which the report warns (the bucket holds 12,000 per hour)."""
+"""Remaining ARM reads below which the report warns, on the hourly model (12,000 an hour)."""
+BUCKET_READS = 250
+"""ARM's token bucket (public cloud, 2024 on): 250 reads burst per region, subscription and
+principal, refilled 25 a second [learn.microsoft.com, "Understand how Azure Resource Manager
+throttles requests"]. A remaining count at or below it means that model."""
+LOW_BUCKET_READS = 25
+"""Remaining reads in the bucket below which the report warns (one second of refill)."""
+GLOBAL_READS = "x-ms-ratelimit-remaining-subscription-global-reads"
+LAG_POLL_SECONDS = 2.0
+"""How often the lag measurement asks the query and the GET (its resolution)."""
+LAG_WARNING = 60.0
+"""Seconds of monitoring lag worth a warning: the shared poller's default re-read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,16 @@ class DoctorReport:
 
 class _Doctor:
     def __init__(
-        self, settings: AdfSettings, client: AdfClient, clock: Callable[[], float]
+        self,
+        settings: AdfSettings,
+        client: AdfClient,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         self.settings = settings
         self.client = client
         self.clock = clock
+        self.sleep = sleep
         self.latencies: list[float] = []
         self.checks: list[Check] = []
 
@@ -217,11 +235,26 @@ class _Doctor:
             self.add("read budget", "warn", "Azure sent no remaining-reads header")
             return
         remaining = int(value)
-        status: Status = "ok" if remaining >= LOW_READ_BUDGET else "warn"
-        detail = f"{remaining:,} ARM reads left for this subscription and principal"
+        bucket = GLOBAL_READS in response.headers or remaining <= BUCKET_READS
+        if bucket:
+            model = "token bucket (250 reads burst, 25/s refill)"
+            status: Status = "ok" if remaining >= LOW_BUCKET_READS else "warn"
+        else:
+            model = "hourly (12,000 reads an hour)"
+            status = "ok" if remaining >= LOW_READ_BUDGET else "warn"
+        detail = (
+            f"{remaining:,} ARM reads left for this subscription and principal; the headers "
+            f"show ARM's {model} model"
+        )
         if status == "warn":
             detail += "; other clients are using most of the budget: expect throttling"
-        self.add("read budget", status, detail, remaining_reads=remaining)
+        self.add(
+            "read budget",
+            status,
+            detail,
+            remaining_reads=remaining,
+            throttling_model="token bucket" if bucket else "hourly",
+        )
 
     def latency(self) -> None:
         if not self.latencies:
@@ -237,9 +270,10 @@ class _Doctor:
             max_ms=round(worst),
         )
 
-    def start_run(self, pipeline: str) -> None:
+    def start_run(self, pipeline: str, wait: float) -> None:
         try:
             run_id = self.client.create_run(pipeline)
+            created = self.clock()
             run = self.client.get_run(run_id)
         except AdfError as error:
             self.add("run", "fail", str(error), pipeline=pipeline)
@@ -253,6 +287,69 @@ class _Doctor:
             run_id=run_id,
             run_page_url=url,
         )
+        if wait > 0:
+            self.monitoring_lag(run_id, pipeline, created, wait)
+
+    def monitoring_lag(self, run_id: str, pipeline: str, created: float, wait: float) -> None:
+        """Follow the run by query and by GET: how late the query shows it, then its end."""
+        appeared: float | None = None
+        ended: float | None = None
+        end_shown: float | None = None
+        since = datetime.now(UTC) - timedelta(minutes=10)
+        try:
+            while self.clock() - created <= wait:
+                now = datetime.now(UTC)
+                query = RunQuery(
+                    since,
+                    now + timedelta(minutes=1),
+                    (RunFilter("PipelineName", "Equals", (pipeline,)),),
+                )
+                shown = {r.run_id: r for r in self.client.query_run_changes(query).runs}
+                moment = self.clock()
+                queried = shown.get(run_id)
+                if queried is not None and appeared is None:
+                    appeared = moment - created
+                if ended is None and self.client.get_run(run_id).status.is_terminal:
+                    ended = self.clock()
+                if ended is not None and queried is not None and queried.status.is_terminal:
+                    end_shown = max(moment - ended, 0.0)
+                    break
+                self.sleep(LAG_POLL_SECONDS)
+        except AdfError as error:
+            self.add("monitoring lag", "warn", f"could not measure: {error}")
+            return
+        facts = {
+            "create_to_query_seconds": None if appeared is None else round(appeared, 1),
+            "end_to_query_seconds": None if end_shown is None else round(end_shown, 1),
+        }
+        if appeared is None or end_shown is None:
+            if appeared is None:
+                missing = "the run"
+            elif ended is None:
+                missing = "its end (the run did not end)"
+            else:
+                missing = "its end"
+            self.add(
+                "monitoring lag",
+                "warn",
+                f"queryPipelineRuns did not show {missing} within {wait:.0f} s; the shared "
+                "poller follows lags up to 30 min, the reconcile search may need longer",
+                **facts,
+            )
+            return
+        worst = max(appeared, end_shown)
+        status: Status = "ok" if worst <= LAG_WARNING else "warn"
+        detail = (
+            f"queryPipelineRuns showed the new run {appeared:.0f} s after create-run and its "
+            f"end {end_shown:.0f} s after a GET did (every {LAG_POLL_SECONDS:.0f} s)"
+        )
+        if status == "warn":
+            detail += (
+                f": more than the {LAG_WARNING:.0f} s the change feed re-reads by default "
+                "(it widens by itself, up to 30 min); searches that rely on queries should "
+                "wait at least this long"
+            )
+        self.add("monitoring lag", status, detail, **facts)
 
 
 def diagnose(
@@ -262,7 +359,9 @@ def diagnose(
     run_pipeline: str | None = None,
     client: AdfClient | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
     quick: bool = False,
+    lag_wait: float = 600.0,
 ) -> DoctorReport:
     """Check ``settings`` against Azure; read-only unless ``run_pipeline`` is given.
 
@@ -271,13 +370,16 @@ def diagnose(
     :param run_pipeline: also start a run of this pipeline and see it appear (not read-only).
     :param client: the client to check with; default: a new one with its own token cache, so
         the sign-in is really tried.
-    :param clock: the monotonic clock the latencies are measured with.
+    :param clock: the monotonic clock the latencies and the lag are measured with.
+    :param sleep: waits between the lag measurement's reads.
+    :param lag_wait: with ``run_pipeline``, how long to follow the run to measure ADF's
+        monitoring lag (0: do not measure).
     :param quick: stop after sign-in and the factory read (the connection's Test button).
     :return: every check, in order, with its outcome and detail.
     """
     own = client is None
     client = client or AdfClient(settings, token_cache=TokenCache())
-    doctor = _Doctor(settings, client, clock)
+    doctor = _Doctor(settings, client, clock, sleep)
     try:
         if doctor.sign_in():
             response = doctor.factory()
@@ -290,7 +392,7 @@ def diagnose(
                     doctor.read_budget(response)
                 doctor.latency()
                 if run_pipeline:
-                    doctor.start_run(run_pipeline)
+                    doctor.start_run(run_pipeline, lag_wait)
     finally:
         if own:
             client.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -92,13 +93,26 @@ def handle(state: EmulatorState, request: Request) -> Response:
     if refusal is not None:
         return refusal
     call = classify(request)
-    response = _checked(state, request, call)
     header = _RATE_LIMIT_HEADERS.get(call.operation or "")
     if header is None:
-        return response
+        return _checked(state, request, call)
     with state.lock:
-        remaining = state.rate_limits.take(header, state.clock())
-    return replace(response, headers={**response.headers, header: str(remaining)})
+        remaining, wait = state.rate_limits.take(header, state.clock())
+    if wait is not None:
+        # Throttled before any processing (the token-bucket model only; wording a guess).
+        seconds = str(max(1, math.ceil(wait)))
+        kind = "read" if header == READS else "write"
+        throttled = arm_error(
+            429,
+            "TooManyRequests",
+            f"The request is being throttled as the limit has been reached for operation "
+            f"type {kind}. Retry after {seconds} seconds.",
+        )
+        return replace(
+            throttled, headers={**throttled.headers, **remaining, "Retry-After": seconds}
+        )
+    response = _checked(state, request, call)
+    return replace(response, headers={**response.headers, **remaining})
 
 
 def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:

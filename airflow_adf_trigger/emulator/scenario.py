@@ -210,6 +210,9 @@ class Scenario:
     """How late ``queryPipelineRuns`` shows runs: its answers are the runs as they were that
     many seconds ago on the emulator's clock, while get-run shows them now. A guess at a
     behaviour no public source bounds (see docs/emulator-fidelity.md)."""
+    rate_limit_model: str = "hourly"
+    """ARM's request budget: ``hourly`` (reported, never enforced) or ``token_bucket`` (250
+    reads burst, 25/s refill; an empty bucket answers 429). See ``state.RateLimitBudget``."""
     faults: tuple[FaultSpec, ...] = ()
     """Faults armed when the emulator starts; see :mod:`airflow_adf_trigger.emulator.faults`."""
     triggers: tuple[TriggerSpec, ...] = ()
@@ -266,6 +269,11 @@ class Scenario:
         lag = body.get("monitoring_lag_seconds", 0.0)
         if not is_seconds(lag):
             raise ScenarioError("monitoring_lag_seconds: must be a number of seconds, 0 or more")
+        rate_limit_model = body.get("rate_limit_model", "hourly")
+        if rate_limit_model not in ("hourly", "token_bucket"):
+            raise ScenarioError(
+                f"rate_limit_model: {rate_limit_model!r} is not 'hourly' or 'token_bucket'"
+            )
         try:
             faults = parse_faults(body.get("faults") or [])
         except ValueError as error:
@@ -294,6 +302,7 @@ class Scenario:
             token_lifetime_seconds=int(body.get("token_lifetime_seconds", 3599)),
             page_size=page_size,
             monitoring_lag_seconds=float(lag),
+            rate_limit_model=str(rate_limit_model),
             faults=faults,
             triggers=triggers,
             cancel_finished=str(cancel_finished),

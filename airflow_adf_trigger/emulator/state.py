@@ -38,31 +38,62 @@ class EmulatorSettings:
 
 READS = "x-ms-ratelimit-remaining-subscription-reads"
 WRITES = "x-ms-ratelimit-remaining-subscription-writes"
+GLOBAL = {
+    READS: "x-ms-ratelimit-remaining-subscription-global-reads",
+    WRITES: "x-ms-ratelimit-remaining-subscription-global-writes",
+}
+RATE_LIMIT_MODELS = ("hourly", "token_bucket")
 
 
 @dataclass(slots=True)
 class RateLimitBudget:
     """ARM's remaining-request counters, sent as ``x-ms-ratelimit-remaining-subscription-*``.
 
-    Source for the headers and their first values: the 2018-06-01 example files (reads
-    14994 .. 14988, writes 1190: an hourly budget of 15,000 reads and 1,200 writes). That
-    they refill evenly over the hour is inferred. The emulator only reports the budget; it
-    never throttles on it (faults do that).
+    ``hourly`` (the default): source for the headers and their first values: the 2018-06-01
+    example files (reads 14994 .. 14988, writes 1190: an hourly budget of 15,000 reads and
+    1,200 writes). That they refill evenly over the hour is inferred; this model only reports
+    the budget, it never throttles on it (faults do that).
+
+    ``token_bucket``: ARM in the public cloud since 2024: reads 250 burst refilled 25 a
+    second, writes 200 burst refilled 10 a second, and a subscription-wide ``-global-`` bucket
+    15 times that [learn.microsoft.com, "Understand how Azure Resource Manager throttles
+    requests"]. An empty bucket answers 429 with ``Retry-After``. Guesses: one bucket for
+    every principal (ARM keeps one per principal and region), the 429's body and the
+    rounding of ``Retry-After``.
     """
 
-    capacity: dict[str, int] = field(default_factory=lambda: {READS: 15000, WRITES: 1200})
+    model: str = "hourly"
     level: dict[str, float] = field(default_factory=dict)
     updated: dict[str, float] = field(default_factory=dict)
 
-    def take(self, header: str, now: float) -> int:
-        """Spend one request of ``header``'s budget at clock time ``now``; what remains."""
-        capacity = self.capacity[header]
-        level = self.level.get(header, float(capacity))
-        elapsed = max(now - self.updated.get(header, now), 0.0)
-        level = min(float(capacity), level + elapsed * capacity / 3600.0) - 1.0
-        self.level[header] = max(level, 0.0)
-        self.updated[header] = now
-        return int(self.level[header])
+    def _buckets(self, header: str) -> list[tuple[str, float, float]]:
+        """(header, capacity, refill per second) of each bucket a request of ``header`` uses."""
+        if self.model == "token_bucket":
+            burst, refill = (250.0, 25.0) if header == READS else (200.0, 10.0)
+            return [(header, burst, refill), (GLOBAL[header], 15 * burst, 15 * refill)]
+        capacity = 15000.0 if header == READS else 1200.0
+        return [(header, capacity, capacity / 3600.0)]
+
+    def take(self, header: str, now: float) -> tuple[dict[str, str], float | None]:
+        """Spend one request of ``header``'s budget at clock time ``now``.
+
+        :return: the headers to send (what remains), and the seconds to wait when the
+            request is throttled instead (token bucket only), else None.
+        """
+        levels = {}
+        for name, capacity, refill in self._buckets(header):
+            level = self.level.get(name, capacity)
+            elapsed = max(now - self.updated.get(name, now), 0.0)
+            levels[name] = (min(capacity, level + elapsed * refill), refill)
+            self.updated[name] = now
+        empty = [(1.0 - lv) / refill for lv, refill in levels.values() if lv < 1.0]
+        if empty and self.model == "token_bucket":
+            for name, (level, _) in levels.items():
+                self.level[name] = level
+            return {name: "0" for name in levels}, max(empty)
+        for name, (level, _) in levels.items():
+            self.level[name] = max(level - 1.0, 0.0)
+        return {name: str(int(self.level[name])) for name in levels}, None
 
 
 @dataclass(slots=True)
@@ -102,6 +133,7 @@ class EmulatorState:
             page_size=self.scenario.page_size,
             monitoring_lag_seconds=self.scenario.monitoring_lag_seconds,
         )
+        self.rate_limits.model = self.scenario.rate_limit_model
         self.clock_origin = self.clock()
         self.wall_origin = datetime.now(UTC)
 

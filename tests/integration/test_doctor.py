@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.doctor import diagnose
 from airflow_adf_trigger.core.settings import AdfSettings
-from airflow_adf_trigger.emulator import EmulatorServer
+from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from tests.clock import FakeClock
+from tests.emulator_fixtures import Emulators
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +111,51 @@ def test_run_starts_exactly_one_run_when_asked(emulator: EmulatorServer) -> None
 def test_quick_mode_is_sign_in_and_factory_only(emulator: EmulatorServer) -> None:
     report = diagnose(settings_for(emulator), quick=True)
     assert statuses(report) == {"sign-in": "ok", "factory access": "ok"}
+
+
+def test_run_measures_how_late_queries_show_the_run_and_its_end(
+    emulator_for: Emulators, demo_scenario: Scenario
+) -> None:
+    clock = FakeClock()
+    emulator = emulator_for(demo_scenario, clock=clock)
+    emulator.update_settings(monitoring_lag_seconds=90)
+    report = diagnose(
+        settings_for(emulator), run_pipeline="copy_sales", clock=clock, sleep=clock.sleep
+    )
+    lag = next(c for c in report.checks if c.name == "monitoring lag")
+    assert lag.status == "warn"  # past the feed's default re-read of 60 s
+    # Measured every 2 s on the emulator's clock: within one poll of the 90 s set.
+    assert 90 <= lag.facts["create_to_query_seconds"] <= 92
+    assert 88 <= lag.facts["end_to_query_seconds"] <= 92
+    assert "widens by itself" in lag.detail
+    assert report.ok  # a lag is a warning: the code follows it
+
+
+def test_run_with_a_prompt_monitor_reports_no_lag(
+    emulator_for: Emulators, demo_scenario: Scenario
+) -> None:
+    clock = FakeClock()
+    emulator = emulator_for(demo_scenario, clock=clock)
+    report = diagnose(
+        settings_for(emulator), run_pipeline="copy_sales", clock=clock, sleep=clock.sleep
+    )
+    lag = next(c for c in report.checks if c.name == "monitoring lag")
+    assert lag.status == "ok"
+    assert lag.facts == {"create_to_query_seconds": 0.0, "end_to_query_seconds": 0.0}
+
+
+def test_a_token_bucket_budget_is_read_as_such_not_as_an_exhausted_hour(
+    emulator_for: Emulators, demo_scenario: Scenario
+) -> None:
+    emulator = emulator_for(replace(demo_scenario, rate_limit_model="token_bucket"))
+    report = diagnose(settings_for(emulator))
+    budget = next(c for c in report.checks if c.name == "read budget")
+    assert budget.status == "ok"  # ~249 left of a 250 bucket: not "most of 12,000 used"
+    assert budget.facts["throttling_model"] == "token bucket"
+    assert budget.facts["remaining_reads"] < 250
+
+
+def test_an_hourly_budget_is_named_as_such(emulator: EmulatorServer) -> None:
+    report = diagnose(settings_for(emulator))
+    budget = next(c for c in report.checks if c.name == "read budget")
+    assert budget.facts["throttling_model"] == "hourly"
