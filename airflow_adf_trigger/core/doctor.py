@@ -295,15 +295,16 @@ class _Doctor:
         appeared: float | None = None
         ended: float | None = None
         end_shown: float | None = None
-        since = datetime.now(UTC) - timedelta(minutes=10)
+        now = datetime.now(UTC)
+        # A lastUpdatedBefore in the future is accepted [PipelineRuns_QueryByFactory.json]: one
+        # window serves every read, however long the run takes.
+        query = RunQuery(
+            now - timedelta(minutes=10),
+            now + timedelta(days=1),
+            (RunFilter("PipelineName", "Equals", (pipeline,)),),
+        )
         try:
             while self.clock() - created <= wait:
-                now = datetime.now(UTC)
-                query = RunQuery(
-                    since,
-                    now + timedelta(minutes=1),
-                    (RunFilter("PipelineName", "Equals", (pipeline,)),),
-                )
                 shown = {r.run_id: r for r in self.client.query_run_changes(query).runs}
                 moment = self.clock()
                 queried = shown.get(run_id)

@@ -21,7 +21,8 @@ watched.
   its ``lastUpdated`` did not show it. Then the re-read window widens (at most
   ``max_overlap``, logged once with the lag), and narrows back slowly once ADF keeps up. Every
   ``deep_read_every`` ticks the query reaches back ``max_overlap`` anyway, so a lag that jumps
-  past the window is found within it (see :func:`observed_monitoring_lag`).
+  past the window is found within it; less often when such a read takes several pages, so it
+  costs about one page a tick at most (see :func:`observed_monitoring_lag`).
 * A slow safety net re-reads, with a GET, the runs most overdue against their expected end
   (then the least recently read), :attr:`safety_net_per_tick` a tick and each run at most once
   every ``safety_net_intervals``; more, inside ``read_budget``, while ADF looks behind.
@@ -79,6 +80,8 @@ FATAL_ERRORS = (
 END_STATES = tuple(status.value for status in RunStatus if status.is_terminal)
 MAX_PIPELINE_VALUES = 100
 """Above this many watched pipelines, the feed is not narrowed by pipeline name."""
+PAGE_RUNS = 100
+"""Runs in one page of a query answer [REST reference; azure-sdk-for-python issue 21879]."""
 DEFAULT_OVERLAP = timedelta(seconds=60)
 """How much of the feed each tick re-reads while ADF shows no monitoring lag."""
 MAX_OVERLAP = timedelta(minutes=30)
@@ -257,6 +260,7 @@ class SharedRunPoller:
         """The re-read of each tick: the base one, or wider while ADF's monitoring lags."""
         self._max_overlap = max(max_overlap, overlap)
         self._deep_read_every = deep_read_every
+        self._next_deep_tick = deep_read_every
         self._new_run_lookback = new_run_lookback
         self._safety_net_intervals = safety_net_intervals
         self.safety_net_per_tick = safety_net_per_tick
@@ -288,6 +292,7 @@ class SharedRunPoller:
         self.refused_queries = 0
         self.gets = 0
         self.deep_reads = 0
+        self._last_read_runs = 0
         self.late_changes = 0
         """Changes the feed showed (or a GET found) later than a query that should have."""
         self.monitoring_lag = 0.0
@@ -470,9 +475,13 @@ class SharedRunPoller:
         self._narrow()
         unresolved = [w for w in watches if w.state is None]
         holding = [w for w in watches if self._holding(w)]
-        deep = self._deep_read_every > 0 and self.ticks % self._deep_read_every == 0
+        deep = self._deep_read_every > 0 and self._next_deep_tick <= self.ticks
         start = self._window_start(holding, deep)
         read = await self._read_feed(start, self._wanted_form(watches, bool(holding)))
+        if deep:
+            # About one page a tick at most: a deep read of n pages waits n ticks for the next.
+            pages = -(-self._last_read_runs // PAGE_RUNS)
+            self._next_deep_tick = self.ticks + max(self._deep_read_every, pages)
         if read:
             missing = [
                 w
@@ -565,6 +574,7 @@ class SharedRunPoller:
         if changes.server_time is not None:
             self._skew = changes.server_time - datetime.fromtimestamp(local_now, UTC)
         self._feed_end = changes.server_time or self._server_moment(local_now)
+        self._last_read_runs = len(changes.runs) + len(changes.unreadable)
         for run in changes.runs:
             self._note_version(run)
             changed = self._watches.get(run.run_id)

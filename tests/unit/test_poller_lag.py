@@ -244,3 +244,34 @@ def test_the_safety_net_reads_the_most_overdue_run_first() -> None:
 
 def test_a_restarted_event_trigger_reaches_back_past_the_widest_re_read() -> None:
     assert REPORTED_WINDOW > MAX_OVERLAP
+
+
+def test_deep_reads_of_several_pages_come_less_often() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    many = tuple(run(f"{i:08d}-0000-4000-8000-000000000000", "Succeeded", 1) for i in range(350))
+
+    def feed(query: RunQuery) -> RunChanges:
+        reaches_back = query.last_updated_after <= at(1)
+        return RunChanges(many if reaches_back else (), None)
+
+    adf.feed = feed
+
+    async def ticks() -> list[bool]:
+        poller = make_poller(clock, adf, safety_net_per_tick=0)
+        poller._feeds.append(
+            poller_module.PipelineFeed(
+                frozenset({"nightly"}), frozenset({RunStatus.SUCCEEDED}), 10, at(0)
+            )
+        )
+        deep = []
+        for _ in range(14):
+            clock.advance(100)
+            before = poller.deep_reads
+            await poller.tick()
+            deep.append(poller.deep_reads > before)
+        return deep
+
+    deep = asyncio.run(ticks())
+    # Ticks 2, 6, 10, 14: each deep read showed 350 runs (4 pages), so 4 ticks apart.
+    assert [i + 1 for i, d in enumerate(deep) if d] == [2, 6, 10, 14]
