@@ -11,7 +11,9 @@ Environment:
   BENCH_POLL_INTERVAL=S   poll interval of both triggers (default 5 s)
   BENCH_MIN_DURATION=S, BENCH_MAX_DURATION=S   run durations (default 20-150 s)
   BENCH_IMPORT_REPEATS=N  fresh interpreters per import variant (default 7)
-  BENCH_SKIP=imports,ours,official,events   parts to leave out
+  BENCH_SKIP=imports,ours,official,events,lag   parts to leave out
+  (``lag``: reads per interval and detection at monitoring lags of 0, 30, 90 and 600 s, on
+  a simulated clock: see monitoring_lag.py)
   BENCH_OUT=PATH          where the JSON of every figure goes (default: in the bench venv)
 """
 
@@ -254,6 +256,10 @@ def main() -> int:
         step("event triggers: 100 watched pipelines on the shared change feed")
         print(flush=True)
         subprocess.run([sys.executable, str(HERE / "event_watchers.py")], check=False)
+    if "lag" not in skip:
+        step("monitoring lag: 100 runs at lags of 0, 30, 90 and 600 s (simulated clock)")
+        print(flush=True)
+        subprocess.run([sys.executable, str(HERE / "monitoring_lag.py")], check=False)
     print(f"\nAll figures as JSON: {out}")
     return 0
 
