@@ -663,8 +663,13 @@ class SharedRunPoller:
         )
 
     def _needed(self, lag: float) -> timedelta:
-        """The re-read that shows a change lagging ``lag`` s before it leaves the window."""
-        return timedelta(seconds=1.5 * lag + 2 * self.interval)
+        """The re-read that keeps a change lagging ``lag`` s in the window until it shows.
+
+        A window reaching back the lag suffices whatever the interval: the last read that
+        missed the change came less than the lag after it. Half again is for a lag that
+        grows, or was measured low (each measure is a lower bound; the deep reads catch
+        what a low one lets slip)."""
+        return timedelta(seconds=1.5 * lag + 2 * DATE_RESOLUTION)
 
     def _narrow(self) -> None:
         """Narrow the window by a tenth a tick once ADF kept up for a calm period."""
