@@ -473,7 +473,6 @@ class SharedRunPoller:
             return
         self.run_checks += len(watches)
         self._narrow()
-        unresolved = [w for w in watches if w.state is None]
         holding = [w for w in watches if self._holding(w)]
         deep = self._deep_read_every > 0 and self._next_deep_tick <= self.ticks
         start = self._window_start(holding, deep)
@@ -487,7 +486,7 @@ class SharedRunPoller:
                 w
                 for w in watches
                 if w.run_id in self._watches
-                and ((w in unresolved and w.state is None) or self._unreadable_due(w))
+                and (w.state is None or self._unreadable_due(w))
             ]
             await self._get_each(missing)  # older than the feed's reach, or unreadable there
         await self._get_each(self._safety_net(watches))
