@@ -485,8 +485,7 @@ class SharedRunPoller:
             missing = [
                 w
                 for w in watches
-                if w.run_id in self._watches
-                and (w.state is None or self._unreadable_due(w))
+                if w.run_id in self._watches and (w.state is None or self._unreadable_due(w))
             ]
             await self._get_each(missing)  # older than the feed's reach, or unreadable there
         await self._get_each(self._safety_net(watches))
