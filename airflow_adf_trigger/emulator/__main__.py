@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from airflow_adf_trigger.emulator import admin
-from airflow_adf_trigger.emulator.scenario import Scenario, ScenarioError
+from airflow_adf_trigger.emulator.scenario import Scenario, ScenarioError, is_seconds
 from airflow_adf_trigger.emulator.server import EmulatorServer
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
@@ -87,14 +87,12 @@ def main(
     if args.ca_file and not args.tls:
         print("--ca-file needs --tls", file=sys.stderr)
         return 2
+    if args.monitoring_lag is not None and not is_seconds(args.monitoring_lag):
+        print("--monitoring-lag: must be a number of seconds, 0 or more", file=sys.stderr)
+        return 2
     server = serve(scenario, host=args.host, port=args.port, tls=args.tls)
     if args.monitoring_lag is not None:
-        try:
-            admin.apply_settings(server.state, {"monitoring_lag_seconds": args.monitoring_lag})
-        except ValueError as error:
-            server.stop()
-            print(f"--monitoring-lag: {error}", file=sys.stderr)
-            return 2
+        admin.apply_settings(server.state, {"monitoring_lag_seconds": args.monitoring_lag})
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

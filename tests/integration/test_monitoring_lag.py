@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from airflow_adf_trigger.core.models import RunQuery
 from airflow_adf_trigger.core.poller import SharedRunPoller, observed_monitoring_lag
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario, ScenarioError
+from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger
@@ -101,6 +103,21 @@ def test_the_lag_is_a_setting_of_the_scenario_the_admin_api_and_the_server(
         server.update_settings(monitoring_lag_seconds=-1)
     with pytest.raises(ScenarioError, match="monitoring_lag_seconds"):
         Scenario.from_json({**BASE, "monitoring_lag_seconds": "soon"})
+
+
+def test_the_emulator_command_sets_the_lag_and_refuses_a_negative_one() -> None:
+    served: list[float] = []
+
+    class ServeOnce(EmulatorServer):
+        def serve_forever(self) -> None:
+            served.append(self.state.settings.monitoring_lag_seconds)
+            threading.Timer(0.05, self.stop).start()  # as a Ctrl-C would, a moment later
+            super().serve_forever()
+
+    assert emulator_main(["--port", "0", "--monitoring-lag", "45"], serve=ServeOnce) == 0
+    assert served == [45.0]
+    assert emulator_main(["--port", "0", "--monitoring-lag", "-1"], serve=ServeOnce) == 2
+    assert served == [45.0]
 
 
 def test_the_date_header_follows_the_emulators_clock(emulator_for: Emulators) -> None:
