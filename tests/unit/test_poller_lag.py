@@ -275,3 +275,41 @@ def test_deep_reads_of_several_pages_come_less_often() -> None:
     deep = asyncio.run(ticks())
     # Ticks 2, 6, 10, 14: each deep read showed 350 runs (4 pages), so 4 ticks apart.
     assert [i + 1 for i, d in enumerate(deep) if d] == [2, 6, 10, 14]
+
+
+def test_an_end_a_get_finds_before_the_feed_shows_it_is_measured_as_lag(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    adf.truth[RUN_A] = run(RUN_A, "Succeeded", 30)  # ended at 30 s; the feed never shows it
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+
+    async def follow() -> SharedRunPoller:
+        poller = make_poller(clock, adf, deep_read_every=0, safety_net_intervals=10)
+        poller._add(RUN_A, 10, "nightly", start=False)
+        poller._watches[RUN_A].state = run(RUN_A, "InProgress", 0)
+        poller._watches[RUN_A].in_feed = True
+        while poller._watches[RUN_A].state != adf.truth[RUN_A]:
+            await poller.tick()
+            clock.advance(10)
+        return poller
+
+    poller = asyncio.run(follow())
+    assert adf.got == [RUN_A]  # the safety net's one GET, after ten intervals
+    # The last read before the GET covered 30 s (its window reached back 60 s) at 100 s.
+    assert poller.monitoring_lag == 100 - 30 - 1
+    assert poller.overlap.total_seconds() == max(1.5 * 69 + 2, 2 * 60)  # at least doubled
+    (warning,) = [r.getMessage() for r in caplog.records if "late" in r.getMessage()]
+    assert "found by a GET" in warning and "69 s late" in warning
+
+
+def test_the_process_forgets_a_lag_after_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(poller_module.time, "monotonic", lambda: now[0])
+    poller_module._process_lags.append((now[0], 240.0))
+    assert observed_monitoring_lag() == 240.0
+    now[0] += 3599
+    assert observed_monitoring_lag() == 240.0
+    now[0] += 2
+    assert observed_monitoring_lag() == 0.0
