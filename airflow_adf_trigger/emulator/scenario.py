@@ -183,6 +183,9 @@ class TriggerSpec:
         )
 
 
+RATE_LIMIT_MODELS = ("hourly", "token_bucket")
+
+
 def is_seconds(value: object) -> bool:
     """Whether ``value`` is a finite, non-negative number of seconds (not a bool)."""
     return (
@@ -270,7 +273,7 @@ class Scenario:
         if not is_seconds(lag):
             raise ScenarioError("monitoring_lag_seconds: must be a number of seconds, 0 or more")
         rate_limit_model = body.get("rate_limit_model", "hourly")
-        if rate_limit_model not in ("hourly", "token_bucket"):
+        if rate_limit_model not in RATE_LIMIT_MODELS:
             raise ScenarioError(
                 f"rate_limit_model: {rate_limit_model!r} is not 'hourly' or 'token_bucket'"
             )

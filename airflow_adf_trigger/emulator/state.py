@@ -25,7 +25,7 @@ class EmulatorSettings:
     token_lifetime_seconds: int
     page_size: int
     monitoring_lag_seconds: float = 0.0
-    """How late ``queryPipelineRuns`` shows runs (see :func:`.arm.monitoring_view`)."""
+    """How late ``queryPipelineRuns`` shows runs (the scenario's ``monitoring_lag_seconds``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON."""
@@ -42,7 +42,6 @@ GLOBAL = {
     READS: "x-ms-ratelimit-remaining-subscription-global-reads",
     WRITES: "x-ms-ratelimit-remaining-subscription-global-writes",
 }
-RATE_LIMIT_MODELS = ("hourly", "token_bucket")
 
 
 @dataclass(slots=True)
