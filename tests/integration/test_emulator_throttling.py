@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import requests
 
-from airflow_adf_trigger.emulator import Scenario
+from airflow_adf_trigger.emulator import Scenario, ScenarioError
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
 
@@ -53,3 +53,16 @@ def test_the_token_bucket_gives_250_reads_then_429_until_it_refills(
         assert server.runs_created == 200  # the throttled create-run started nothing
         clock.advance(1)  # 25 reads refilled
         assert session.get(url, headers=headers, timeout=5).status_code == 200
+
+
+def test_an_unknown_rate_limit_model_is_refused_naming_the_field(demo_scenario: Scenario) -> None:
+    body = {
+        "tenant_id": demo_scenario.tenant_id,
+        "subscription_id": demo_scenario.subscription_id,
+        "resource_group": "rg",
+        "factory_name": "f",
+        "service_principals": [{"client_id": "c", "client_secret": "s"}],
+        "rate_limit_model": "leaky",
+    }
+    with pytest.raises(ScenarioError, match="rate_limit_model"):
+        Scenario.from_json(body)
