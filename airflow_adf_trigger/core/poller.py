@@ -15,7 +15,8 @@ watched.
   form with a 400, the poller falls back to a simpler one (fewer filters, then none), logs it
   once and remembers it for the process.
 * A newly watched run is looked for in the feed from a little before it was registered; one
-  not found there (an older run) is read once with a GET.
+  not found there (an older run, or one ADF shows late) is read once with a GET, at most a
+  hundred a tick.
 * ADF's monitoring lags by an unknown delay (no public source bounds it). The poller measures
   it: a change that a GET, or a later query, proves was there while an earlier query covering
   its ``lastUpdated`` did not show it. Then the re-read window widens (at most
@@ -487,7 +488,11 @@ class SharedRunPoller:
                 for w in watches
                 if w.run_id in self._watches and (w.state is None or self._unreadable_due(w))
             ]
-            await self._get_each(missing)  # older than the feed's reach, or unreadable there
+            # Older than the feed's reach, lagging, or unreadable there: one GET each, the
+            # longest waiting first, a page's worth a tick (the rest wait for the feed or the
+            # next tick: a thousand new runs lagging do not cost a thousand reads at once).
+            missing.sort(key=lambda w: w.registered_at)
+            await self._get_each(missing[:PAGE_RUNS])
         await self._get_each(self._safety_net(watches))
 
     def _holding(self, watch: _Watch) -> bool:

@@ -313,3 +313,26 @@ def test_the_process_forgets_a_lag_after_an_hour(monkeypatch: pytest.MonkeyPatch
     assert observed_monitoring_lag() == 240.0
     now[0] += 2
     assert observed_monitoring_lag() == 0.0
+
+
+def test_new_runs_the_feed_does_not_show_yet_are_read_a_hundred_a_tick_oldest_first() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    run_ids = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(150)]
+    for run_id in run_ids:
+        adf.truth[run_id] = run(run_id, "Queued", 0)
+
+    async def two_ticks() -> list[int]:
+        poller = make_poller(clock, adf, safety_net_per_tick=0, deep_read_every=0)
+        for run_id in reversed(run_ids):  # the last id registered first
+            poller._add(run_id, 10, "nightly", start=False)
+            clock.advance(0.01)
+        got = []
+        for _ in range(2):
+            before = len(adf.got)
+            await poller.tick()
+            got.append(len(adf.got) - before)
+        return got
+
+    assert asyncio.run(two_ticks()) == [100, 50]
+    assert set(adf.got[:100]) == set(run_ids[50:])  # registered first, read first
