@@ -472,10 +472,9 @@ def search(
     horizon (concluding "no run" from no answer could start the pipeline twice).
     """
     horizon = attempt.window_end + timedelta(seconds=search_timeout)
-    started = clock()
+    give_up_at = clock() + search_timeout  # the local deadline, moved on by every answer
     seen: dict[str, PipelineRun] = {}
     last_error: AdfError | None = None
-    local_offset: timedelta | None = None
     while True:
         local_now = datetime.fromtimestamp(clock(), UTC)
         query = RunQuery(
@@ -483,7 +482,6 @@ def search(
             last_updated_before=max(local_now, horizon) + timedelta(days=1),
             filters=(RunFilter("PipelineName", "Equals", (attempt.pipeline_name,)),),
         )
-        azure_now: datetime | None = None
         try:
             changes = client.query_run_changes(query)
         except TRANSIENT_ERRORS as error:
@@ -492,31 +490,30 @@ def search(
                 "Could not list runs of %r (%s); trying again", attempt.pipeline_name, error
             )
         else:
-            if changes.server_time is not None:
-                local_offset = changes.server_time - local_now
-            azure_now = (
-                changes.server_time
-                if changes.server_time is not None
-                else local_now + (local_offset or timedelta())
-            )
             for run in changes.runs:
                 if attempt.judge(run)[0] is not Verdict.OTHER:
                     seen[run.run_id] = run
             if attempt.run_key and seen:
                 break
-            if azure_now >= horizon:
+            # Without a Date, the list's time is unknown: wait out the whole allowance.
+            behind = (
+                search_timeout
+                if changes.server_time is None
+                else (horizon - changes.server_time).total_seconds()
+            )
+            if behind <= 0:
                 break
-        waited = clock() - started
-        limit = search_timeout + max(0.0, (horizon - local_now).total_seconds())
-        if waited >= limit:
-            if azure_now is None:
+            give_up_at = max(give_up_at, clock() + behind)
+        left = give_up_at - clock()
+        if left <= 0:
+            if last_error is not None:
                 raise AdfReconcileError(
                     f"Could not look for the run of {attempt.describe()}: ADF's run list could "
                     f"not be read up to {horizon.isoformat(timespec='seconds')} (last error: "
                     f"{last_error}). Nothing was started."
                 )
             break
-        sleep(min(interval, max(limit - waited, 0.0)))
+        sleep(min(interval, left))
     return _verdicts(client, attempt, seen.values())
 
 

@@ -19,7 +19,7 @@ from airflow_adf_trigger.compat import (
     task_state_store,
 )
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.reconcile import DEFAULT_RUN_KEY_PARAMETER
+from airflow_adf_trigger.core.reconcile import DEFAULT_ACCEPT_MARGIN, DEFAULT_RUN_KEY_PARAMETER
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds
 from airflow_adf_trigger.lineage import AdfLineageMixin
@@ -141,6 +141,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         reconcile_unknown_outcome: bool = True,
         reconcile_search_timeout: float = 120.0,
         run_key_parameter: str | None = DEFAULT_RUN_KEY_PARAMETER,
+        reconcile_accept_margin: float = DEFAULT_ACCEPT_MARGIN,
         activity_outputs: Sequence[str] | None = None,
         activity_output_max_bytes: int = 16 * 1024,
         azure_data_factory_conn_id: str | None = None,
@@ -194,6 +195,9 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 f"give a pipeline parameter name (default {DEFAULT_RUN_KEY_PARAMETER!r}) or None",
             )
         self.run_key_parameter = run_key_parameter
+        self.reconcile_accept_margin = check_seconds(
+            "reconcile_accept_margin", reconcile_accept_margin, allow_zero=True
+        )
         self.run_id: str | None = None
         self._create_sent_at: datetime | None = None
         self._killed = False  # set by on_kill; a plain flag is safe in a signal handler
@@ -201,6 +205,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     def execute(self, context: Context) -> str | None:
         if self.wait_for_termination:
             self._checked_interval()  # a too-short interval fails before the run is started
+        self._check_request()
         if is_first_try_of_series(context, self.retries or 0):
             self._forget_earlier_series(context)
         self.execute_resumable(context)
@@ -255,10 +260,25 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
     # ------------------------------------------------------------ ResumableJobMixin
 
-    def submit_job(self, context: Context) -> str:
-        reference = self._checked_reference()  # before any request
+    def _check_request(self) -> None:
+        """Everything the create-run needs, checked locally before any request is sent."""
+        from airflow_adf_trigger.core.protocol import build_create_run
+
+        reference = self._checked_reference()
         self._checked_parameters()
-        client = self.hook.client  # settings are validated here, before any request
+        build_create_run(  # the settings, the pipeline name and the parameters
+            self.hook.client.settings,
+            self.pipeline_name,
+            self.parameters,
+            reference_pipeline_run_id=reference,
+            is_recovery=self.is_recovery,
+            start_activity_name=self.start_activity_name or None,
+            start_from_failure=self.start_from_failure,
+        )
+
+    def submit_job(self, context: Context) -> str:
+        reference = self._checked_reference()
+        client = self.hook.client
         store = task_state_store(context)
         if self.reconcile_unknown_outcome:
             adopted = self._reconcile(client, store, context)
@@ -289,7 +309,9 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             run_id = client.create_run(self.pipeline_name, parameters, **options)
         except AdfRunOutcomeUnknownError as unknown:
             if attempt is not None:
-                attempt = attempt.gave_up(unknown.gave_up_at.timestamp())
+                attempt = attempt.gave_up(
+                    unknown.gave_up_at.timestamp(), self.reconcile_accept_margin
+                )
                 store.set(ATTEMPT_KEY, attempt.to_json())
                 self.log.error(
                     "The create-run answer for pipeline %r was lost; if this task is retried, "
@@ -358,6 +380,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             run_key_parameter=self.run_key_parameter,
             run_key=key,
             excluded=self._runs_not_mine(store, context),
+            accept_margin=self.reconcile_accept_margin,
         )
         return attempt, parameters
 

@@ -37,7 +37,7 @@ def test_a_lost_answer_is_followed_by_a_retry_that_adopts_the_one_run(
     assert summary["status"] == "Succeeded"
     assert xcom_values(DAG_ID, dag_run.run_id)[("run", "run_id")] == summary["runId"]
     output = capfd.readouterr().out
-    assert "the retry will first look for a run started between" in output
+    assert "the retry will first look for pipeline 'copy_sales' (a run started between" in output
     assert (
         f"Found the run the earlier try started: pipeline 'copy_sales' run {summary['runId']}"
         in (output)

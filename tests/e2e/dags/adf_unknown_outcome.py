@@ -22,4 +22,5 @@ with DAG("e2e_create_run_answer_lost", schedule=None, start_date=datetime(2026, 
         retries=2,
         retry_delay=timedelta(seconds=0),
         reconcile_search_timeout=1,  # the emulator shows a new run at once
+        reconcile_accept_margin=1,  # and stamps it as it answers
     )
