@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -133,14 +134,9 @@ class VariableTaskStateStore:
     def for_context(cls, context: Context) -> VariableTaskStateStore:
         ti = context["ti"]
         dag_run = context.get("dag_run")
-        made = getattr(dag_run, "run_after", None) or getattr(dag_run, "logical_date", None)
-        return cls(
-            ti.dag_id,
-            ti.run_id,
-            ti.task_id,
-            getattr(ti, "map_index", -1),
-            made.isoformat() if hasattr(made, "isoformat") else None,
-        )
+        made: Any = getattr(dag_run, "run_after", None) or getattr(dag_run, "logical_date", None)
+        identity = made.isoformat() if isinstance(made, datetime) else None
+        return cls(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), identity)
 
     def __repr__(self) -> str:
         return f"VariableTaskStateStore({self.variable!r})"

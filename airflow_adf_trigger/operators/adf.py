@@ -224,11 +224,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         store = task_state_store(context)  # before 3.3, the Variable store is made here
         earlier = store.get(self.external_id_key)
         if store.get(ATTEMPT_KEY):
-            self.log.warning(
-                "This task was cleared after a try whose create-run got no answer; a run it "
-                "may have started is not looked for. Check ADF monitoring for pipeline %r.",
-                self.pipeline_name,
-            )
+            earlier = self._find_lost_run(store) or earlier
             store.delete(ATTEMPT_KEY)
         if not earlier:
             return
@@ -257,6 +253,42 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 earlier,
                 error,
             )
+
+    def _find_lost_run(self, store: Any) -> str | None:
+        """The cleared series' last create-run got no answer: its run, if it surely exists
+        (so that the clear cancels it too); otherwise a warning naming what was seen."""
+        from airflow_adf_trigger.core.errors import AdfError
+        from airflow_adf_trigger.core.reconcile import CreateAttempt, search
+
+        try:
+            attempt = CreateAttempt.from_json(store.get(ATTEMPT_KEY))
+            result = search(
+                self.hook.client,
+                attempt,
+                search_timeout=self.reconcile_search_timeout,
+                clock=self.hook.client.now,
+                sleep=self._sleep_unless_killed,
+            )
+        except (ValueError, AdfError) as error:
+            self.log.warning(
+                "This task was cleared after a try whose create-run got no answer, and its run "
+                "could not be looked for (%s). Check ADF monitoring for pipeline %r.",
+                error,
+                self.pipeline_name,
+            )
+            return None
+        if result.adopt is not None:
+            return result.adopt.run_id
+        for run, why in result.candidates():
+            self.log.warning(
+                "This task was cleared after a try whose create-run got no answer; run %s "
+                "(%s) may be the run it started and is left alone (%s): %s",
+                run.run_id,
+                run.status.value,
+                why,
+                self.hook.monitoring_url(run.run_id),
+            )
+        return None
 
     # ------------------------------------------------------------ ResumableJobMixin
 
@@ -768,11 +800,9 @@ def runs_followed_by_others(context: Context, own: str | None = None) -> list[st
     ti = context.get("ti")
     if dag is None or ti is None:
         return []
-    task_ids = [
-        task.task_id
-        for task in getattr(dag, "tasks", ())
-        if isinstance(task, AdfRunPipelineOperator)
-    ]
+    # Every task's: a mapped task is no AdfRunPipelineOperator instance in the DAG, and an id
+    # another kind of task pushed under the same key is never an ADF run of this pipeline.
+    task_ids = list(getattr(dag, "task_ids", None) or ())
     if not task_ids:
         return []
     try:
