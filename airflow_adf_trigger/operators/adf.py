@@ -442,12 +442,14 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 "start a new run."
             ) from None
         # Runs followed elsewhere since the record was written are not this attempt's either.
-        attempt = replace(
-            attempt,
-            excluded=tuple(
-                dict.fromkeys([*attempt.excluded, *self._runs_not_mine(store, context)])
-            ),
-        )
+        others = [*attempt.excluded, *self._runs_not_mine(store, context)]
+        attempt = replace(attempt, excluded=tuple(dict.fromkeys(others)))
+        if attempt.excluded:
+            self.log.info(
+                "Never adopted here (the reference run, earlier series' runs, runs other tasks "
+                "of this DAG run follow): %s",
+                ", ".join(attempt.excluded),
+            )
         self.log.info(
             "An earlier try of this task got no answer to its create-run; looking for %s, until "
             "ADF's run list is %g s past that window, before starting another",

@@ -104,3 +104,24 @@ def test_a_pipeline_declaring_the_run_key_is_found_by_it(
     assert f"this run carries the run key {key}" in output
     assert "(a run started between" in output and f"run key {key})" in output
     assert "Found the run the earlier try started" in output
+
+
+def test_a_mapped_sibling_never_takes_the_others_run(
+    behaviour_dag: Callable[[str], Any],
+    e2e_emulator: EmulatorServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    dag_id = "e2e_create_run_answer_lost_mapped"
+    # The first create-run goes through; the second is dropped (its outcome unknown).
+    e2e_emulator.add_fault(operation="create run", action="delay", delay_seconds=0, times=1)
+    e2e_emulator.add_fault(operation="create run", action="drop", times=1)
+    dag_run = behaviour_dag(dag_id).test()
+    tis = sorted(dag_run.get_task_instances(), key=lambda ti: ti.map_index)
+    assert [str(ti.state) for ti in tis] == ["success", "success"]
+    assert e2e_emulator.runs_created == 2
+    first, second = (summary["runId"] for summary in e2e_emulator.run_summaries())
+    output = capfd.readouterr().out
+    # The retry read the sibling's run from XCom and ruled it out by id.
+    assert "runs other tasks of this DAG run follow): " in output
+    assert first in output.split("runs other tasks of this DAG run follow): ", 1)[1]
+    assert f"Pipeline 'copy_sales' started: run id {second}" in output

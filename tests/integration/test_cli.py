@@ -1007,7 +1007,8 @@ def test_doctor_checks_a_factory_and_starts_nothing(
     before = conn.runs_created
     result = cli(capsys, "doctor", "--pipeline", "copy_sales")
     assert result.code == 0, result.err
-    for name in ("sign-in", "factory access", "pipeline", "query forms", "clock", "read budget"):
+    checks = ("sign-in", "factory access", "pipeline", "run key", "query forms", "clock")
+    for name in (*checks, "read budget"):
         assert re.search(rf"^OK +{name} ", result.out, re.MULTILINE), result.out
     assert result.out.rstrip().endswith("all checks passed")
     assert conn.runs_created == before

@@ -59,7 +59,12 @@ def test_the_window_is_on_the_emulators_clock(emulator: EmulatorServer) -> None:
     with client_for(emulator) as client:
         declaration = client.read_pipeline("copy_sales")
     assert declaration.clock is not None
-    assert declaration.parameter_types == {"region": "String", "date": "String"}
+    assert declaration.parameter_types == {
+        "region": "String",
+        "date": "String",
+        "airflow_run_key": "String",
+    }
+    assert declaration.declares_string("airflow_run_key")
 
 
 def test_the_run_of_a_lost_answer_is_found(emulator: EmulatorServer) -> None:
