@@ -286,6 +286,20 @@ def build_get_factory(settings: AdfSettings) -> HttpRequest:
     )
 
 
+def build_list_factories(settings: AdfSettings) -> HttpRequest:
+    """``GET`` the subscription's data factories (Factories_List): the check of a connection
+    that names no factory, as it needs only the subscription."""
+    subscription = quote(settings.subscription_id, safe="")
+    return HttpRequest(
+        method="GET",
+        url=f"{settings.cloud.management_endpoint}/subscriptions/{subscription}"
+        "/providers/Microsoft.DataFactory/factories",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="list the subscription's data factories",
+    )
+
+
 def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest:
     """``GET .../pipelines/{name}``: proves the pipeline is published, starts nothing."""
     pipeline = check_pipeline(pipeline_name)

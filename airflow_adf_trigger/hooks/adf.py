@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import BaseHook, read_connection_async
 from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import CONN_TYPE, settings_from_connection
+from airflow_adf_trigger.core.connection import CONN_TYPE, settings_for_task
 from airflow_adf_trigger.core.errors import AdfError
 from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
 from airflow_adf_trigger.core.outcome import RunOutcome
@@ -23,10 +23,12 @@ class AdfHook(BaseHook):
     """Talk to Azure Data Factory with the credentials of an ``adf`` connection.
 
     :param adf_conn_id: the connection (login = client id, password = client secret,
-        extras ``tenant_id``, ``subscription_id``, ``resource_group``, ``factory_name``).
-        A connection of the official provider's ``azure_data_factory`` type works too.
-    :param resource_group: use this resource group instead of the connection's.
-    :param factory_name: use this factory instead of the connection's.
+        extras ``tenant_id``, ``subscription_id``, and optionally ``resource_group``,
+        ``factory_name``). A connection of the official provider's ``azure_data_factory``
+        type works too.
+    :param resource_group: use this resource group instead of the connection's (needed when
+        the connection names none).
+    :param factory_name: use this factory instead of the connection's (likewise).
     :param sleep: how the client waits between checks and before retries (default
         ``time.sleep``); the operator passes one that a kill interrupts.
     """
@@ -55,7 +57,8 @@ class AdfHook(BaseHook):
 
     @cached_property
     def settings(self) -> AdfSettings:
-        """The connection, validated; raises before any request when a field is wrong."""
+        """The connection with this hook's resource group and factory merged in, validated
+        together; raises before any request when a field is wrong or missing."""
         conn = self.get_connection(self.adf_conn_id)
         return self._settings(conn.login, conn.password, conn.extra_dejson)
 
@@ -63,10 +66,22 @@ class AdfHook(BaseHook):
         """The same, read without blocking the triggerer's event loop."""
         return self._settings(*await read_connection_async(self, self.adf_conn_id))
 
-    def _settings(self, login: str | None, password: str | None, extra: dict) -> AdfSettings:  # type: ignore[type-arg]
-        settings = settings_from_connection(login, password, extra)
-        return settings.with_factory(
-            resource_group=self.resource_group, factory_name=self.factory_name
+    def _settings(
+        self,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+        *,
+        require_factory: bool = True,
+    ) -> AdfSettings:
+        return settings_for_task(
+            login,
+            password,
+            extra,
+            resource_group=self.resource_group,
+            factory_name=self.factory_name,
+            conn_id=self.adf_conn_id,
+            require_factory=require_factory,
         )
 
     @cached_property
@@ -102,15 +117,26 @@ class AdfHook(BaseHook):
         return RunOutcome.of_run(run, failures, run_page_url=self.monitoring_url(run.run_id))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Sign in and read the factory: the UI's Test button (the doctor's cheap checks)."""
+        """The UI's Test button (the doctor's cheap checks): sign in and read the factory; for
+        a connection that leaves the factory to its tasks, sign in and check the subscription."""
         from airflow_adf_trigger.core.doctor import diagnose
 
         try:
-            report = diagnose(self.settings, client=self.client, quick=True)
+            conn = self.get_connection(self.adf_conn_id)
+            settings = self._settings(
+                conn.login, conn.password, conn.extra_dejson, require_factory=False
+            )
+            client = self.client if settings.factory_ref else None
+            report = diagnose(settings, client=client, quick=True)
         except (AdfError, ValueError) as error:  # settings that cannot be read
             return False, str(error)
         failed = [check for check in report.checks if check.status == "fail"]
         if failed:
             return False, failed[0].detail
-        factory = self.settings.factory.factory_name
-        return True, f"Signed in and found data factory {factory!r}."
+        if settings.factory_ref is None:
+            found = "; ".join(c.detail for c in report.checks if c.name == "subscription")
+            return True, (
+                f"Signed in; {found}. This connection names no data factory: each task "
+                "chooses it (factory_name and resource_group, or resource_group_name)."
+            )
+        return True, f"Signed in and found data factory {settings.factory.factory_name!r}."
