@@ -138,6 +138,7 @@ def settings_for_task(
     factory_name: str | None = None,
     conn_id: str | None = None,
     require_factory: bool = True,
+    given_by: str = "the task",
 ) -> AdfSettings:
     """A task's settings: its connection with the task's resource group and factory merged in
     (the task's win), validated together, so a connection may hold only the credentials and
@@ -151,6 +152,8 @@ def settings_for_task(
     :param factory_name: the task's factory name, if it gives one.
     :param conn_id: the connection's id, to name it in errors.
     :param require_factory: ``False`` for credential-only settings (the Test button).
+    :param given_by: what gives ``resource_group`` / ``factory_name``, to name it in errors
+        (``the task``, ``the hook or the call``).
     :raises AdfConfigurationError: a field is missing or malformed; a missing resource group
         or factory name is named with both places it can be set. No request was sent.
     """
@@ -163,15 +166,18 @@ def settings_for_task(
             key for key in ("resource_group", "factory_name") if extra_value(merged, key) is None
         ]
         if missing:
-            raise missing_factory_error(missing, conn_id)
+            raise missing_factory_error(missing, conn_id, given_by)
     return settings_from_connection(login, password, merged, require_factory=require_factory)
 
 
-def missing_factory_error(missing: list[str], conn_id: str | None = None) -> AdfConfigurationError:
+def missing_factory_error(
+    missing: list[str], conn_id: str | None = None, given_by: str = "the task"
+) -> AdfConfigurationError:
     """The error of a task whose factory is named neither by the task nor by its connection.
 
     :param missing: ``resource_group`` and/or ``factory_name``.
     :param conn_id: the connection's id, to name it.
+    :param given_by: what could have given them (``the task``: ``default_args`` work too).
     """
     task_args = {
         "resource_group": "resource_group= (or resource_group_name=, the official name)",
@@ -185,8 +191,9 @@ def missing_factory_error(missing: list[str], conn_id: str | None = None) -> Adf
     return AdfConfigurationError(
         missing[0],
         "is missing" if len(missing) == 1 else f"is missing, and so is {', '.join(missing[1:])}",
-        f"set {'it' if len(missing) == 1 else 'them'} on the task "
-        f"({' and '.join(task_args[key] for key in missing)}; default_args work too) or in the "
+        f"set {'it' if len(missing) == 1 else 'them'} on {given_by} "
+        f"({' and '.join(task_args[key] for key in missing)}"
+        f"{'; default_args work too' if given_by == 'the task' else ''}) or in the "
         f"extras of {connection} ({' and '.join(conn_keys[key] for key in missing)})",
     )
 
