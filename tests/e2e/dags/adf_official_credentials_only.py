@@ -10,8 +10,12 @@ from datetime import datetime
 from typing import cast
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Label, XComArg
+from airflow.sdk import DAG, Label, XComArg, task
 
+from airflow_adf_trigger.hooks.adf import (
+    AzureDataFactoryHook,
+    AzureDataFactoryPipelineRunStatus,
+)
 from airflow_adf_trigger.operators.adf import (
     AdfRunPipelineOperator as AzureDataFactoryRunPipelineOperator,
 )
@@ -77,6 +81,20 @@ with DAG(
         check_interval=1,
     )
 
+    @task
+    def run_with_the_hook() -> str:
+        """A Python task calling the hook, as teams write around the operator."""
+        hook = AzureDataFactoryHook(azure_data_factory_conn_id="adf_credentials_only")
+        factory = {"resource_group_name": "rg-analytics", "factory_name": "adf-demo"}
+        run = hook.run_pipeline(PIPELINE, **factory, parameters={"myParam": "value"})
+        succeeded = hook.wait_for_pipeline_run_status(
+            run.run_id, AzureDataFactoryPipelineRunStatus.SUCCEEDED, **factory, check_interval=1
+        )
+        if not succeeded:
+            raise RuntimeError(f"pipeline run {run.run_id} did not succeed")
+        return hook.get_pipeline_run_status(run.run_id, **factory)
+
+    begin >> run_with_the_hook() >> end
     begin >> Label("No async wait") >> run_pipeline1
     begin >> Label("Do async wait with sensor") >> run_pipeline2
     begin >> Label("Do async wait with deferrable operator") >> run_pipeline3

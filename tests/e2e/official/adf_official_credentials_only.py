@@ -11,6 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
+from airflow.providers.microsoft.azure.hooks.data_factory import (
+    AzureDataFactoryHook,
+    AzureDataFactoryPipelineRunStatus,
+)
 from airflow.providers.microsoft.azure.operators.data_factory import (
     AzureDataFactoryRunPipelineOperator,
 )
@@ -18,7 +22,7 @@ from airflow.providers.microsoft.azure.sensors.data_factory import (
     AzureDataFactoryPipelineRunStatusSensor,
 )
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Label, XComArg
+from airflow.sdk import DAG, Label, XComArg, task
 
 PIPELINE = "copy_sales"
 
@@ -78,6 +82,20 @@ with DAG(
         check_interval=1,
     )
 
+    @task
+    def run_with_the_hook() -> str:
+        """A Python task calling the hook, as teams write around the operator."""
+        hook = AzureDataFactoryHook(azure_data_factory_conn_id="adf_credentials_only")
+        factory = {"resource_group_name": "rg-analytics", "factory_name": "adf-demo"}
+        run = hook.run_pipeline(PIPELINE, **factory, parameters={"myParam": "value"})
+        succeeded = hook.wait_for_pipeline_run_status(
+            run.run_id, AzureDataFactoryPipelineRunStatus.SUCCEEDED, **factory, check_interval=1
+        )
+        if not succeeded:
+            raise RuntimeError(f"pipeline run {run.run_id} did not succeed")
+        return hook.get_pipeline_run_status(run.run_id, **factory)
+
+    begin >> run_with_the_hook() >> end
     begin >> Label("No async wait") >> run_pipeline1
     begin >> Label("Do async wait with sensor") >> run_pipeline2
     begin >> Label("Do async wait with deferrable operator") >> run_pipeline3
