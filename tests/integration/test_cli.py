@@ -1032,3 +1032,42 @@ def test_doctor_run_starts_one_run(
     assert result.code == 0, result.err
     assert conn.runs_created == before + 1
     assert re.search(r"^OK +run +started run [0-9a-f-]{36} of 'copy_sales'", result.out, re.M)
+
+
+def test_a_credential_only_connection_takes_the_factory_from_flags_or_variables(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    official = {
+        "conn_type": "azure_data_factory",
+        "login": CLIENT_ID,
+        "password": SECRET,
+        "extra": {
+            "tenantId": TENANT,
+            "subscriptionId": SUBSCRIPTION,
+            "authority_host": server.url,
+            "management_endpoint": server.url,
+        },
+    }
+    monkeypatch.setenv("ADF_CONNECTION_URI", json.dumps(official))
+    missing = cli(capsys, "run", "copy_sales")
+    assert missing.code == 2
+    assert "resource_group (--resource-group or $ADF_RESOURCE_GROUP)" in missing.err
+    assert "factory_name (--factory-name or $ADF_FACTORY_NAME)" in missing.err
+    flags = cli(
+        capsys,
+        "run",
+        "copy_sales",
+        "--resource-group",
+        "rg-analytics",
+        "--factory-name",
+        "adf-demo",
+    )
+    assert flags.code == 0, flags.err
+    monkeypatch.setenv("ADF_RESOURCE_GROUP", "rg-analytics")
+    monkeypatch.setenv("ADF_FACTORY_NAME", "adf-demo")
+    variables = cli(capsys, "run", "copy_sales")
+    assert variables.code == 0, variables.err
+    assert {summary_of(server, r.out.strip())["pipelineName"] for r in (flags, variables)} == {
+        "copy_sales"
+    }
+    assert SECRET not in missing.err + flags.err + variables.err
