@@ -32,6 +32,8 @@ __all__ = [
 
 _SETTING_KEYS = (
     "identity",
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
     "retry_max_attempts",
     "retry_max_seconds",
     "tenant_id",

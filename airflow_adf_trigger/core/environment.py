@@ -79,10 +79,16 @@ CONNECTION_URI_VARIABLE = "ADF_CONNECTION_URI"
 """Every setting at once, as an Airflow connection URI or its JSON form."""
 
 REQUIRED_SETTINGS = ("tenant_id", "subscription_id", "resource_group", "factory_name")
-"""Needed always; ``client_id`` and ``client_secret`` too unless an ``identity`` is given."""
+"""Needed always, except ``tenant_id`` with an ``identity``; ``client_id`` and
+``client_secret`` too unless an ``identity`` is given."""
 
 _CREDENTIAL_KEYS = ("client_secret", "identity")
-_CONNECTION_KEYS = (*SETTING_VARIABLES, "identity")
+_CONNECTION_KEYS = (
+    *SETTING_VARIABLES,
+    "identity",
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
+)
 
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
@@ -154,6 +160,8 @@ def missing_settings(merged: Mapping[str, Sourced]) -> list[str]:
     required = list(REQUIRED_SETTINGS)
     if "identity" not in merged:
         required[1:1] = ["client_id", "client_secret"]
+    else:  # azure-identity finds the tenant itself
+        required.remove("tenant_id")
     return [key for key in required if key not in merged]
 
 

@@ -113,6 +113,8 @@ def build_token_request(settings: AdfSettings) -> HttpRequest:
         raise AdfConfigurationError(
             "client_secret", "is missing", "set the client id and secret value of the app"
         )
+    if settings.tenant_id is None:  # AdfSettings.create requires it with a secret
+        raise AdfConfigurationError("tenant_id", "is missing", "set the Directory (tenant) ID")
     tenant = quote(settings.tenant_id, safe="")
     form = {
         "grant_type": "client_credentials",

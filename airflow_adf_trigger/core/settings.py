@@ -12,6 +12,7 @@ from airflow_adf_trigger.core.clouds import PUBLIC, Cloud, resolve_cloud
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.validation import (
     check_factory,
+    check_guid,
     check_resource_group,
     check_subscription,
     check_tenant,
@@ -133,7 +134,8 @@ class FactoryRef:
 class AdfSettings:
     """Everything an :class:`~airflow_adf_trigger.core.client.AdfClient` needs."""
 
-    tenant_id: str
+    tenant_id: str | None
+    """``None`` only without a client secret: azure-identity then finds the tenant itself."""
     client_id: str | None
     client_secret: Secret | None = field(repr=False)
     """``None``: sign in with the azure-identity credential named by ``identity``."""
@@ -147,6 +149,10 @@ class AdfSettings:
     retry: RetryPolicy = RetryPolicy()
     identity: str | None = None
     """One of :data:`IDENTITY_KINDS` when there is no client secret."""
+    managed_identity_client_id: str | None = None
+    """A user-assigned managed identity's client id (the official connection's extra)."""
+    workload_identity_tenant_id: str | None = None
+    """The tenant of a workload identity, when not ``tenant_id`` (the official extra)."""
 
     @property
     def factory(self) -> FactoryRef:
@@ -187,6 +193,8 @@ class AdfSettings:
         retry_max_attempts: object = None,
         retry_max_seconds: object = None,
         identity: str | None = None,
+        managed_identity_client_id: str | None = None,
+        workload_identity_tenant_id: str | None = None,
         require_factory: bool = True,
     ) -> AdfSettings:
         """Validate raw values (from a connection, the environment or flags) into settings.
@@ -194,7 +202,8 @@ class AdfSettings:
         Without a client secret, an azure-identity credential signs in: ``identity`` names
         which (default: ``DefaultAzureCredential``).
 
-        :param tenant_id: the directory (tenant) id: a GUID or a domain.
+        :param tenant_id: the directory (tenant) id: a GUID or a domain; optional without a
+            client secret (azure-identity finds it).
         :param client_id: the application (client) id; optional with an ``identity``.
         :param client_secret: the client secret's *value*; ``None`` signs in with ``identity``.
         :param subscription_id: the subscription (GUID) that holds the factory.
@@ -210,6 +219,10 @@ class AdfSettings:
         :param retry_max_seconds: the time budget of one request's retries (120).
         :param identity: the azure-identity credential to sign in with when there is no
             secret: one of :data:`IDENTITY_KINDS`.
+        :param managed_identity_client_id: without a secret, the client id of a
+            user-assigned managed identity (instead of ``client_id``).
+        :param workload_identity_tenant_id: without a secret, the workload identity's tenant
+            (instead of ``tenant_id``).
         :param require_factory: ``False`` accepts settings without a resource group or factory
             name (credentials and subscription only: sign-in and subscription checks); the
             names given are still validated.
@@ -250,7 +263,7 @@ class AdfSettings:
             raise AdfConfigurationError(
                 "request_timeout", f"{request_timeout!r} is not positive", "use seconds > 0"
             )
-        tenant = check_tenant(tenant_id)
+        tenant = check_tenant(tenant_id) if secret is not None or _given(tenant_id) else None
         client = (
             require(
                 "client_id", client_id, "set the Application (client) ID of the app registration"
@@ -280,6 +293,18 @@ class AdfSettings:
             request_timeout=timeout,
             retry=RetryPolicy.create(retry_max_attempts, retry_max_seconds),
             identity=kind,
+            managed_identity_client_id=check_guid(
+                "managed_identity_client_id",
+                managed_identity_client_id,
+                "give the managed identity's client id (a GUID), or leave it empty",
+            )
+            if _given(managed_identity_client_id)
+            else None,
+            workload_identity_tenant_id=check_tenant(
+                workload_identity_tenant_id, "workload_identity_tenant_id"
+            )
+            if _given(workload_identity_tenant_id)
+            else None,
         )
 
     def with_factory(
