@@ -165,20 +165,22 @@ def missing_settings(merged: Mapping[str, Sourced]) -> list[str]:
     return [key for key in required if key not in merged]
 
 
-def build_settings(merged: Mapping[str, Sourced]) -> AdfSettings:
+def build_settings(merged: Mapping[str, Sourced], *, require_factory: bool = True) -> AdfSettings:
     """Validate merged settings into :class:`AdfSettings`; an error names the bad value's source.
 
     :param merged: setting -> value, e.g. from :func:`merge_layers`; setting names are those
         of :data:`SETTING_VARIABLES`, plus ``identity``.
     :raises AdfConfigurationError: a value is missing or malformed, e.g.
         ``request_timeout: '0' is not above 0; ... (given by ADF_REQUEST_TIMEOUT)``.
+    :param require_factory: ``False`` accepts settings without resource group and factory name
+        (sign-in and subscription checks only).
     """
     try:
         values = {key: sourced.value for key, sourced in merged.items()}
         values.update(check_request_numbers(values))
         login = values.pop("client_id", None)
         password = values.pop("client_secret", None)
-        return settings_from_connection(login, password, values)
+        return settings_from_connection(login, password, values, require_factory=require_factory)
     except AdfConfigurationError as error:
         raise _given_by(error, merged.get(error.field)) from None
 
