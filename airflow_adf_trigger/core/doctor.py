@@ -20,6 +20,7 @@ from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import AdfError, AdfRequestError
 from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
 from airflow_adf_trigger.core.protocol import HttpResponse
+from airflow_adf_trigger.core.reconcile import DEFAULT_RUN_KEY_PARAMETER, PipelineDeclaration
 from airflow_adf_trigger.core.settings import AdfSettings
 
 Status = Literal["ok", "warn", "fail", "skipped"]
@@ -221,6 +222,26 @@ class _Doctor:
             pipeline=name,
             parameters=parameters,
         )
+        declaration = PipelineDeclaration.from_json(name, body, None)
+        if declaration.declares_string(DEFAULT_RUN_KEY_PARAMETER):
+            self.add(
+                "run key",
+                "ok",
+                f"pipeline {name!r} declares the string parameter "
+                f"{DEFAULT_RUN_KEY_PARAMETER!r}: a retry after a lost create-run answer knows "
+                "its run by the key the operator sends in it",
+                pipeline=name,
+            )
+        else:
+            self.add(
+                "run key",
+                "warn",
+                f"pipeline {name!r} does not declare the string parameter "
+                f"{DEFAULT_RUN_KEY_PARAMETER!r}: after a lost create-run answer, a retry tells "
+                "its run from a stranger's by parameters and time only, and fails safe when it "
+                "cannot. Add the parameter (type String, no default needed) to the pipeline",
+                pipeline=name,
+            )
 
     def query_forms(self, pipeline: str | None) -> None:
         """The forms the shared poller may send, each asked once over the last five minutes."""

@@ -60,6 +60,10 @@ class ClientBase:
             f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
         )
 
+    def now(self) -> float:
+        """This client's clock (the one its answers are timed with)."""
+        return self._clock()
+
     @property
     def uses_secret(self) -> bool:
         """Whether tokens come from the client secret (else from azure-identity)."""

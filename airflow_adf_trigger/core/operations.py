@@ -34,6 +34,7 @@ from airflow_adf_trigger.core.models import (
     RunStatus,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
+from airflow_adf_trigger.core.reconcile import PipelineDeclaration, ServerClock
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 
@@ -69,6 +70,19 @@ def get_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[dict[str, An
     """The pipeline's ARM resource (its activities and declared parameters)."""
     response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
     return protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
+
+
+def read_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[PipelineDeclaration]:
+    """The pipeline's declared parameters and defaults, and Azure's clock on the answer.
+
+    Read just before a create-run: the answer's ``Date`` places the create-run's window on
+    Azure's clock (see :mod:`~airflow_adf_trigger.core.reconcile`).
+    """
+    response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
+    body = protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
+    date = protocol.server_time(response)
+    clock = None if date is None else ServerClock(date, response.sent_at, response.received_at)
+    return PipelineDeclaration.from_json(pipeline_name, body, clock)
 
 
 def create_run(

@@ -323,6 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """``Date`` on the emulator's own clock, the one its runs are stamped with (Azure's
+        answers carry the time of the clock that stamps its runs; RFC 9110 section 6.6.1)."""
+        if timestamp is None:  # the clock and its origin need no lock
+            timestamp = self.state.wall(self.state.clock()).timestamp()
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
