@@ -6,6 +6,7 @@ The emulator runs on a clock the hook's own sleep moves: a wait takes no real ti
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -163,3 +164,19 @@ def test_an_unknown_run_option_is_refused_before_any_request(
 def test_the_official_name_keeps_the_official_default_connection() -> None:
     assert AzureDataFactoryHook().conn_id == "azure_data_factory_default"
     assert "secret" not in repr(AzureDataFactoryHook(CONN_ID)).lower()
+
+
+def test_refresh_conn_reads_the_connection_again(
+    hook: AzureDataFactoryHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = AzureDataFactoryHook(CONN_ID, resource_group="rg-analytics", factory_name="adf-demo")
+    first = named.get_conn()
+    assert named.get_conn() is first
+    variable = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+    changed = json.loads(os.environ[variable])
+    changed["password"] = "rotated-secret"
+    monkeypatch.setenv(variable, json.dumps(changed))
+    fresh = named.refresh_conn()
+    assert fresh is not first
+    assert fresh.settings.client_secret is not None
+    assert fresh.settings.client_secret.reveal() == "rotated-secret"
