@@ -134,13 +134,16 @@ class AdfHook(BaseHook):
         extra: Mapping[str, Any],
         *,
         require_factory: bool = True,
+        resource_group: str | None = None,
+        factory_name: str | None = None,
     ) -> AdfSettings:
+        """The connection with the factory merged in: a call's names, else this hook's."""
         return settings_for_task(
             login,
             password,
             extra,
-            resource_group=self.resource_group,
-            factory_name=self.factory_name,
+            resource_group=resource_group or self.resource_group,
+            factory_name=factory_name or self.factory_name,
             conn_id=self.adf_conn_id,
             require_factory=require_factory,
             given_by=self._factory_given_by,
@@ -221,14 +224,12 @@ class AdfHook(BaseHook):
         if not resource_group_name and not factory_name:
             return self.client
         conn = self.get_connection(self.adf_conn_id)
-        settings = settings_for_task(
+        settings = self._settings(
             conn.login,
             conn.password,
             conn.extra_dejson,
-            resource_group=resource_group_name or self.resource_group,
-            factory_name=factory_name or self.factory_name,
-            conn_id=self.adf_conn_id,
-            given_by=self._factory_given_by,
+            resource_group=resource_group_name,
+            factory_name=factory_name,
         )
         key = (settings.factory.resource_group, settings.factory.factory_name)
         if key not in self._clients:
