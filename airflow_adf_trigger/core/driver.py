@@ -53,8 +53,10 @@ class ClientBase:
         self._credential = credential
 
     def __repr__(self) -> str:
+        ref = self.settings.factory_ref
+        where = ref.resource_id if ref else f"/subscriptions/{self.settings.subscription_id}"
         return (
-            f"{type(self).__name__}(factory={self.settings.factory.resource_id!r}, "
+            f"{type(self).__name__}(factory={where!r}, "
             f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
         )
 

@@ -1033,3 +1033,70 @@ def test_doctor_run_starts_one_run(
     assert result.code == 0, result.err
     assert conn.runs_created == before + 1
     assert re.search(r"^OK +run +started run [0-9a-f-]{36} of 'copy_sales'", result.out, re.M)
+
+
+def credentials_only(server: EmulatorServer, subscription: str = SUBSCRIPTION) -> str:
+    """An official-format connection (JSON) holding only the credentials and subscription."""
+    return json.dumps(
+        {
+            "conn_type": "azure_data_factory",
+            "login": CLIENT_ID,
+            "password": SECRET,
+            "extra": {
+                "tenantId": TENANT,
+                "subscriptionId": subscription,
+                "authority_host": server.url,
+                "management_endpoint": server.url,
+            },
+        }
+    )
+
+
+def test_a_credential_only_connection_takes_the_factory_from_flags_or_variables(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server))
+    missing = cli(capsys, "run", "copy_sales")
+    assert missing.code == 2
+    assert "resource_group (--resource-group or $ADF_RESOURCE_GROUP)" in missing.err
+    assert "factory_name (--factory-name or $ADF_FACTORY_NAME)" in missing.err
+    flags = cli(
+        capsys,
+        "run",
+        "copy_sales",
+        "--resource-group",
+        "rg-analytics",
+        "--factory-name",
+        "adf-demo",
+    )
+    assert flags.code == 0, flags.err
+    monkeypatch.setenv("ADF_RESOURCE_GROUP", "rg-analytics")
+    monkeypatch.setenv("ADF_FACTORY_NAME", "adf-demo")
+    variables = cli(capsys, "run", "copy_sales")
+    assert variables.code == 0, variables.err
+    assert {summary_of(server, r.out.strip())["pipelineName"] for r in (flags, variables)} == {
+        "copy_sales"
+    }
+    assert SECRET not in missing.err + flags.err + variables.err
+
+
+def test_doctor_on_a_credential_only_connection_checks_sign_in_and_the_subscription(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server))
+    result = cli(capsys, "doctor", "--json")
+    assert result.code == 0, result.err
+    checks = {c["name"]: c["status"] for c in json.loads(result.out)["checks"]}
+    # The emulator does not serve Factories_List: the subscription is not confirmed.
+    assert checks == {"sign-in": "ok", "subscription": "warn"}
+    needs_factory = cli(capsys, "doctor", "--pipeline", "copy_sales")
+    assert needs_factory.code == 2
+    assert "--pipeline needs the data factory: give --resource-group and --factory-name" in (
+        needs_factory.err
+    )
+    other = "00000000-0000-0000-0000-000000000000"
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server, other))
+    unknown = cli(capsys, "doctor")
+    assert unknown.code == 3
+    assert f"Subscription {other} was not found" in unknown.out
+    assert SECRET not in result.out + needs_factory.err + unknown.out + unknown.err
