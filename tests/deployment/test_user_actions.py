@@ -228,9 +228,7 @@ def test_a_clear_after_a_lost_create_run_answer_cancels_that_run_and_starts_one(
     assert lost["status"] in ("Queued", "InProgress")
 
     airflow.clear(dag_id, run_id, "wait")
-    airflow.wait_for_task_state(
-        dag_id, run_id, "wait", ("success",), try_number=2, timeout=120
-    )
+    airflow.wait_for_task_state(dag_id, run_id, "wait", ("success",), try_number=2, timeout=120)
     cancelled = wait_for_adf_status(deployment_emulator, run_id, lost["runId"], ENDED)
     assert cancelled["cancelled_recursive"] is True
     runs = runs_of(deployment_emulator, run_id)
