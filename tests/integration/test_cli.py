@@ -27,6 +27,7 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states, summary_of
 from tests.faults.proxy import FaultProxy, ProxyFault
+from tests.fresh import fresh_python, loaded_by
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
 pytestmark = pytest.mark.integration
@@ -918,12 +919,6 @@ def test_the_console_script_runs_a_pipeline(succeeded_run: str, server: Emulator
 
 def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: str) -> None:
     code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'airflow' or name.startswith('airflow.'):\n"
-        "            raise ImportError('airflow is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
         "from airflow_adf_trigger.cli import main\n"
         "try:\n"
         "    main(['--help'])\n"
@@ -933,12 +928,10 @@ def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: st
         "assert not any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules)\n"
         "sys.exit(code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    result = fresh_python(
+        code,
+        without_airflow=True,
         env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "usage: adf-trigger" in result.stdout
@@ -946,16 +939,8 @@ def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: st
 
 
 def test_help_is_cheap_to_import() -> None:
-    code = (
-        "import sys\n"
-        "from airflow_adf_trigger.cli import main\n"
-        "main(['--help'])\n"
-        "heavy = ('requests', 'airflow_adf_trigger.core')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    statements = ["from airflow_adf_trigger.cli import main", "main(['--help'])"]
+    assert loaded_by(statements, ("requests", "airflow_adf_trigger.core")) == []
 
 
 def test_a_reader_that_goes_away_stops_it_quietly(frozen: EmulatorServer) -> None:

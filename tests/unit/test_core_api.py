@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import airflow_adf_trigger.core as core
+from tests.fresh import loaded_by
 
 
 def type_checking_imports() -> dict[str, str]:
@@ -51,15 +50,11 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 def test_a_light_name_loads_no_http_client() -> None:
     """A DAG file may import RunStatus or an error from the core at every parse."""
-    code = (
-        "import sys\n"
-        "import airflow_adf_trigger.core.form\n"
-        "from airflow_adf_trigger.core import AdfError, RunStatus, PipelineRun\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('requests', 'httpx', 'azure'))))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    statements = [
+        "import airflow_adf_trigger.core.form",
+        "from airflow_adf_trigger.core import AdfError, RunStatus, PipelineRun",
+    ]
+    assert loaded_by(statements, ("requests", "httpx", "azure")) == []
 
 
 def test_every_public_name_has_a_docstring() -> None:
