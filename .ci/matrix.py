@@ -56,6 +56,7 @@ CELL_TESTS = (
     "tests/unit/test_provider.py",
     "tests/unit/test_compat.py",
     "tests/unit/test_operator_reconcile.py",
+    "tests/adversary/test_matrix.py",
     "tests/unit/test_sensor_outage_and_arguments.py",
     "tests/unit/test_trigger_outage_and_arguments.py",
     "tests/integration/test_hook_against_emulator.py",

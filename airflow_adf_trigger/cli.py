@@ -289,8 +289,9 @@ def resolve_settings(
     merged = merge_layers(layers)
     if "client_secret" in merged:
         console.hide(merged["client_secret"].value)
-    _check_missing(merged)
-    return build_settings(merged)
+    factory_optional = bool(getattr(args, "factory_optional", False))
+    _check_missing(merged, factory_optional=factory_optional)
+    return build_settings(merged, require_factory=not factory_optional)
 
 
 def resolve_wait_options(
@@ -314,10 +315,12 @@ def resolve_wait_options(
     return WaitOptions.from_sources(given, local=local)
 
 
-def _check_missing(merged: Mapping[str, Sourced]) -> None:
+def _check_missing(merged: Mapping[str, Sourced], *, factory_optional: bool = False) -> None:
     from airflow_adf_trigger.core.environment import SETTING_VARIABLES, missing_settings
 
     missing = missing_settings(merged)
+    if factory_optional:
+        missing = [key for key in missing if key not in ("resource_group", "factory_name")]
     if not missing:
         return
     hints = [
@@ -639,6 +642,12 @@ def command_doctor(args: argparse.Namespace, settings: AdfSettings, console: Con
     """Check a factory without changing it (unless --run): exit 0, or 3 if a check failed."""
     from airflow_adf_trigger.core.doctor import diagnose
 
+    if settings.factory_ref is None and (args.pipeline or args.run):
+        flag = "--pipeline" if args.pipeline else "--run"
+        raise CliError(
+            f"{flag} needs the data factory: give --resource-group and --factory-name (or "
+            "$ADF_RESOURCE_GROUP and $ADF_FACTORY_NAME, or the connection's extras)"
+        )
     report = diagnose(
         settings, pipeline=args.pipeline, run_pipeline=args.run, lag_wait=args.lag_wait
     )
@@ -895,7 +904,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = command(
         "doctor",
         "check sign-in, access, a pipeline, query forms, clock skew, read budget and latency; "
-        "starts nothing unless --run",
+        "starts nothing unless --run; without a factory, sign-in and the subscription",
         command_doctor,
     )
     doctor.add_argument("--pipeline", metavar="NAME", help="also check that this pipeline exists")
@@ -914,6 +923,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_json_option(doctor)
     _add_settings_options(doctor, top_level=False)
+    # Without a factory, the doctor checks sign-in and the subscription (a connection that
+    # leaves the factory to each task).
+    doctor.set_defaults(factory_optional=True)
     return parser
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -110,9 +111,19 @@ class VariableTaskStateStore:
     description say which task instance it belongs to.
     """
 
-    def __init__(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> None:
+    def __init__(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        map_index: int = -1,
+        dag_run_identity: str | None = None,
+    ) -> None:
         self.scope = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id}
         self.map_index = -1 if map_index is None else int(map_index)
+        self.dag_run_identity = dag_run_identity
+        """When the DAG run was made (``run_after``): a DAG run deleted and made again under
+        the same run id has another, and never inherits what the first one left."""
         import hashlib
 
         identity = json.dumps([dag_id, run_id, task_id, self.map_index])
@@ -122,7 +133,10 @@ class VariableTaskStateStore:
     @classmethod
     def for_context(cls, context: Context) -> VariableTaskStateStore:
         ti = context["ti"]
-        return cls(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
+        dag_run = context.get("dag_run")
+        made: Any = getattr(dag_run, "run_after", None) or getattr(dag_run, "logical_date", None)
+        identity = made.isoformat() if isinstance(made, datetime) else None
+        return cls(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), identity)
 
     def __repr__(self) -> str:
         return f"VariableTaskStateStore({self.variable!r})"
@@ -158,9 +172,20 @@ class VariableTaskStateStore:
         if not raw:
             return {}
         try:
-            values = json.loads(raw)["values"]
+            body = json.loads(raw)
+            values = body["values"]
         except (ValueError, KeyError, TypeError):
             log.warning("Ignoring the unreadable task state in Variable %s", self.variable)
+            return {}
+        left_by = body.get("dag_run_identity") if isinstance(body, dict) else None
+        if self.dag_run_identity and left_by and left_by != self.dag_run_identity:
+            log.warning(
+                "Ignoring Variable %s: it was left by an earlier DAG run with the same run id "
+                "(made %s; this one was made %s)",
+                self.variable,
+                left_by,
+                self.dag_run_identity,
+            )
             return {}
         return dict(values) if isinstance(values, dict) else {}
 
@@ -171,7 +196,12 @@ class VariableTaskStateStore:
         if not values:
             Variable.delete(self.variable)
             return
-        body = {**self.scope, "map_index": self.map_index, "values": values}
+        body = {
+            **self.scope,
+            "map_index": self.map_index,
+            "dag_run_identity": self.dag_run_identity,
+            "values": values,
+        }
         Variable.set(
             self.variable,
             json.dumps(body, sort_keys=True),

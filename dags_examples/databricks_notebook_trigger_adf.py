@@ -38,17 +38,15 @@ import os
 import time
 
 from airflow_adf_trigger.core import (
-    ENVIRONMENT,
     AdfClient,
     AdfError,
     AdfPipelineRunError,
     PipelineRun,
-    Sourced,
     WaitOptions,
-    build_settings,
     settings_from_environment,
     wait_options_from_environment,
 )
+from airflow_adf_trigger.core.environment import ENVIRONMENT, Sourced, build_settings
 
 # Where the client secret lives on Databricks: create it once with
 #   databricks secrets create-scope adf

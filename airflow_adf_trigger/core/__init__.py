@@ -2,44 +2,78 @@
 
 Nothing below this package imports Airflow, so it can be used from a shell or a notebook.
 
-The public API is listed once, in ``__init__.pyi`` beside this file: type checkers read it as
-this package's interface, and this module reads it (on the first name asked for) to load each
-name from its home module only then. So importing one light module (``models``, ``errors``,
-``form``) does not pull in ``requests``: DAG files import the operator at every parse, and
-Airflow reads the connection form at every provider discovery.
+The twenty names users need are listed once, in ``PUBLIC`` below, each with its home module;
+each is loaded from there on first use, so importing a light name (``RunStatus``, an error)
+does not pull in ``requests``: DAG files import from here at every parse. Everything else is
+imported from its own module (``airflow_adf_trigger.core.environment``, ``.reconcile``, ...).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_homes: dict[str, str] | None = None
+PUBLIC: dict[str, str] = {
+    # clients and their settings
+    "AdfClient": "airflow_adf_trigger.core.client",
+    "AsyncAdfClient": "airflow_adf_trigger.core.aio",
+    "AdfSettings": "airflow_adf_trigger.core.settings",
+    "RetryPolicy": "airflow_adf_trigger.core.settings",
+    "settings_from_connection": "airflow_adf_trigger.core.connection",
+    "settings_from_uri": "airflow_adf_trigger.core.connection",
+    "settings_from_environment": "airflow_adf_trigger.core.environment",
+    "wait_options_from_environment": "airflow_adf_trigger.core.environment",
+    "WaitOptions": "airflow_adf_trigger.core.environment",
+    "diagnose": "airflow_adf_trigger.core.doctor",
+    # values
+    "PipelineRun": "airflow_adf_trigger.core.models",
+    "ActivityRun": "airflow_adf_trigger.core.models",
+    "RunQuery": "airflow_adf_trigger.core.models",
+    "RunStatus": "airflow_adf_trigger.core.status",
+    # errors a caller acts on
+    "AdfError": "airflow_adf_trigger.core.errors",
+    "AdfConfigurationError": "airflow_adf_trigger.core.errors",
+    "AdfPipelineRunError": "airflow_adf_trigger.core.errors",
+    "AdfRunOutcomeUnknownError": "airflow_adf_trigger.core.errors",
+    "AdfOutageError": "airflow_adf_trigger.core.errors",
+    "AdfWaitTimeoutError": "airflow_adf_trigger.core.errors",
+}
 
+__all__ = sorted(PUBLIC)
 
-def _public_names() -> dict[str, str]:
-    """Each public name and its home module, as ``__init__.pyi`` imports them."""
-    global _homes
-    if _homes is None:
-        import ast
-        import os
-
-        stub = os.path.splitext(__file__)[0] + ".pyi"
-        with open(stub, encoding="utf-8") as source:
-            tree = ast.parse(source.read(), stub)
-        _homes = {
-            alias.asname or alias.name: node.module
-            for node in tree.body
-            if isinstance(node, ast.ImportFrom) and node.module
-            for alias in node.names
-        }
-    return _homes
+if TYPE_CHECKING:  # the same names, for type checkers (a unit test keeps the two equal)
+    from airflow_adf_trigger.core.aio import AsyncAdfClient as AsyncAdfClient
+    from airflow_adf_trigger.core.client import AdfClient as AdfClient
+    from airflow_adf_trigger.core.connection import (
+        settings_from_connection as settings_from_connection,
+    )
+    from airflow_adf_trigger.core.connection import settings_from_uri as settings_from_uri
+    from airflow_adf_trigger.core.doctor import diagnose as diagnose
+    from airflow_adf_trigger.core.environment import WaitOptions as WaitOptions
+    from airflow_adf_trigger.core.environment import (
+        settings_from_environment as settings_from_environment,
+    )
+    from airflow_adf_trigger.core.environment import (
+        wait_options_from_environment as wait_options_from_environment,
+    )
+    from airflow_adf_trigger.core.errors import AdfConfigurationError as AdfConfigurationError
+    from airflow_adf_trigger.core.errors import AdfError as AdfError
+    from airflow_adf_trigger.core.errors import AdfOutageError as AdfOutageError
+    from airflow_adf_trigger.core.errors import AdfPipelineRunError as AdfPipelineRunError
+    from airflow_adf_trigger.core.errors import (
+        AdfRunOutcomeUnknownError as AdfRunOutcomeUnknownError,
+    )
+    from airflow_adf_trigger.core.errors import AdfWaitTimeoutError as AdfWaitTimeoutError
+    from airflow_adf_trigger.core.models import ActivityRun as ActivityRun
+    from airflow_adf_trigger.core.models import PipelineRun as PipelineRun
+    from airflow_adf_trigger.core.models import RunQuery as RunQuery
+    from airflow_adf_trigger.core.settings import AdfSettings as AdfSettings
+    from airflow_adf_trigger.core.settings import RetryPolicy as RetryPolicy
+    from airflow_adf_trigger.core.status import RunStatus as RunStatus
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__all__":
-        return sorted(_public_names())
-    home = _public_names().get(name)
+    home = PUBLIC.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(home), name)
@@ -48,4 +82,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_public_names()})
+    return sorted({*globals(), *PUBLIC})

@@ -42,11 +42,17 @@ def cache_key(settings: AdfSettings) -> CacheKey:
     """Which cached token the settings may use: authority, tenant, audience and who signs in."""
     cloud = settings.cloud
     audience = cloud.resource if settings.token_api == "v1" else cloud.scope
+    who: tuple[str, ...]
     if settings.client_secret is not None:
         who = (settings.client_id or "", settings.client_secret.fingerprint())
     else:
-        who = (settings.client_id or "", f"identity:{settings.identity}")
-    return (cloud.authority_host, settings.tenant_id, audience, *who)
+        who = (
+            settings.client_id or "",
+            f"identity:{settings.identity}",
+            settings.managed_identity_client_id or "",
+            settings.workload_identity_tenant_id or "",
+        )
+    return (cloud.authority_host, settings.tenant_id or "", audience, *who)
 
 
 class TokenCache:
@@ -192,22 +198,26 @@ def _build_identity_credential(settings: AdfSettings) -> TokenCredential:
         {"disable_instance_discovery": True} if settings.cloud.name == "custom" else {}
     )
     credential: TokenCredential
+    # The official connection's extras name the managed identity and the workload identity's
+    # tenant apart from the login and tenantId; they win when given.
+    managed_client_id = settings.managed_identity_client_id or client_id
+    workload_tenant = settings.workload_identity_tenant_id or settings.tenant_id
     if kind == "managed_identity":
-        credential = identity.ManagedIdentityCredential(client_id=client_id)
+        credential = identity.ManagedIdentityCredential(client_id=managed_client_id)
     elif kind == "workload_identity":
         credential = identity.WorkloadIdentityCredential(
-            tenant_id=settings.tenant_id, client_id=client_id, authority=authority, **custom
+            tenant_id=workload_tenant, client_id=client_id, authority=authority, **custom
         )
     elif kind == "azure_cli":
-        credential = identity.AzureCliCredential(tenant_id=settings.tenant_id)
+        credential = identity.AzureCliCredential(tenant_id=settings.tenant_id or "")
     elif kind == "environment":
         credential = identity.EnvironmentCredential(authority=authority, **custom)
     else:
         credential = identity.DefaultAzureCredential(
             authority=authority,
-            managed_identity_client_id=client_id,
+            managed_identity_client_id=managed_client_id,
             workload_identity_client_id=client_id,
-            workload_identity_tenant_id=settings.tenant_id,
+            workload_identity_tenant_id=workload_tenant,
             **custom,
         )
     return credential

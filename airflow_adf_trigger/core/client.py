@@ -36,6 +36,7 @@ from airflow_adf_trigger.core.protocol import (
     RerunOptions,
     TransportFailure,
 )
+from airflow_adf_trigger.core.reconcile import PipelineDeclaration
 from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ class AdfClient(ClientBase):
     def get_factory(self) -> dict[str, Any]:
         """Read the factory's ARM resource; proves the credentials, the role and the names."""
         return self._drive(operations.get_factory(self.settings))
+
+    def read_pipeline(self, pipeline_name: str) -> PipelineDeclaration:
+        """The pipeline's declared parameters, and Azure's clock on the answer."""
+        return self._drive(operations.read_pipeline(self.settings, pipeline_name))
 
     def create_run(
         self,

@@ -23,13 +23,17 @@ __all__ = [
     "OFFICIAL_CONN_TYPE",
     "ConnectionFields",
     "extra_value",
+    "missing_factory_error",
     "parse_connection_uri",
+    "settings_for_task",
     "settings_from_connection",
     "settings_from_uri",
 ]
 
 _SETTING_KEYS = (
     "identity",
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
     "retry_max_attempts",
     "retry_max_seconds",
     "tenant_id",
@@ -105,7 +109,11 @@ def extra_value(extra: Mapping[str, Any], key: str) -> Any:
 
 
 def settings_from_connection(
-    login: str | None, password: str | None, extra: Mapping[str, Any]
+    login: str | None,
+    password: str | None,
+    extra: Mapping[str, Any],
+    *,
+    require_factory: bool = True,
 ) -> AdfSettings:
     """Validate an ``adf`` connection into settings; errors name the connection field.
 
@@ -113,10 +121,83 @@ def settings_from_connection(
     :param password: the connection's password: the client secret (``None`` with an
         ``identity`` extra).
     :param extra: the connection's extras (see :func:`extra_value` for the names read).
+    :param require_factory: ``False`` accepts a connection that names no factory
+        (credential-only settings, see :meth:`AdfSettings.create`).
     :raises AdfConfigurationError: a field is missing or malformed; no request was sent.
     """
     values = {key: extra_value(extra, key) for key in _SETTING_KEYS}
-    return AdfSettings.create(client_id=login, client_secret=password, **values)
+    return AdfSettings.create(
+        client_id=login, client_secret=password, require_factory=require_factory, **values
+    )
+
+
+def settings_for_task(
+    login: str | None,
+    password: str | None,
+    extra: Mapping[str, Any],
+    *,
+    resource_group: str | None = None,
+    factory_name: str | None = None,
+    conn_id: str | None = None,
+    require_factory: bool = True,
+    given_by: str = "the task",
+) -> AdfSettings:
+    """A task's settings: its connection with the task's resource group and factory merged in
+    (the task's win), validated together, so a connection may hold only the credentials and
+    the subscription and leave the factory to each task (as the official provider allows).
+
+    :param login: the connection's login (client id).
+    :param password: the connection's password (client secret).
+    :param extra: the connection's extras.
+    :param resource_group: the task's resource group (``resource_group`` or the official
+        ``resource_group_name``), if it gives one.
+    :param factory_name: the task's factory name, if it gives one.
+    :param conn_id: the connection's id, to name it in errors.
+    :param require_factory: ``False`` for credential-only settings (the Test button).
+    :param given_by: what gives ``resource_group`` / ``factory_name``, to name it in errors
+        (``the task``, ``the hook or the call``).
+    :raises AdfConfigurationError: a field is missing or malformed; a missing resource group
+        or factory name is named with both places it can be set. No request was sent.
+    """
+    merged = dict(extra)
+    for key, value in (("resource_group", resource_group), ("factory_name", factory_name)):
+        if value is not None and str(value).strip():
+            merged[key] = value
+    if require_factory:
+        missing = [
+            key for key in ("resource_group", "factory_name") if extra_value(merged, key) is None
+        ]
+        if missing:
+            raise missing_factory_error(missing, conn_id, given_by)
+    return settings_from_connection(login, password, merged, require_factory=require_factory)
+
+
+def missing_factory_error(
+    missing: list[str], conn_id: str | None = None, given_by: str = "the task"
+) -> AdfConfigurationError:
+    """The error of a task whose factory is named neither by the task nor by its connection.
+
+    :param missing: ``resource_group`` and/or ``factory_name``.
+    :param conn_id: the connection's id, to name it.
+    :param given_by: what could have given them (``the task``: ``default_args`` work too).
+    """
+    task_args = {
+        "resource_group": "resource_group= (or resource_group_name=, the official name)",
+        "factory_name": "factory_name=",
+    }
+    conn_keys = {
+        "resource_group": "resource_group (or resource_group_name)",
+        "factory_name": "factory_name",
+    }
+    connection = f"connection {conn_id!r}" if conn_id else "the connection"
+    return AdfConfigurationError(
+        missing[0],
+        "is missing" if len(missing) == 1 else f"is missing, and so is {', '.join(missing[1:])}",
+        f"set {'it' if len(missing) == 1 else 'them'} on {given_by} "
+        f"({' and '.join(task_args[key] for key in missing)}"
+        f"{'; default_args work too' if given_by == 'the task' else ''}) or in the "
+        f"extras of {connection} ({' and '.join(conn_keys[key] for key in missing)})",
+    )
 
 
 def parse_connection_uri(text: str, origin: str = "connection") -> ConnectionFields:

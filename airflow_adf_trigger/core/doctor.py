@@ -22,6 +22,7 @@ from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import AdfError, AdfRequestError
 from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
 from airflow_adf_trigger.core.protocol import HttpResponse
+from airflow_adf_trigger.core.reconcile import DEFAULT_RUN_KEY_PARAMETER, PipelineDeclaration
 from airflow_adf_trigger.core.settings import AdfSettings
 
 Status = Literal["ok", "warn", "fail", "skipped"]
@@ -153,6 +154,72 @@ class _Doctor:
         )
         return response
 
+    def subscription(self) -> None:
+        """For settings that name no factory: list the subscription's factories."""
+        sub = self.settings.subscription_id
+        try:
+            response = self.call(protocol.build_list_factories(self.settings))
+        except AdfError as error:
+            self.add("subscription", "fail", str(error), subscription=sub)
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        nested = body.get("error")
+        code = str(nested.get("code") or "") if isinstance(nested, dict) else ""
+        who = self.settings.credential_label
+        if response.status == 200:
+            names = sorted(
+                str(item.get("name"))
+                for item in body.get("value") or []
+                if isinstance(item, dict) and item.get("name")
+            )
+            more = " or more" if body.get("nextLink") else ""
+            shown = (
+                f": {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}" if names else ""
+            )
+            self.add(
+                "subscription",
+                "ok",
+                f"subscription {sub} answered: the {who} can see {len(names)}{more} data "
+                f"factories{shown}",
+                subscription=sub,
+                factories=names,
+            )
+        elif response.status == 404 and code == "SubscriptionNotFound":
+            self.add(
+                "subscription",
+                "fail",
+                f"Subscription {sub} was not found, or the {who} has no access to it: check "
+                "subscription_id",
+                subscription=sub,
+            )
+        elif response.status == 401:
+            self.add(
+                "subscription",
+                "fail",
+                f"Azure Resource Manager refused the access token for subscription {sub} "
+                f"({code or 'HTTP 401'}); a subscription of another tenant is refused so: "
+                "check subscription_id and tenant_id",
+                subscription=sub,
+            )
+        else:
+            why = (
+                " (usual when the role is granted on one factory or resource group only)"
+                if response.status == 403
+                else ""
+            )
+            self.add(
+                "subscription",
+                "warn",
+                f"subscription {sub} was not confirmed: listing its data factories answered "
+                f"HTTP {response.status}{f' {code}' if code else ''}{why}; each task's factory "
+                "is checked when it runs",
+                subscription=sub,
+            )
+
     def pipeline(self, name: str) -> None:
         try:
             response = self.call(protocol.build_get_pipeline(self.settings, name))
@@ -173,6 +240,26 @@ class _Doctor:
             pipeline=name,
             parameters=parameters,
         )
+        declaration = PipelineDeclaration.from_json(name, body, None)
+        if declaration.declares_string(DEFAULT_RUN_KEY_PARAMETER):
+            self.add(
+                "run key",
+                "ok",
+                f"pipeline {name!r} declares the string parameter "
+                f"{DEFAULT_RUN_KEY_PARAMETER!r}: a retry after a lost create-run answer knows "
+                "its run by the key the operator sends in it",
+                pipeline=name,
+            )
+        else:
+            self.add(
+                "run key",
+                "warn",
+                f"pipeline {name!r} does not declare the string parameter "
+                f"{DEFAULT_RUN_KEY_PARAMETER!r}: after a lost create-run answer, a retry tells "
+                "its run from a stranger's by parameters and time only, and fails safe when it "
+                "cannot. Add the parameter (type String, no default needed) to the pipeline",
+                pipeline=name,
+            )
 
     def query_forms(self, pipeline: str | None) -> None:
         """The forms the shared poller may send, each asked once over the last five minutes."""
@@ -376,13 +463,17 @@ def diagnose(
     :param lag_wait: with ``run_pipeline``, how long to follow the run to measure ADF's
         monitoring lag (0: do not measure).
     :param quick: stop after sign-in and the factory read (the connection's Test button).
-    :return: every check, in order, with its outcome and detail.
+    :return: every check, in order, with its outcome and detail. Settings that name no
+        factory (credential-only) get sign-in and a subscription check only.
     """
     own = client is None
     client = client or AdfClient(settings, token_cache=TokenCache())
     doctor = _Doctor(settings, client, clock, sleep)
     try:
-        if doctor.sign_in():
+        if settings.factory_ref is None:
+            if doctor.sign_in():
+                doctor.subscription()
+        elif doctor.sign_in():
             response = doctor.factory()
             if not quick:
                 if pipeline:

@@ -53,10 +53,16 @@ class ClientBase:
         self._credential = credential
 
     def __repr__(self) -> str:
+        ref = self.settings.factory_ref
+        where = ref.resource_id if ref else f"/subscriptions/{self.settings.subscription_id}"
         return (
-            f"{type(self).__name__}(factory={self.settings.factory.resource_id!r}, "
+            f"{type(self).__name__}(factory={where!r}, "
             f"tenant_id={self.settings.tenant_id!r}, client_id={self.settings.client_id!r})"
         )
+
+    def now(self) -> float:
+        """This client's clock (the one its answers are timed with)."""
+        return self._clock()
 
     @property
     def uses_secret(self) -> bool:

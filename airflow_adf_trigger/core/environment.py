@@ -79,10 +79,16 @@ CONNECTION_URI_VARIABLE = "ADF_CONNECTION_URI"
 """Every setting at once, as an Airflow connection URI or its JSON form."""
 
 REQUIRED_SETTINGS = ("tenant_id", "subscription_id", "resource_group", "factory_name")
-"""Needed always; ``client_id`` and ``client_secret`` too unless an ``identity`` is given."""
+"""Needed always, except ``tenant_id`` with an ``identity``; ``client_id`` and
+``client_secret`` too unless an ``identity`` is given."""
 
 _CREDENTIAL_KEYS = ("client_secret", "identity")
-_CONNECTION_KEYS = (*SETTING_VARIABLES, "identity")
+_CONNECTION_KEYS = (
+    *SETTING_VARIABLES,
+    "identity",
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
+)
 
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
@@ -154,23 +160,27 @@ def missing_settings(merged: Mapping[str, Sourced]) -> list[str]:
     required = list(REQUIRED_SETTINGS)
     if "identity" not in merged:
         required[1:1] = ["client_id", "client_secret"]
+    else:  # azure-identity finds the tenant itself
+        required.remove("tenant_id")
     return [key for key in required if key not in merged]
 
 
-def build_settings(merged: Mapping[str, Sourced]) -> AdfSettings:
+def build_settings(merged: Mapping[str, Sourced], *, require_factory: bool = True) -> AdfSettings:
     """Validate merged settings into :class:`AdfSettings`; an error names the bad value's source.
 
     :param merged: setting -> value, e.g. from :func:`merge_layers`; setting names are those
         of :data:`SETTING_VARIABLES`, plus ``identity``.
     :raises AdfConfigurationError: a value is missing or malformed, e.g.
         ``request_timeout: '0' is not above 0; ... (given by ADF_REQUEST_TIMEOUT)``.
+    :param require_factory: ``False`` accepts settings without resource group and factory name
+        (sign-in and subscription checks only).
     """
     try:
         values = {key: sourced.value for key, sourced in merged.items()}
         values.update(check_request_numbers(values))
         login = values.pop("client_id", None)
         password = values.pop("client_secret", None)
-        return settings_from_connection(login, password, values)
+        return settings_from_connection(login, password, values, require_factory=require_factory)
     except AdfConfigurationError as error:
         raise _given_by(error, merged.get(error.field)) from None
 

@@ -43,7 +43,10 @@ def _choice(default: str | None, values: list[str], display: dict[str, str]) -> 
 CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     "tenant_id": {
         "label": "Tenant ID",
-        "description": f"Directory (tenant) ID in {ENTRA_ID}: a GUID or a domain.",
+        "description": (
+            f"Directory (tenant) ID in {ENTRA_ID}: a GUID or a domain. Optional without a "
+            "client secret."
+        ),
         "schema": _text("00000000-0000-0000-0000-000000000000", "contoso.onmicrosoft.com"),
     },
     "subscription_id": {
@@ -53,12 +56,18 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     },
     "resource_group": {
         "label": "Resource group",
-        "description": "The resource group of the data factory.",
+        "description": (
+            "The resource group of the data factory. Optional: leave it to each task "
+            "(resource_group or resource_group_name) to use one connection for many factories."
+        ),
         "schema": _text("rg-analytics"),
     },
     "factory_name": {
         "label": "Factory name",
-        "description": "The data factory's name, as in the Azure portal.",
+        "description": (
+            "The data factory's name, as in the Azure portal. Optional: each task may name it "
+            "(factory_name)."
+        ),
         "schema": _text("adf-prod"),
     },
     "identity": {

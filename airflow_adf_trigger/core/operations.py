@@ -19,7 +19,6 @@ from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
     TRANSIENT_ERRORS,
     AdfError,
-    AdfOutageError,
     AdfServiceError,
     AdfWaitTimeoutError,
 )
@@ -35,8 +34,10 @@ from airflow_adf_trigger.core.models import (
     UnreadableRun,
 )
 from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
+from airflow_adf_trigger.core.reconcile import PipelineDeclaration, ServerClock
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+from airflow_adf_trigger.core.watch import Ending, RunWatch
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,19 @@ def get_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[dict[str, An
     """The pipeline's ARM resource (its activities and declared parameters)."""
     response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
     return protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
+
+
+def read_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[PipelineDeclaration]:
+    """The pipeline's declared parameters and defaults, and Azure's clock on the answer.
+
+    Read just before a create-run: the answer's ``Date`` places the create-run's window on
+    Azure's clock (see :mod:`~airflow_adf_trigger.core.reconcile`).
+    """
+    response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
+    body = protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))
+    date = protocol.server_time(response)
+    clock = None if date is None else ServerClock(date, response.sent_at, response.received_at)
+    return PipelineDeclaration.from_json(pipeline_name, body, clock)
 
 
 def create_run(
@@ -228,36 +242,32 @@ def wait_for_run(
     if timeout is not None:
         timeout = check_seconds("timeout", timeout)
     outage_budget = check_seconds("outage_budget", outage_budget, allow_zero=True)
-    started = clock()
-    outage_since: float | None = None
+    watch = RunWatch(
+        run_id,
+        interval=poll_interval,
+        started=clock(),
+        timeout=timeout,
+        outage_budget=outage_budget,
+    )
     while True:
         try:
             run = yield from get_run(settings, run_id)
         except TRANSIENT_ERRORS as error:
-            now = clock()
-            if outage_since is None:
-                outage_since = now
-            lasted = now - outage_since
-            if on_outage is not None:
-                on_outage(error, lasted)
-            if lasted >= outage_budget:
-                raise AdfOutageError(run_id, lasted, error) from None
-            waited = now - started
-            if timeout is not None and waited >= timeout:
-                raise AdfOutageError(run_id, lasted, error) from None
-            pause = poll_interval if timeout is None else min(poll_interval, timeout - waited)
-            yield Sleep(max(0.0, pause))
+            step = watch.failed(error, clock())
+            if on_outage is not None and step.outage_for is not None:
+                on_outage(error, step.outage_for)
+            if step.stop is not None:
+                raise watch.outage(clock()) from None
+            yield Sleep(step.pause)
             continue
-        outage_since = None
         if on_poll is not None:
             on_poll(run)
-        if run.status.is_terminal:
+        step = watch.seen(run, clock())
+        if step.stop is Ending.ENDED:
             return run
-        waited = clock() - started
-        if timeout is not None and waited >= timeout:
-            raise AdfWaitTimeoutError(run, waited)
-        pause = poll_interval if timeout is None else min(poll_interval, timeout - waited)
-        yield Sleep(max(0.0, pause))
+        if step.stop is Ending.DEADLINE:
+            raise AdfWaitTimeoutError(run, clock() - watch.started)
+        yield Sleep(step.pause)
 
 
 def _all_pages(

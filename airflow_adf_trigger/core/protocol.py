@@ -114,6 +114,8 @@ def build_token_request(settings: AdfSettings) -> HttpRequest:
         raise AdfConfigurationError(
             "client_secret", "is missing", "set the client id and secret value of the app"
         )
+    if settings.tenant_id is None:  # AdfSettings.create requires it with a secret
+        raise AdfConfigurationError("tenant_id", "is missing", "set the Directory (tenant) ID")
     tenant = quote(settings.tenant_id, safe="")
     form = {
         "grant_type": "client_credentials",
@@ -284,6 +286,20 @@ def build_get_factory(settings: AdfSettings) -> HttpRequest:
         params={"api-version": API_VERSION},
         headers={"Accept": _JSON},
         operation="read the factory",
+    )
+
+
+def build_list_factories(settings: AdfSettings) -> HttpRequest:
+    """``GET`` the subscription's data factories (Factories_List): the check of a connection
+    that names no factory, as it needs only the subscription."""
+    subscription = quote(settings.subscription_id, safe="")
+    return HttpRequest(
+        method="GET",
+        url=f"{settings.cloud.management_endpoint}/subscriptions/{subscription}"
+        "/providers/Microsoft.DataFactory/factories",
+        params={"api-version": API_VERSION},
+        headers={"Accept": _JSON},
+        operation="list the subscription's data factories",
     )
 
 

@@ -1,15 +1,26 @@
 """Find the run a create-run with an unknown outcome may have started, instead of starting another.
 
-Create-run is not idempotent: when its answer is lost, ADF may or may not have started the
-run. Before sending, a caller records a :class:`CreateAttempt` (what was asked, and when);
-after a lost answer, the next try searches the factory's recent runs for one that matches it
-(:func:`find_matching_runs`) and adopts it rather than starting the pipeline a second time.
+Create-run is not idempotent and has no idempotency key: when its answer is lost, ADF may or
+may not have started the run. Before sending, a caller records a :class:`CreateAttempt`; a
+later try :func:`search` es the factory's runs for it. Two ways to know a run:
+
+* **By its run key** (exact): when the pipeline declares the string parameter
+  ``run_key_parameter``, the attempt sends a key made for it alone, and only a run showing that
+  key is the attempt's.
+* **Without one** (fail safe): a run is a candidate only if *everything* ADF shows agrees with
+  the attempt — every parameter (sent, or the pipeline's default), the rerun's group, a start
+  inside the attempt's window on **Azure's** clock (the ``Date`` of an answer read just
+  before sending, never the worker's clock) — and it is not the reference run, a cancelled
+  run, or a run another task follows. Every candidate over the whole search is collected:
+  exactly one is adopted, none means nothing was started, and several (or one that cannot be
+  told from a stranger's) fail safe, naming them.
 
 No Airflow import here: the record is plain JSON, and time is injected.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -21,28 +32,44 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS, AdfError
-from airflow_adf_trigger.core.models import PipelineRun, RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.models import (
+    PipelineRun,
+    RunChanges,
+    RunFilter,
+    RunQuery,
+    RunStatus,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CLOCK_SKEW = timedelta(seconds=60)
-"""How far a run's start may lie outside the attempt's window: clocks differ, and a run's
-start is stamped a moment after ADF accepted it."""
+DEFAULT_RUN_KEY_PARAMETER = "airflow_run_key"
+"""The pipeline parameter that carries an attempt's run key, when the pipeline declares it."""
 
 DEFAULT_SEARCH_TIMEOUT = 120.0
-"""How long to keep looking (seconds): ADF's monitoring can show a new run with a delay."""
+"""How long after the attempt's window (Azure's clock) a run may still appear in ADF's run
+list: its monitoring can lag. A guess no public source bounds; the search widens it to twice
+the lag seen in the process when that is larger."""
 
 DEFAULT_SEARCH_INTERVAL = 5.0
 """Seconds between two looks."""
 
-RECORD_VERSION = 1
+DEFAULT_ACCEPT_MARGIN = 30.0
+"""Seconds after the client gave up during which ADF may still stamp the run's start. A guess:
+no public source says how long ADF may take between receiving createRun and stamping the run."""
+
+WORKER_CLOCK_SKEW = timedelta(seconds=120)
+"""When no answer carried a readable ``Date``, the window is on the worker's clock, widened by
+this much; such a window can never make a run certain (see :class:`Verdict`)."""
+
+RECORD_VERSION = 2
+_NOT_ADOPTED = (RunStatus.CANCELING, RunStatus.CANCELLED)
 
 
 class RunSearchClient(Protocol):
     """The part of :class:`~airflow_adf_trigger.core.client.AdfClient` a search needs."""
 
-    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
-        """Every run matching the query, all pages."""
+    def query_run_changes(self, query: RunQuery) -> RunChanges:
+        """Every run matching the query, all pages, with the server's time."""
         ...
 
     def get_run(self, run_id: str) -> PipelineRun:
@@ -52,6 +79,9 @@ class RunSearchClient(Protocol):
 
 class AdfReconcileError(AdfError):
     """The search for an earlier try's run could not be completed: nothing was started."""
+
+
+# ---------------------------------------------------------------------- values
 
 
 def canonical(value: Any) -> Any:
@@ -96,68 +126,202 @@ _NULL_FINGERPRINTS = frozenset({fingerprint(None), fingerprint("")})
 """A parameter sent as None (or "") may come back empty, null, or not at all."""
 
 
+def _same(shown: Any, expected: str) -> bool:
+    got = fingerprint(shown)
+    return got == expected or (got in _NULL_FINGERPRINTS and expected in _NULL_FINGERPRINTS)
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerClock:
+    """Azure's ``Date`` on one answer, and when its request left and its answer arrived.
+
+    ``Date`` has one-second resolution and was stamped somewhere between ``sent`` and
+    ``received`` (the client's clock), so Azure's time at a local moment ``t`` lies between
+    :meth:`earliest` and :meth:`latest`, whatever the worker's clock says.
+    """
+
+    date: datetime
+    sent: float
+    received: float
+
+    def earliest(self, local: float) -> datetime:
+        """The earliest Azure time at local moment ``local``."""
+        return self.date + timedelta(seconds=local - self.received)
+
+    def latest(self, local: float) -> datetime:
+        """The latest Azure time at local moment ``local``."""
+        return self.date + timedelta(seconds=1.0 + local - self.sent)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineDeclaration:
+    """What ``GET .../pipelines/{name}`` says of a pipeline, read just before a create-run."""
+
+    name: str
+    parameter_types: Mapping[str, str]
+    """Declared parameter -> its type as ADF spells it (``String``, ``Int``, ``Object``...)."""
+    defaults: Mapping[str, Any]
+    """Declared parameter -> its ``defaultValue``, for those that have one."""
+    clock: ServerClock | None
+    """Azure's clock on that answer; ``None`` when it carried no readable ``Date``."""
+
+    @classmethod
+    def from_json(
+        cls, name: str, body: Mapping[str, Any], clock: ServerClock | None
+    ) -> PipelineDeclaration:
+        """Read a pipeline resource tolerantly: an odd declaration is skipped, not fatal."""
+        properties = body.get("properties")
+        declared = properties.get("parameters") if isinstance(properties, Mapping) else None
+        types: dict[str, str] = {}
+        defaults: dict[str, Any] = {}
+        for parameter, spec in (declared if isinstance(declared, Mapping) else {}).items():
+            if not isinstance(spec, Mapping):
+                continue
+            types[str(parameter)] = str(spec.get("type") or "")
+            if "defaultValue" in spec:
+                defaults[str(parameter)] = spec["defaultValue"]
+        return cls(name, types, defaults, clock)
+
+    def declares_string(self, parameter: str | None) -> bool:
+        """Whether ``parameter`` is declared with type String (case as ADF may spell it)."""
+        return bool(parameter) and self.parameter_types.get(str(parameter), "").lower() == "string"
+
+
+# ---------------------------------------------------------------------- the record
+
+
+class Verdict(enum.Enum):
+    """What a run is to an attempt."""
+
+    MINE = "mine"
+    """Everything ADF shows agrees (with a run key: the key itself)."""
+    DOUBT = "cannot be told from a stranger's"
+    """Nothing rules it out, but something the attempt expects cannot be checked."""
+    OTHER = "not this attempt's"
 
 
 @dataclass(frozen=True, slots=True)
 class CreateAttempt:
     """One create-run request, recorded before it is sent, so that a later try can find its run.
 
-    ``gave_up_at`` is when the client gave up waiting for the answer; ``None`` when the try
-    ended mid-request (killed): the window then reaches up to the time of the search.
+    The window ``[window_start, window_end]`` is on Azure's clock (``on_azure_clock``); its end
+    is set when the record is written (the latest the request could still have been accepted:
+    its whole retry budget), so that a try killed at any step leaves a closed window, and
+    narrowed to the moment the client gave up when it did.
     """
 
     pipeline_name: str
-    parameter_fingerprints: Mapping[str, str]
-    rerun_options: Mapping[str, str | bool]
-    sent_at: datetime
-    gave_up_at: datetime | None = None
-    # Runs known not to be this attempt's, e.g. the earlier try's own finished run.
-    other_run_ids: tuple[str, ...] = field(default=())
+    window_start: datetime
+    window_end: datetime
+    on_azure_clock: bool
+    run_key_parameter: str | None = None
+    run_key: str | None = None
+    """The key sent in ``run_key_parameter``; with it, nothing else is compared."""
+    expected: Mapping[str, str] = field(default_factory=dict)
+    """Fingerprints of the parameters the run must show (a rerun's: the reference run's)."""
+    defaults: Mapping[str, str] | None = None
+    """Fingerprints of the pipeline's defaults for parameters not sent; ``None``: unknown."""
+    rerun_options: Mapping[str, str | bool] = field(default_factory=dict)
+    group: str | None = None
+    """A recovery rerun joins the reference run's group: that group's id."""
+    excluded: tuple[str, ...] = ()
+    """Runs known not to be this attempt's: the reference run, earlier tries' runs, runs other
+    task instances follow."""
+    clock: ServerClock | None = None
 
     @classmethod
-    def start(
+    def prepare(
         cls,
         pipeline_name: str,
         parameters: Mapping[str, Any] | None,
-        rerun_options: Mapping[str, Any] | None = None,
         *,
-        sent_at: datetime,
-        other_run_ids: Collection[str] = (),
+        sent_at: float,
+        budget: float,
+        pipeline: PipelineDeclaration | None,
+        rerun_options: Mapping[str, Any] | None = None,
+        reference: PipelineRun | None = None,
+        run_key_parameter: str | None = None,
+        run_key: str | None = None,
+        excluded: Collection[str] = (),
+        accept_margin: float = DEFAULT_ACCEPT_MARGIN,
     ) -> CreateAttempt:
-        """The record of a request about to be sent at ``sent_at``."""
+        """The record of a request about to be sent at local moment ``sent_at``.
+
+        ``budget`` is how long (seconds) the client may go on with it (every retry the rules
+        allow, each within its request timeout); ``pipeline`` is the declaration read just
+        before, whose answer's ``Date`` places the window on Azure's clock.
+        """
         options = {
             name: value
             for name, value in (rerun_options or {}).items()
             if value is not None and value != ""
         }
+        shown = dict(reference.parameters) if reference is not None else dict(parameters or {})
+        clock = pipeline.clock if pipeline is not None else None
+        if clock is not None:
+            start = clock.earliest(sent_at)
+            end = clock.latest(sent_at + budget) + timedelta(seconds=accept_margin)
+        else:
+            local = datetime.fromtimestamp(sent_at, UTC)
+            start = local - WORKER_CLOCK_SKEW
+            end = local + timedelta(seconds=budget + accept_margin) + WORKER_CLOCK_SKEW
+        defaults = None
+        if pipeline is not None:
+            defaults = {
+                name: fingerprint(value)
+                for name, value in pipeline.defaults.items()
+                if name not in shown
+            }
+        others = list(excluded)
+        if reference is not None:
+            others.append(reference.run_id)
         return cls(
             pipeline_name=pipeline_name,
-            parameter_fingerprints={
-                str(name): fingerprint(value) for name, value in (parameters or {}).items()
-            },
+            window_start=start,
+            window_end=end,
+            on_azure_clock=clock is not None,
+            run_key_parameter=run_key_parameter if run_key else None,
+            run_key=run_key,
+            expected={str(name): fingerprint(value) for name, value in shown.items()},
+            defaults=defaults,
             rerun_options=options,
-            sent_at=_utc(sent_at),
-            other_run_ids=tuple(other_run_ids),
+            group=(
+                reference.run_group_id
+                if reference is not None and options.get("is_recovery") is True
+                else None
+            ),
+            excluded=tuple(dict.fromkeys(others)),
+            clock=clock,
         )
 
-    def gave_up(self, at: datetime) -> CreateAttempt:
-        """The same attempt, after the client gave up on its answer at ``at``."""
-        return replace(self, gave_up_at=_utc(at))
+    def gave_up(self, at: float, accept_margin: float = DEFAULT_ACCEPT_MARGIN) -> CreateAttempt:
+        """The same attempt once the client gave up on its answer at local moment ``at``."""
+        if self.clock is None:
+            return self
+        end = self.clock.latest(at) + timedelta(seconds=accept_margin)
+        return replace(self, window_end=min(self.window_end, end))
 
     # ------------------------------------------------------------------ JSON
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON (strings, bools, lists, dicts) for Airflow's task state store."""
+        """Plain JSON for Airflow's task state store (no parameter value is in it)."""
         return {
             "version": RECORD_VERSION,
             "pipeline_name": self.pipeline_name,
-            "parameter_fingerprints": dict(self.parameter_fingerprints),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "on_azure_clock": self.on_azure_clock,
+            "run_key_parameter": self.run_key_parameter,
+            "run_key": self.run_key,
+            "expected": dict(self.expected),
+            "defaults": None if self.defaults is None else dict(self.defaults),
             "rerun_options": dict(self.rerun_options),
-            "sent_at": self.sent_at.isoformat(),
-            "gave_up_at": None if self.gave_up_at is None else self.gave_up_at.isoformat(),
-            "other_run_ids": list(self.other_run_ids),
+            "group": self.group,
+            "excluded": list(self.excluded),
         }
 
     @classmethod
@@ -166,163 +330,227 @@ class CreateAttempt:
         if not isinstance(data, Mapping) or data.get("version") != RECORD_VERSION:
             raise ValueError(f"not a create-run attempt record (version {RECORD_VERSION})")
         try:
-            fingerprints = data["parameter_fingerprints"]
+            expected, defaults = data["expected"], data.get("defaults")
             options = data["rerun_options"]
-            others = data.get("other_run_ids") or []
-            if not isinstance(fingerprints, Mapping) or not isinstance(options, Mapping):
-                raise TypeError("fingerprints and options must be objects")
-            gave_up = data.get("gave_up_at")
+            if not isinstance(expected, Mapping) or not isinstance(options, Mapping):
+                raise TypeError("expected parameters and options must be objects")
+            if defaults is not None and not isinstance(defaults, Mapping):
+                raise TypeError("defaults must be an object")
             return cls(
                 pipeline_name=str(data["pipeline_name"]),
-                parameter_fingerprints={str(k): str(v) for k, v in fingerprints.items()},
+                window_start=_utc(datetime.fromisoformat(data["window_start"])),
+                window_end=_utc(datetime.fromisoformat(data["window_end"])),
+                on_azure_clock=bool(data["on_azure_clock"]),
+                run_key_parameter=data.get("run_key_parameter") or None,
+                run_key=data.get("run_key") or None,
+                expected={str(k): str(v) for k, v in expected.items()},
+                defaults=None
+                if defaults is None
+                else {str(k): str(v) for k, v in defaults.items()},
                 rerun_options=dict(options),
-                sent_at=_utc(datetime.fromisoformat(data["sent_at"])),
-                gave_up_at=None if gave_up is None else _utc(datetime.fromisoformat(gave_up)),
-                other_run_ids=tuple(str(run_id) for run_id in others),
+                group=data.get("group") or None,
+                excluded=tuple(str(run_id) for run_id in data.get("excluded") or ()),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"unreadable create-run attempt record: {error}") from None
 
     # ------------------------------------------------------------------ matching
 
-    def window(
-        self, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW
-    ) -> tuple[datetime, datetime]:
-        """The times between which this attempt's run must have started."""
-        return self.sent_at - skew, (self.gave_up_at or _utc(now)) + skew
-
-    def matches(
-        self,
-        run: PipelineRun,
-        *,
-        now: datetime | None = None,
-        skew: timedelta = DEFAULT_CLOCK_SKEW,
-    ) -> bool:
-        """Could ``run`` be the one this attempt started?
-
-        Same pipeline; every sent parameter shown with the same value (ADF may add the
-        pipeline's defaults, which were not sent); started inside :meth:`window`. A run still
-        Queued may carry no ``runStart`` yet: its ``lastUpdated`` (when it was queued) is
-        used instead.
-        """
-        if run.pipeline_name != self.pipeline_name or run.run_id in self.other_run_ids:
-            return False
-        for name, expected in self.parameter_fingerprints.items():
-            if name in run.parameters:
-                if fingerprint(run.parameters[name]) != expected and not (
-                    expected in _NULL_FINGERPRINTS
-                    and fingerprint(run.parameters[name]) in _NULL_FINGERPRINTS
-                ):
-                    return False
-            elif expected not in _NULL_FINGERPRINTS:
-                return False
+    def judge(self, run: PipelineRun) -> tuple[Verdict, str]:
+        """What ``run`` is to this attempt, and why (for the log and the error)."""
+        if run.pipeline_name != self.pipeline_name:
+            return Verdict.OTHER, "another pipeline"
+        if run.run_id in self.excluded:
+            return Verdict.OTHER, "known to be another's (reference run, earlier try, sibling)"
+        if self.run_key is not None:
+            shown = run.parameters.get(str(self.run_key_parameter))
+            if shown == self.run_key:
+                return Verdict.MINE, "carries this attempt's run key"
+            return Verdict.OTHER, "another run key"
+        if run.status in _NOT_ADOPTED:
+            return Verdict.OTHER, f"{run.status.value}: never adopted"
+        kind = (run.invoked_by_type or "").lower()
+        if "trigger" in kind or kind == "pipelineactivity":
+            return Verdict.OTHER, f"started by {run.invoked_by_type}, not by a create-run"
+        mismatch = self._parameter_mismatch(run.parameters)
+        if mismatch:
+            return Verdict.OTHER, mismatch
+        if self.group is not None:
+            if run.run_group_id is not None and run.run_group_id != self.group:
+                return Verdict.OTHER, "not in the reference run's group"
+        elif run.run_group_id is not None and run.run_group_id != run.run_id:
+            return Verdict.DOUBT, f"a rerun in group {run.run_group_id}"
         started = run.run_start
         if started is None and run.status is RunStatus.QUEUED:
             started = run.last_updated
         if started is None:
-            return False
-        earliest, latest = self.window(now or datetime.now(UTC), skew)
-        return earliest <= _utc(started) <= latest
+            return Verdict.DOUBT, "shows no start time"
+        started = _utc(started)
+        if not self.window_start <= started <= self.window_end:
+            return Verdict.OTHER, "started outside the attempt's window"
+        if not self.on_azure_clock:
+            return Verdict.DOUBT, "the window is on the worker's clock (Azure sent no Date)"
+        if self.defaults is None and set(run.parameters) - set(self.expected):
+            return Verdict.DOUBT, "shows parameters not sent, and the defaults are unknown"
+        return Verdict.MINE, "every parameter, the group and the start agree"
+
+    def _parameter_mismatch(self, shown: Mapping[str, Any]) -> str | None:
+        for name, expected in self.expected.items():
+            if name in shown:
+                if not _same(shown[name], expected):
+                    return f"parameter {name!r} differs"
+            elif expected not in _NULL_FINGERPRINTS:
+                return f"parameter {name!r} missing"
+        for name, value in shown.items():
+            if name in self.expected:
+                continue
+            if self.defaults is not None:
+                default = self.defaults.get(name)
+                if default is None:
+                    if fingerprint(value) not in _NULL_FINGERPRINTS:
+                        return f"parameter {name!r} was not sent"
+                elif not _same(value, default):
+                    return f"parameter {name!r} was not sent and is not its default"
+        return None
 
     def describe(self) -> str:
-        """``pipeline 'x' (create-run sent at ..., gave up at ...)`` for log lines."""
-        gave_up = (
-            f"gave up at {self.gave_up_at.isoformat()}"
-            if self.gave_up_at is not None
-            else "the try ended before an answer"
+        """``pipeline 'x' (create-run sent between ... and ...)`` for log lines."""
+        how = (
+            f"run key {self.run_key}"
+            if self.run_key
+            else ("Azure's clock" if self.on_azure_clock else "the worker's clock")
         )
         return (
-            f"pipeline {self.pipeline_name!r} (create-run sent at {self.sent_at.isoformat()}, "
-            f"{gave_up})"
+            f"pipeline {self.pipeline_name!r} (a run started between "
+            f"{self.window_start.isoformat(timespec='seconds')} and "
+            f"{self.window_end.isoformat(timespec='seconds')}, {how})"
         )
 
 
-def find_matching_runs(
+# ---------------------------------------------------------------------- the search
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Every candidate a search saw: the run to adopt, none, or the doubt to report."""
+
+    mine: tuple[PipelineRun, ...]
+    doubtful: tuple[tuple[PipelineRun, str], ...]
+
+    @property
+    def adopt(self) -> PipelineRun | None:
+        """The one run that is surely the attempt's, if exactly one is and none is in doubt."""
+        return self.mine[0] if len(self.mine) == 1 and not self.doubtful else None
+
+    @property
+    def nothing(self) -> bool:
+        """No run could be the attempt's: the request never started one."""
+        return not self.mine and not self.doubtful
+
+    def candidates(self) -> list[tuple[PipelineRun, str]]:
+        """Every run that kept the search from deciding, with why."""
+        return [(run, "matches") for run in self.mine] + list(self.doubtful)
+
+
+def search(
     client: RunSearchClient,
     attempt: CreateAttempt,
     *,
     search_timeout: float = DEFAULT_SEARCH_TIMEOUT,
     interval: float = DEFAULT_SEARCH_INTERVAL,
-    skew: timedelta = DEFAULT_CLOCK_SKEW,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-) -> list[PipelineRun]:
-    """The runs that may be ``attempt``'s, oldest first; empty when none showed up in time.
+) -> SearchResult:
+    """Every run that may be ``attempt``'s, looked for until ADF's list is past its window.
 
-    Asks ``queryPipelineRuns`` for the pipeline's runs updated since the request was sent
-    (filtered by pipeline name only; the start window is checked here), again every
-    ``interval`` seconds until a match shows up or ``search_timeout`` passes: ADF's
-    monitoring can lag behind a new run. A transient error is logged and the search goes on;
-    if no query was answered at all, :class:`AdfReconcileError` says so (concluding "no run"
-    from no answer could start the pipeline twice).
+    Asks ``queryPipelineRuns`` for the pipeline's runs updated since the window opened, until
+    an answer's ``Date`` is ``search_timeout`` seconds past the window's end (monitoring can
+    lag: one answer suffices when the retry comes later than that). A run with this attempt's
+    run key ends the search at once. Each candidate is read again by GET before the verdict
+    (the list may lag; a cancelled run is never adopted). A transient error is logged and the
+    search goes on; :class:`AdfReconcileError` if the list could not be read up to the
+    horizon (concluding "no run" from no answer could start the pipeline twice).
     """
-    deadline = clock() + search_timeout
-    group = _recovery_group(client, attempt)
-    answered = False
+    horizon = attempt.window_end + timedelta(seconds=search_timeout)
+    give_up_at = clock() + search_timeout  # the local deadline, moved on by every answer
+    seen: dict[str, PipelineRun] = {}
     last_error: AdfError | None = None
     while True:
-        now = datetime.fromtimestamp(clock(), UTC)
+        local_now = datetime.fromtimestamp(clock(), UTC)
         query = RunQuery(
-            last_updated_after=attempt.sent_at - skew,
-            last_updated_before=now + skew,
+            last_updated_after=attempt.window_start - timedelta(seconds=1),
+            last_updated_before=max(local_now, horizon) + timedelta(days=1),
             filters=(RunFilter("PipelineName", "Equals", (attempt.pipeline_name,)),),
         )
         try:
-            runs = client.query_pipeline_runs(query)
+            changes = client.query_run_changes(query)
         except TRANSIENT_ERRORS as error:
             last_error = error
             log.warning(
                 "Could not list runs of %r (%s); trying again", attempt.pipeline_name, error
             )
         else:
-            answered = True
-            found = [
-                run
-                for run in runs
-                if attempt.matches(run, now=now, skew=skew)
-                and (group is None or run.run_group_id == group)
-            ]
-            if found:
-                unique = {run.run_id: run for run in found}
-                far_future = datetime.max.replace(tzinfo=UTC)
-                return sorted(
-                    unique.values(),
-                    key=lambda run: _utc(run.run_start or run.last_updated or far_future),
+            for run in changes.runs:
+                if attempt.judge(run)[0] is not Verdict.OTHER:
+                    seen[run.run_id] = run
+            if attempt.run_key and seen:
+                break
+            # Without a Date, the list's time is unknown: wait out the whole allowance.
+            behind = (
+                search_timeout
+                if changes.server_time is None
+                else (horizon - changes.server_time).total_seconds()
+            )
+            if behind <= 0:
+                break
+            give_up_at = max(give_up_at, clock() + behind)
+        left = give_up_at - clock()
+        if left <= 0:
+            if last_error is not None:
+                raise AdfReconcileError(
+                    f"Could not look for the run of {attempt.describe()}: ADF's run list could "
+                    f"not be read up to {horizon.isoformat(timespec='seconds')} (last error: "
+                    f"{last_error}). Nothing was started."
                 )
-        remaining = deadline - clock()
-        if remaining <= 0:
             break
-        sleep(min(interval, remaining))
-    if not answered:
-        raise AdfReconcileError(
-            f"Could not look for the run of {attempt.describe()}: ADF's run list could not be "
-            f"read for {search_timeout:g} s (last error: {last_error}). Nothing was started."
-        )
-    return []
+        sleep(min(interval, left))
+    return _verdicts(client, attempt, seen.values())
 
 
-def _recovery_group(client: RunSearchClient, attempt: CreateAttempt) -> str | None:
-    """A recovery rerun joins its reference run's group: the group a match must be in."""
-    reference = attempt.rerun_options.get("reference_pipeline_run_id")
-    if not reference or attempt.rerun_options.get("is_recovery") is not True:
-        return None
-    try:
-        return client.get_run(str(reference)).run_group_id
-    except TRANSIENT_ERRORS as error:
-        log.warning(
-            "Could not read reference run %s (%s); not filtering by group", reference, error
-        )
-        return None
+def _verdicts(
+    client: RunSearchClient, attempt: CreateAttempt, runs: Collection[PipelineRun]
+) -> SearchResult:
+    mine: list[PipelineRun] = []
+    doubtful: list[tuple[PipelineRun, str]] = []
+    for listed in runs:
+        try:
+            run = client.get_run(listed.run_id)  # the list may lag behind the run
+        except TRANSIENT_ERRORS as error:
+            run = listed
+            log.warning("Could not read run %s again (%s)", listed.run_id, error)
+        verdict, why = attempt.judge(run)
+        if verdict is Verdict.MINE:
+            mine.append(run)
+        elif verdict is Verdict.DOUBT:
+            doubtful.append((run, why))
+        else:
+            log.info("Run %s is not this attempt's: %s", run.run_id, why)
+    return SearchResult(tuple(mine), tuple(doubtful))
 
 
 __all__ = [
-    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_ACCEPT_MARGIN",
+    "DEFAULT_RUN_KEY_PARAMETER",
     "DEFAULT_SEARCH_INTERVAL",
     "DEFAULT_SEARCH_TIMEOUT",
     "AdfReconcileError",
     "CreateAttempt",
+    "PipelineDeclaration",
     "RunSearchClient",
+    "SearchResult",
+    "ServerClock",
+    "Verdict",
     "canonical",
-    "find_matching_runs",
     "fingerprint",
+    "search",
 ]

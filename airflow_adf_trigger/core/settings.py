@@ -12,6 +12,7 @@ from airflow_adf_trigger.core.clouds import PUBLIC, Cloud, resolve_cloud
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.validation import (
     check_factory,
+    check_guid,
     check_resource_group,
     check_subscription,
     check_tenant,
@@ -133,17 +134,39 @@ class FactoryRef:
 class AdfSettings:
     """Everything an :class:`~airflow_adf_trigger.core.client.AdfClient` needs."""
 
-    tenant_id: str
+    tenant_id: str | None
+    """``None`` only without a client secret: azure-identity then finds the tenant itself."""
     client_id: str | None
     client_secret: Secret | None = field(repr=False)
     """``None``: sign in with the azure-identity credential named by ``identity``."""
-    factory: FactoryRef
+    subscription_id: str
+    factory_ref: FactoryRef | None
+    """``None`` only in credential-only settings (``require_factory=False``): a connection
+    that leaves the factory to each task, checked by the Test button."""
     cloud: Cloud = PUBLIC
     token_api: TokenApi = "v2"
     request_timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     identity: str | None = None
     """One of :data:`IDENTITY_KINDS` when there is no client secret."""
+    managed_identity_client_id: str | None = None
+    """A user-assigned managed identity's client id (the official connection's extra)."""
+    workload_identity_tenant_id: str | None = None
+    """The tenant of a workload identity, when not ``tenant_id`` (the official extra)."""
+
+    @property
+    def factory(self) -> FactoryRef:
+        """The factory requests go to.
+
+        :raises AdfConfigurationError: these are credential-only settings (no factory named).
+        """
+        if self.factory_ref is None:
+            raise AdfConfigurationError(
+                "resource_group",
+                "is missing, and so is factory_name",
+                "name the data factory (its resource group and name) before addressing it",
+            )
+        return self.factory_ref
 
     @property
     def credential_label(self) -> str:
@@ -170,13 +193,17 @@ class AdfSettings:
         retry_max_attempts: object = None,
         retry_max_seconds: object = None,
         identity: str | None = None,
+        managed_identity_client_id: str | None = None,
+        workload_identity_tenant_id: str | None = None,
+        require_factory: bool = True,
     ) -> AdfSettings:
         """Validate raw values (from a connection, the environment or flags) into settings.
 
         Without a client secret, an azure-identity credential signs in: ``identity`` names
         which (default: ``DefaultAzureCredential``).
 
-        :param tenant_id: the directory (tenant) id: a GUID or a domain.
+        :param tenant_id: the directory (tenant) id: a GUID or a domain; optional without a
+            client secret (azure-identity finds it).
         :param client_id: the application (client) id; optional with an ``identity``.
         :param client_secret: the client secret's *value*; ``None`` signs in with ``identity``.
         :param subscription_id: the subscription (GUID) that holds the factory.
@@ -192,6 +219,13 @@ class AdfSettings:
         :param retry_max_seconds: the time budget of one request's retries (120).
         :param identity: the azure-identity credential to sign in with when there is no
             secret: one of :data:`IDENTITY_KINDS`.
+        :param managed_identity_client_id: without a secret, the client id of a
+            user-assigned managed identity (instead of ``client_id``).
+        :param workload_identity_tenant_id: without a secret, the workload identity's tenant
+            (instead of ``tenant_id``).
+        :param require_factory: ``False`` accepts settings without a resource group or factory
+            name (credentials and subscription only: sign-in and subscription checks); the
+            names given are still validated.
         :raises AdfConfigurationError: naming the first missing or malformed field.
         """
         secret: Secret | None
@@ -229,19 +263,29 @@ class AdfSettings:
             raise AdfConfigurationError(
                 "request_timeout", f"{request_timeout!r} is not positive", "use seconds > 0"
             )
-        return cls(
-            tenant_id=check_tenant(tenant_id),
-            client_id=require(
-                "client_id",
-                client_id,
-                "set the Application (client) ID of the app registration",
+        tenant = check_tenant(tenant_id) if secret is not None or _given(tenant_id) else None
+        client = (
+            require(
+                "client_id", client_id, "set the Application (client) ID of the app registration"
             )
             if secret is not None
-            else (client_id.strip() if client_id and client_id.strip() else None),
+            else (client_id.strip() if client_id and client_id.strip() else None)
+        )
+        subscription = check_subscription(subscription_id)
+        factory: FactoryRef | None = None
+        if require_factory or (_given(resource_group) and _given(factory_name)):
+            factory = FactoryRef.create(subscription, resource_group or "", factory_name or "")
+        else:  # credential-only: check what is given, address no factory
+            if _given(resource_group):
+                check_resource_group(resource_group)
+            if _given(factory_name):
+                check_factory(factory_name)
+        return cls(
+            tenant_id=tenant,
+            client_id=client,
             client_secret=secret,
-            factory=FactoryRef.create(
-                subscription_id or "", resource_group or "", factory_name or ""
-            ),
+            subscription_id=subscription,
+            factory_ref=factory,
             cloud=resolve_cloud(
                 cloud, authority_host=authority_host, management_endpoint=management_endpoint
             ),
@@ -249,20 +293,41 @@ class AdfSettings:
             request_timeout=timeout,
             retry=RetryPolicy.create(retry_max_attempts, retry_max_seconds),
             identity=kind,
+            managed_identity_client_id=check_guid(
+                "managed_identity_client_id",
+                managed_identity_client_id,
+                "give the managed identity's client id (a GUID), or leave it empty",
+            )
+            if _given(managed_identity_client_id)
+            else None,
+            workload_identity_tenant_id=check_tenant(
+                workload_identity_tenant_id, "workload_identity_tenant_id"
+            )
+            if _given(workload_identity_tenant_id)
+            else None,
         )
 
     def with_factory(
         self, *, resource_group: str | None = None, factory_name: str | None = None
     ) -> AdfSettings:
-        """The same credentials, pointed at another factory (per-task overrides)."""
+        """The same credentials, pointed at another factory (per-task overrides).
+
+        :raises AdfConfigurationError: a name is malformed, or these settings name no factory
+            and only one of the two is given.
+        """
         if not resource_group and not factory_name:
             return self
+        current = self.factory_ref
         factory = FactoryRef.create(
-            self.factory.subscription_id,
-            resource_group or self.factory.resource_group,
-            factory_name or self.factory.factory_name,
+            self.subscription_id,
+            resource_group or (current.resource_group if current else ""),
+            factory_name or (current.factory_name if current else ""),
         )
-        return replace(self, factory=factory)
+        return replace(self, factory_ref=factory)
+
+
+def _given(value: object) -> bool:
+    return value is not None and bool(str(value).strip())
 
 
 def _number(field: str, value: object, kind: type[int] | type[float]) -> float:

@@ -35,14 +35,14 @@ def check_guid(field: str, value: str | None, fix: str) -> str:
     return value.lower()
 
 
-def check_tenant(value: str | None) -> str:
-    """A tenant id: a GUID or a domain name such as contoso.com."""
+def check_tenant(value: str | None, field: str = "tenant_id") -> str:
+    """A tenant id: a GUID or a domain name such as contoso.com; ``field`` names it."""
     fix = "set the Directory (tenant) ID from the app registration's overview page in Azure"
-    value = require("tenant_id", value, fix)
+    value = require(field, value, fix)
     if _GUID.match(value) or _DOMAIN.match(value):
         return value
     raise AdfConfigurationError(
-        "tenant_id", f"{value!r} is neither a GUID nor a domain name like contoso.com", fix
+        field, f"{value!r} is neither a GUID nor a domain name like contoso.com", fix
     )
 
 

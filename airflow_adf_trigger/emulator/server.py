@@ -9,7 +9,6 @@ admin module, or by an extension the caller registered (see :mod:`.extensions`),
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import logging
 import socket
 import ssl
@@ -334,6 +333,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """``Date`` on the emulator's own clock, the one its runs are stamped with (Azure's
+        answers carry the time of the clock that stamps its runs; RFC 9110 section 6.6.1)."""
+        if timestamp is None:  # the clock and its origin need no lock
+            timestamp = self.state.wall(self.state.clock()).timestamp()
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -353,15 +359,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self._dispatch("OPTIONS")
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The ``Date`` header on the emulator's clock, like every time it hands out (on a
-        fake clock, clients that read the server's time follow the test's time)."""
-        if timestamp is not None:
-            return super().date_time_string(timestamp)
-        with self.state.lock:
-            now = self.state.wall(self.state.clock())
-        return email.utils.format_datetime(now, usegmt=True)
 
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)

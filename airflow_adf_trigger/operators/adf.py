@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,8 +16,10 @@ from airflow_adf_trigger.compat import (
     BaseOperator,
     ResumableJobMixin,
     conf,
+    task_state_store,
 )
 from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.reconcile import DEFAULT_ACCEPT_MARGIN, DEFAULT_RUN_KEY_PARAMETER
 from airflow_adf_trigger.core.status import RunStatus
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds
 from airflow_adf_trigger.lineage import AdfLineageMixin
@@ -38,6 +43,9 @@ XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 ATTEMPT_KEY = "adf_create_run_attempt"
 """Task state store key of the create-run in flight (see ``core/reconcile.py``)."""
+NOT_MINE_KEY = "adf_runs_of_earlier_series"
+"""Task state store key of the runs earlier (cleared) series of this task started."""
+NOT_MINE_KEPT = 20
 HEARTBEAT_SECONDS = 300.0
 """While a run's status stays the same, the worker wait logs it again this often."""
 KILL_CHECK_SECONDS = 0.25
@@ -132,6 +140,8 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         outage_budget: float | None = None,
         reconcile_unknown_outcome: bool = True,
         reconcile_search_timeout: float = 120.0,
+        run_key_parameter: str | None = DEFAULT_RUN_KEY_PARAMETER,
+        reconcile_accept_margin: float = DEFAULT_ACCEPT_MARGIN,
         activity_outputs: Sequence[str] | None = None,
         activity_output_max_bytes: int = 16 * 1024,
         azure_data_factory_conn_id: str | None = None,
@@ -176,6 +186,18 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         self.reconcile_search_timeout = check_seconds(
             "reconcile_search_timeout", reconcile_search_timeout, allow_zero=True
         )
+        if run_key_parameter is not None and (
+            not isinstance(run_key_parameter, str) or not run_key_parameter.strip()
+        ):
+            raise AdfConfigurationError(
+                "run_key_parameter",
+                f"{run_key_parameter!r} is not a parameter name",
+                f"give a pipeline parameter name (default {DEFAULT_RUN_KEY_PARAMETER!r}) or None",
+            )
+        self.run_key_parameter = run_key_parameter
+        self.reconcile_accept_margin = check_seconds(
+            "reconcile_accept_margin", reconcile_accept_margin, allow_zero=True
+        )
         self.run_id: str | None = None
         self._create_sent_at: datetime | None = None
         self._killed = False  # set by on_kill; a plain flag is safe in a signal handler
@@ -183,6 +205,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     def execute(self, context: Context) -> str | None:
         if self.wait_for_termination:
             self._checked_interval()  # a too-short interval fails before the run is started
+        self._check_request()
         if is_first_try_of_series(context, self.retries or 0):
             self._forget_earlier_series(context)
         self.execute_resumable(context)
@@ -193,23 +216,19 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
         The run of the cleared try may still be going (its trigger is cancelling it at the
         same moment, or a user cleared a failed task whose run is alive): cancel it too, so
-        no run is left behind, and start afresh.
+        no run is left behind, and start afresh. Its id stays known as *not this series'*,
+        so that a later search never takes it for a lost run of this one.
         """
         from airflow_adf_trigger.core.errors import AdfError
 
-        store = context.get("task_state_store")
-        if store is None:
-            return
+        store = task_state_store(context)  # before 3.3, the Variable store is made here
         earlier = store.get(self.external_id_key)
         if store.get(ATTEMPT_KEY):
-            self.log.warning(
-                "This task was cleared after a try whose create-run got no answer; a run it "
-                "may have started is not looked for. Check ADF monitoring for pipeline %r.",
-                self.pipeline_name,
-            )
+            earlier = self._find_lost_run(store) or earlier
             store.delete(ATTEMPT_KEY)
         if not earlier:
             return
+        _remember_not_mine(store, str(earlier))
         store.delete(self.external_id_key)
         client = self.hook.client
         try:
@@ -235,13 +254,65 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 error,
             )
 
+    def _find_lost_run(self, store: Any) -> str | None:
+        """The cleared series' last create-run got no answer: its run, if it surely exists
+        (so that the clear cancels it too); otherwise a warning naming what was seen."""
+        from airflow_adf_trigger.core.errors import AdfError
+        from airflow_adf_trigger.core.reconcile import CreateAttempt, search
+
+        try:
+            attempt = CreateAttempt.from_json(store.get(ATTEMPT_KEY))
+            result = search(
+                self.hook.client,
+                attempt,
+                search_timeout=self.reconcile_search_timeout,
+                clock=self.hook.client.now,
+                sleep=self._sleep_unless_killed,
+            )
+        except (ValueError, AdfError) as error:
+            self.log.warning(
+                "This task was cleared after a try whose create-run got no answer, and its run "
+                "could not be looked for (%s). Check ADF monitoring for pipeline %r.",
+                error,
+                self.pipeline_name,
+            )
+            return None
+        if result.adopt is not None:
+            return result.adopt.run_id
+        for run, why in result.candidates():
+            self.log.warning(
+                "This task was cleared after a try whose create-run got no answer; run %s "
+                "(%s) may be the run it started and is left alone (%s): %s",
+                run.run_id,
+                run.status.value,
+                why,
+                self.hook.monitoring_url(run.run_id),
+            )
+        return None
+
     # ------------------------------------------------------------ ResumableJobMixin
 
+    def _check_request(self) -> None:
+        """Everything the create-run needs, checked locally before any request is sent."""
+        from airflow_adf_trigger.core.protocol import build_create_run
+
+        reference = self._checked_reference()
+        self._checked_parameters()
+        build_create_run(  # the settings, the pipeline name and the parameters
+            self.hook.client.settings,
+            self.pipeline_name,
+            self.parameters,
+            reference_pipeline_run_id=reference,
+            is_recovery=self.is_recovery,
+            start_activity_name=self.start_activity_name or None,
+            start_from_failure=self.start_from_failure,
+        )
+
     def submit_job(self, context: Context) -> str:
-        reference = self._checked_reference()  # before any request
-        client = self.hook.client  # settings are validated here, before any request
-        store = context.get("task_state_store")
-        if store is not None and self.reconcile_unknown_outcome:
+        reference = self._checked_reference()
+        client = self.hook.client
+        store = task_state_store(context)
+        if self.reconcile_unknown_outcome:
             adopted = self._reconcile(client, store, context)
             if adopted is not None:
                 return adopted
@@ -251,38 +322,35 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         self, client: AdfClient, store: Any, reference: str | None, context: Context
     ) -> str:
         from airflow_adf_trigger.core.errors import AdfError, AdfRunOutcomeUnknownError
-        from airflow_adf_trigger.core.reconcile import CreateAttempt
 
-        self._create_sent_at = datetime.now(UTC)
         options: dict[str, Any] = {
             "reference_pipeline_run_id": reference,
             "is_recovery": self.is_recovery,
             "start_activity_name": self.start_activity_name or None,
             "start_from_failure": self.start_from_failure,
         }
+        parameters = self.parameters
         attempt: CreateAttempt | None = None
-        if store is not None and self.reconcile_unknown_outcome:
-            earlier = store.get(self.external_id_key)
-            attempt = CreateAttempt.start(
-                self.pipeline_name,
-                self.parameters,
-                options,
-                sent_at=self._create_sent_at,
-                other_run_ids=[str(earlier)] if earlier else [],
-            )
+        if self.reconcile_unknown_outcome:
+            attempt, parameters = self._prepare_attempt(client, store, reference, context)
+            # Written once the token is in hand (the pipeline read needed it): a try killed
+            # before this line sent nothing and leaves nothing to look for.
             store.set(ATTEMPT_KEY, attempt.to_json())
+        self._create_sent_at = datetime.now(UTC)
         try:
-            run_id = client.create_run(self.pipeline_name, self.parameters, **options)
+            run_id = client.create_run(self.pipeline_name, parameters, **options)
         except AdfRunOutcomeUnknownError as unknown:
             if attempt is not None:
-                store.set(ATTEMPT_KEY, attempt.gave_up(unknown.gave_up_at).to_json())
+                attempt = attempt.gave_up(
+                    unknown.gave_up_at.timestamp(), self.reconcile_accept_margin
+                )
+                store.set(ATTEMPT_KEY, attempt.to_json())
                 self.log.error(
                     "The create-run answer for pipeline %r was lost; if this task is retried, "
-                    "the retry will first look for a run started between %s and %s and follow "
-                    "it instead of starting the pipeline again.",
+                    "the retry will first look for %s and follow it instead of starting the "
+                    "pipeline again.",
                     self.pipeline_name,
-                    unknown.sent_at.isoformat(),
-                    unknown.gave_up_at.isoformat(),
+                    attempt.describe(),
                 )
             raise
         except AdfError:
@@ -291,10 +359,9 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             raise
         # Saved before anything else can fail, so a retry finds this run (ResumableJobMixin
         # saves it again once this returns).
-        if store is not None:
-            store.set(self.external_id_key, run_id)
-            if attempt is not None:
-                store.delete(ATTEMPT_KEY)
+        store.set(self.external_id_key, run_id)
+        if attempt is not None:
+            store.delete(ATTEMPT_KEY)
         self._adopt(run_id, context)
         self.log.info(
             "Pipeline %r started: run id %s (%s)",
@@ -304,13 +371,63 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         )
         return run_id
 
+    def _prepare_attempt(
+        self, client: AdfClient, store: Any, reference: str | None, context: Context
+    ) -> tuple[CreateAttempt, dict[str, Any] | None]:
+        """The record of the create-run about to be sent, and the parameters to send.
+
+        Reads the pipeline first: its answer's ``Date`` puts the record's window on Azure's
+        clock, its declaration says whether the run key can travel and which defaults a run
+        shows. A rerun's run shows the reference run's parameters, so that run is read too.
+        """
+        from airflow_adf_trigger.core.reconcile import CreateAttempt
+
+        pipeline = client.read_pipeline(self.pipeline_name)
+        reference_run = client.get_run(reference) if reference is not None else None
+        parameters = None if self.parameters is None else dict(self.parameters)
+        key = None
+        if reference is None and pipeline.declares_string(self.run_key_parameter):
+            key = run_key(context, secrets.token_hex(6))
+            parameters = {**(parameters or {}), str(self.run_key_parameter): key}
+            self.log.info(
+                "Pipeline %r declares %r: this run carries the run key %s",
+                self.pipeline_name,
+                self.run_key_parameter,
+                key,
+            )
+        retry = client.settings.retry
+        attempt = CreateAttempt.prepare(
+            self.pipeline_name,
+            parameters,
+            sent_at=client.now(),
+            budget=retry.max_total_seconds + client.settings.request_timeout,
+            pipeline=pipeline,
+            rerun_options={
+                "reference_pipeline_run_id": reference,
+                "is_recovery": self.is_recovery,
+                "start_activity_name": self.start_activity_name or None,
+                "start_from_failure": self.start_from_failure,
+            },
+            reference=reference_run,
+            run_key_parameter=self.run_key_parameter,
+            run_key=key,
+            excluded=self._runs_not_mine(store, context),
+            accept_margin=self.reconcile_accept_margin,
+        )
+        return attempt, parameters
+
+    def _runs_not_mine(self, store: Any, context: Context) -> list[str]:
+        """Runs a search must never adopt: this series' earlier runs, a cleared series' runs,
+        and the runs the DAG run's other ADF tasks (mapped siblings included) follow."""
+        known = list(store.get(NOT_MINE_KEY) or [])
+        earlier = store.get(self.external_id_key)
+        if earlier:
+            known.append(str(earlier))
+        return known + runs_followed_by_others(context, self.run_id)
+
     def _reconcile(self, client: AdfClient, store: Any, context: Context) -> str | None:
         """An earlier try's create-run got no answer: find its run before starting another."""
-        from airflow_adf_trigger.core.reconcile import (
-            AdfReconcileError,
-            CreateAttempt,
-            find_matching_runs,
-        )
+        from airflow_adf_trigger.core.reconcile import AdfReconcileError, CreateAttempt, search
 
         record = store.get(ATTEMPT_KEY)
         if not record:
@@ -318,46 +435,61 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         try:
             attempt = CreateAttempt.from_json(record)
         except ValueError as error:
-            self.log.warning("Ignoring the earlier try's create-run record: %s", error)
-            store.delete(ATTEMPT_KEY)
-            return None
+            raise AirflowFailException(
+                f"The earlier try's create-run record cannot be read ({error}), so whether it "
+                f"started pipeline {self.pipeline_name!r} is unknown. Nothing was started. Check "
+                "ADF monitoring; mark this task successful if the run is there, or clear it to "
+                "start a new run."
+            ) from None
+        # Runs followed elsewhere since the record was written are not this attempt's either.
+        others = [*attempt.excluded, *self._runs_not_mine(store, context)]
+        attempt = replace(attempt, excluded=tuple(dict.fromkeys(others)))
+        if attempt.excluded:
+            self.log.info(
+                "Never adopted here (the reference run, earlier series' runs, runs other tasks "
+                "of this DAG run follow): %s",
+                ", ".join(attempt.excluded),
+            )
         self.log.info(
-            "An earlier try of this task got no answer to its create-run for %s; looking for "
-            "that run for up to %g s before starting another",
+            "An earlier try of this task got no answer to its create-run; looking for %s, until "
+            "ADF's run list is %g s past that window, before starting another",
             attempt.describe(),
             self.reconcile_search_timeout,
         )
         try:
-            found = find_matching_runs(
-                client, attempt, search_timeout=self.reconcile_search_timeout
+            result = search(
+                client,
+                attempt,
+                search_timeout=self.reconcile_search_timeout,
+                clock=client.now,
+                sleep=self._sleep_unless_killed,
             )
         except AdfReconcileError as error:
             raise AirflowException(str(error)) from None
-        if not found:
+        run = result.adopt
+        if result.nothing:
             self.log.warning(
-                "No run of %s was found after searching %g s: the request never started one. "
-                "Starting a new run.",
+                "No run of %s was found: the request never started one. Starting a new run.",
                 attempt.describe(),
-                self.reconcile_search_timeout,
             )
             store.delete(ATTEMPT_KEY)
             return None
-        if len(found) > 1:
-            store.delete(ATTEMPT_KEY)
+        if run is None:
             candidates = "\n".join(
-                f"  - run {run.run_id} ({run.status.value}, started "
-                f"{(run.run_start or run.last_updated or attempt.sent_at).isoformat()}): "
-                f"{self.hook.monitoring_url(run.run_id)}"
-                for run in found
+                f"  - run {found.run_id} ({found.status.value}, started "
+                f"{(found.run_start or found.last_updated or attempt.window_start).isoformat()};"
+                f" {why}): {self.hook.monitoring_url(found.run_id)}"
+                for found, why in result.candidates()
             )
             raise AirflowFailException(
                 f"An earlier try's create-run for {attempt.describe()} got no answer, and "
-                f"{len(found)} runs match it, so this task cannot tell which one is its own. "
-                f"Nothing was started. Check them in ADF Studio:\n{candidates}\n"
-                "Mark this task successful if one of them is the run you wanted, or clear it "
-                "to start a new run."
+                f"{len(result.candidates())} run(s) could be its run, so this task cannot tell "
+                f"which one is its own. Nothing was started. Check them in ADF Studio:\n"
+                f"{candidates}\nMark this task successful if one of them is the run you "
+                "wanted, or clear it to start a new run. Declaring the string parameter "
+                f"{self.run_key_parameter or DEFAULT_RUN_KEY_PARAMETER!r} in the pipeline lets "
+                "this task tell its run apart exactly."
             )
-        (run,) = found
         self.log.info(
             "Found the run the earlier try started: pipeline %r run %s is %s (%s); following "
             "it instead of starting another",
@@ -370,6 +502,21 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         store.delete(ATTEMPT_KEY)
         self._adopt(run.run_id, context)
         return run.run_id
+
+    def _checked_parameters(self) -> None:
+        """The run key's parameter is the operator's to fill: a value given for it is refused."""
+        name = self.run_key_parameter
+        if name and isinstance(self.parameters, dict) and name in self.parameters:
+            raise AirflowFailException(
+                str(
+                    AdfConfigurationError(
+                        f"parameters[{name!r}]",
+                        "is the run key parameter, which this operator fills itself",
+                        "remove it from parameters, or set run_key_parameter=None to send "
+                        "your own value",
+                    )
+                )
+            )
 
     def _checked_reference(self) -> str | None:
         """The rerun's reference run id, checked locally; ``None`` when not a rerun."""
@@ -628,6 +775,50 @@ def _checked_output_args(
             "activity_output_max_bytes", f"{max_bytes!r} is not positive", "give a byte count"
         )
     return list(names), max_bytes
+
+
+def _remember_not_mine(store: Any, run_id: str) -> None:
+    """Keep ``run_id`` among the runs no later search of this task may adopt."""
+    known = [known for known in store.get(NOT_MINE_KEY) or [] if known != run_id]
+    store.set(NOT_MINE_KEY, [*known, run_id][-NOT_MINE_KEPT:])
+
+
+def run_key(context: Context, nonce: str) -> str:
+    """The key of one create-run: which task instance sent it (readable in ADF Studio), and a
+    nonce stored before sending that makes it this request's alone."""
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    index = "" if map_index is None or map_index < 0 else f"[{map_index}]"
+    return f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}{index}#{nonce}"
+
+
+def runs_followed_by_others(context: Context, own: str | None = None) -> list[str]:
+    """The run ids other ADF tasks of this DAG run (mapped siblings included) pushed to XCom.
+
+    Read tolerantly: an Airflow whose XCom cannot be asked this way (or no DAG in the
+    context) gives no ids, and the search's other rules still apply.
+    """
+    dag = context.get("dag")
+    ti = context.get("ti")
+    if dag is None or ti is None:
+        return []
+    # Every task's: a mapped task is no AdfRunPipelineOperator instance in the DAG, and an id
+    # another kind of task pushed under the same key is never an ADF run of this pipeline.
+    task_ids = list(getattr(dag, "task_ids", None) or ())
+    if not task_ids:
+        return []
+    try:
+        values = ti.xcom_pull(task_ids=task_ids, key=XCOM_RUN_ID, map_indexes=None)
+        mapped = ti.xcom_pull(task_ids=task_ids, key=XCOM_RUN_ID)
+    except Exception as error:  # any XCom backend's failure: the search still applies its rules
+        logging.getLogger(__name__).info("Could not read the runs other tasks follow: %s", error)
+        return []
+    found: list[str] = []
+    for value in (values, mapped):
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, str) and item and item != own and item not in found:
+                found.append(item)
+    return found
 
 
 def is_first_try_of_series(context: Context, retries: int) -> bool:

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.validation import check_pipeline
@@ -43,6 +42,9 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         strings, so they are compared as strings.
     :param deferrable: wait in the triggerer: on the shared poller's feed while the latest
         run is active; while no matching run exists yet, one check per ``poke_interval``.
+    :param azure_data_factory_conn_id: the official provider's name for ``adf_conn_id``
+        (so ``default_args`` written for that provider apply here too).
+    :param resource_group_name: the official provider's name for ``resource_group``.
     """
 
     template_fields: Sequence[str] = (
@@ -61,10 +63,12 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         pipeline_name: str,
         started_after: str | datetime | None = None,
         parameters: Mapping[str, Any] | None = None,
-        adf_conn_id: str = DEFAULT_CONN_ID,
+        adf_conn_id: str | None = None,
         resource_group: str | None = None,
         factory_name: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        azure_data_factory_conn_id: str | None = None,
+        resource_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         check_sensor_seconds(kwargs)
@@ -78,7 +82,13 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self.pipeline_name = pipeline_name
         self.started_after = started_after
         self.parameters = parameters
-        self._use_factory(adf_conn_id, resource_group, factory_name)
+        self._use_factory(
+            adf_conn_id,
+            resource_group,
+            factory_name,
+            azure_data_factory_conn_id=azure_data_factory_conn_id,
+            resource_group_name=resource_group_name,
+        )
         self.deferrable = deferrable
         self.run_id: str | None = None
 

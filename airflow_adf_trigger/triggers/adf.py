@@ -17,13 +17,12 @@ from typing import Any, Protocol
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
-    TRANSIENT_ERRORS,
     AdfError,
-    AdfOutageError,
 )
 from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunStatus
 from airflow_adf_trigger.core.outcome import RunOutcome, deadline_words
 from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
+from airflow_adf_trigger.core.watch import Ending, RunWatch
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 log = logging.getLogger(__name__)
@@ -185,42 +184,43 @@ class AdfPipelineRunTrigger(BaseTrigger):
         """
         settings = client.settings
         url = settings.factory.monitoring_url(settings.cloud, self.run_id)
-        last: PipelineRun | None = None
-        outage_since: float | None = None
+        # The deadline is absolute (it survives a move to another triggerer); the watch
+        # counts it, and outages, on the monotonic clock from here on.
+        watch = RunWatch(
+            self.run_id,
+            interval=self.poll_interval,
+            started=self.clock(),
+            timeout=None if self.end_time is None else self.end_time - self.wall_clock(),
+            outage_budget=self.outage_budget,
+        )
         while True:
-            remaining: float | None = None
-            if self.end_time is not None:
-                remaining = self.end_time - self.wall_clock()
-                if remaining <= 0:
-                    return await self._timed_out(client, self.end_time, last, url)
+            if self.end_time is not None and watch.timed_out(self.clock()):
+                return await self._timed_out(client, self.end_time, watch.last, url)
             try:
-                run = await asyncio.wait_for(source.next_state(self.run_id, last), remaining)
+                run = await asyncio.wait_for(
+                    source.next_state(self.run_id, watch.last), watch.remaining(self.clock())
+                )
             except TimeoutError:
                 continue
-            except TRANSIENT_ERRORS as error:
-                now = self.clock()
-                outage_since = now if outage_since is None else outage_since
-                lasted = now - outage_since
-                if lasted >= self.outage_budget:
-                    outage = AdfOutageError(self.run_id, lasted, error)
-                    return RunOutcome.outage(outage, run_page_url=url)
+            except AdfError as error:
+                step = watch.failed(error, self.clock())
+                if step.stop is Ending.ERROR:
+                    return RunOutcome.error(self.run_id, error, run_page_url=url)
+                if step.stop is Ending.OUTAGE:
+                    return RunOutcome.outage(watch.outage(self.clock()), run_page_url=url)
                 log.warning(
                     "Azure unreachable for %.0f s (%s); still waiting for run %s, giving up "
                     "after %.0f s",
-                    lasted,
+                    step.outage_for,
                     error,
                     self.run_id,
                     self.outage_budget,
                 )
                 continue
-            except AdfError as error:
-                return RunOutcome.error(self.run_id, error, run_page_url=url)
-            outage_since = None
-            changed = last is None or run.status is not last.status
-            last = run
-            if run.status.is_terminal:
+            step = watch.seen(run, self.clock())
+            if step.stop is Ending.ENDED:
                 return await self._finished(client, run, url)
-            if changed:
+            if step.changed:
                 log.info(
                     "Pipeline %r run %s is %s",
                     run.pipeline_name,

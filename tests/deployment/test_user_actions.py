@@ -213,3 +213,26 @@ def test_triggerer_restart_mid_wait_keeps_the_run(
     assert only["runId"] == run["runId"] and only["status"] == "Succeeded"
     assert not only["cancelled_recursive"]
     assert airflow.task_instance(dag_id, run_id, "wait")["try_number"] == 1
+
+
+def test_a_clear_after_a_lost_create_run_answer_cancels_that_run_and_starts_one(
+    airflow_deployment: AirflowDeployment, deployment_emulator: Any
+) -> None:
+    airflow, dag_id = airflow_deployment, "deploy_lost_answer_cleared"
+    deployment_emulator.add_fault(
+        operation="create run", action="lose_response", pipeline="slow", times=1
+    )
+    run_id = airflow.trigger(dag_id)
+    airflow.wait_for_task_state(dag_id, run_id, "wait", ("failed",), timeout=120)
+    (lost,) = runs_of(deployment_emulator, run_id)  # ADF started it; the task never heard
+    assert lost["status"] in ("Queued", "InProgress")
+
+    airflow.clear(dag_id, run_id, "wait")
+    airflow.wait_for_task_state(dag_id, run_id, "wait", ("success",), try_number=2, timeout=120)
+    cancelled = wait_for_adf_status(deployment_emulator, run_id, lost["runId"], ENDED)
+    assert cancelled["cancelled_recursive"] is True
+    runs = runs_of(deployment_emulator, run_id)
+    assert len(runs) == 2, runs
+    (new,) = [run for run in runs if run["runId"] != lost["runId"]]
+    assert new["status"] in ("Queued", "InProgress")
+    assert airflow.xcom(dag_id, run_id, "wait", "run_id") == new["runId"]

@@ -64,7 +64,8 @@ def e2e_clock(request: pytest.FixtureRequest) -> Callable[[], float]:
 def e2e_emulator(
     emulator_for: Emulators, e2e_clock: Callable[[], float], monkeypatch: pytest.MonkeyPatch
 ) -> Any:
-    """The e2e scenario, with three connections: default, official-style and impatient."""
+    """The e2e scenario, with four connections: default, official-style, impatient and
+    official-style holding only the credentials."""
     server = emulator_for(E2E / "scenario.json", clock=e2e_clock)
     ours = server.state.scenario.airflow_connection(server.url)
     monkeypatch.setenv("AIRFLOW_CONN_ADF_DEFAULT", json.dumps(ours))
@@ -85,6 +86,14 @@ def e2e_emulator(
         },
     }
     monkeypatch.setenv("AIRFLOW_CONN_ADF_OFFICIAL_STYLE", json.dumps(official))
+    # The official format holding only the credentials and the subscription: tasks name the
+    # factory (tests/e2e/test_migration.py).
+    named_by_tasks = ("resource_group_name", "factory_name")
+    credentials_only = {
+        **official,
+        "extra": {k: v for k, v in official["extra"].items() if k not in named_by_tasks},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_CREDENTIALS_ONLY", json.dumps(credentials_only))
     return server
 
 

@@ -27,7 +27,7 @@ def fast_scenario(
             "copy_sales": {
                 "queued_seconds": 0.1,
                 "duration_seconds": 0.3,
-                "parameters": ["region", "date"],
+                "parameters": ["region", "date", "airflow_run_key"],
                 "activities": ACTIVITIES,
             },
             "broken": {

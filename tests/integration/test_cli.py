@@ -27,6 +27,7 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states, summary_of
 from tests.faults.proxy import FaultProxy, ProxyFault
+from tests.fresh import fresh_python, loaded_by
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
 pytestmark = pytest.mark.integration
@@ -918,12 +919,6 @@ def test_the_console_script_runs_a_pipeline(succeeded_run: str, server: Emulator
 
 def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: str) -> None:
     code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'airflow' or name.startswith('airflow.'):\n"
-        "            raise ImportError('airflow is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
         "from airflow_adf_trigger.cli import main\n"
         "try:\n"
         "    main(['--help'])\n"
@@ -933,12 +928,10 @@ def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: st
         "assert not any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules)\n"
         "sys.exit(code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
+    result = fresh_python(
+        code,
+        without_airflow=True,
         env=subprocess_env(ADF_CONNECTION_URI=connection_uri(server)),
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "usage: adf-trigger" in result.stdout
@@ -946,16 +939,8 @@ def test_the_cli_works_without_airflow(server: EmulatorServer, succeeded_run: st
 
 
 def test_help_is_cheap_to_import() -> None:
-    code = (
-        "import sys\n"
-        "from airflow_adf_trigger.cli import main\n"
-        "main(['--help'])\n"
-        "heavy = ('requests', 'airflow_adf_trigger.core')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    statements = ["from airflow_adf_trigger.cli import main", "main(['--help'])"]
+    assert loaded_by(statements, ("requests", "airflow_adf_trigger.core")) == []
 
 
 def test_a_reader_that_goes_away_stops_it_quietly(frozen: EmulatorServer) -> None:
@@ -1007,7 +992,8 @@ def test_doctor_checks_a_factory_and_starts_nothing(
     before = conn.runs_created
     result = cli(capsys, "doctor", "--pipeline", "copy_sales")
     assert result.code == 0, result.err
-    for name in ("sign-in", "factory access", "pipeline", "query forms", "clock", "read budget"):
+    checks = ("sign-in", "factory access", "pipeline", "run key", "query forms", "clock")
+    for name in (*checks, "read budget"):
         assert re.search(rf"^OK +{name} ", result.out, re.MULTILINE), result.out
     assert result.out.rstrip().endswith("all checks passed")
     assert conn.runs_created == before
@@ -1032,3 +1018,70 @@ def test_doctor_run_starts_one_run(
     assert result.code == 0, result.err
     assert conn.runs_created == before + 1
     assert re.search(r"^OK +run +started run [0-9a-f-]{36} of 'copy_sales'", result.out, re.M)
+
+
+def credentials_only(server: EmulatorServer, subscription: str = SUBSCRIPTION) -> str:
+    """An official-format connection (JSON) holding only the credentials and subscription."""
+    return json.dumps(
+        {
+            "conn_type": "azure_data_factory",
+            "login": CLIENT_ID,
+            "password": SECRET,
+            "extra": {
+                "tenantId": TENANT,
+                "subscriptionId": subscription,
+                "authority_host": server.url,
+                "management_endpoint": server.url,
+            },
+        }
+    )
+
+
+def test_a_credential_only_connection_takes_the_factory_from_flags_or_variables(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server))
+    missing = cli(capsys, "run", "copy_sales")
+    assert missing.code == 2
+    assert "resource_group (--resource-group or $ADF_RESOURCE_GROUP)" in missing.err
+    assert "factory_name (--factory-name or $ADF_FACTORY_NAME)" in missing.err
+    flags = cli(
+        capsys,
+        "run",
+        "copy_sales",
+        "--resource-group",
+        "rg-analytics",
+        "--factory-name",
+        "adf-demo",
+    )
+    assert flags.code == 0, flags.err
+    monkeypatch.setenv("ADF_RESOURCE_GROUP", "rg-analytics")
+    monkeypatch.setenv("ADF_FACTORY_NAME", "adf-demo")
+    variables = cli(capsys, "run", "copy_sales")
+    assert variables.code == 0, variables.err
+    assert {summary_of(server, r.out.strip())["pipelineName"] for r in (flags, variables)} == {
+        "copy_sales"
+    }
+    assert SECRET not in missing.err + flags.err + variables.err
+
+
+def test_doctor_on_a_credential_only_connection_checks_sign_in_and_the_subscription(
+    server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server))
+    result = cli(capsys, "doctor", "--json")
+    assert result.code == 0, result.err
+    checks = {c["name"]: c["status"] for c in json.loads(result.out)["checks"]}
+    # The emulator does not serve Factories_List: the subscription is not confirmed.
+    assert checks == {"sign-in": "ok", "subscription": "warn"}
+    needs_factory = cli(capsys, "doctor", "--pipeline", "copy_sales")
+    assert needs_factory.code == 2
+    assert "--pipeline needs the data factory: give --resource-group and --factory-name" in (
+        needs_factory.err
+    )
+    other = "00000000-0000-0000-0000-000000000000"
+    monkeypatch.setenv("ADF_CONNECTION_URI", credentials_only(server, other))
+    unknown = cli(capsys, "doctor")
+    assert unknown.code == 3
+    assert f"Subscription {other} was not found" in unknown.out
+    assert SECRET not in result.out + needs_factory.err + unknown.out + unknown.err

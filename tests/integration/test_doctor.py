@@ -38,6 +38,7 @@ def test_a_healthy_factory_passes_every_check_and_starts_nothing(
         "sign-in": "ok",
         "factory access": "ok",
         "pipeline": "ok",
+        "run key": "ok",
         "query forms": "ok",
         "clock": "ok",
         "read budget": "ok",
@@ -48,9 +49,10 @@ def test_a_healthy_factory_passes_every_check_and_starts_nothing(
     facts = {c["name"]: c for c in report.to_json()["checks"]}
     assert facts["sign-in"]["token_lifetime_seconds"] > 0
     assert facts["read budget"]["remaining_reads"] > 0
-    assert facts["pipeline"]["parameters"] == ["date", "region"]
+    assert facts["pipeline"]["parameters"] == ["airflow_run_key", "date", "region"]
     assert facts["query forms"]["refused"] == []
     assert "all checks passed" in report.render()
+    assert "declares the string parameter 'airflow_run_key'" in report.render()
 
 
 def test_a_wrong_secret_fails_at_sign_in_and_says_why(emulator: EmulatorServer) -> None:

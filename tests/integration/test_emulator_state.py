@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from airflow_adf_trigger.emulator.queries import (
 from airflow_adf_trigger.emulator.runs import EmulatedRun, plan_run
 from airflow_adf_trigger.emulator.scenario import OutcomeSpec, ScenarioError
 from airflow_adf_trigger.emulator.wire import BadRequest
+from tests.fresh import loaded_by
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "airflow_adf_trigger" / "emulator" / "scenarios"
 EPOCH = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -210,12 +209,8 @@ def test_every_bundled_scenario_loads() -> None:
 
 
 def test_the_emulator_imports_neither_airflow_nor_the_core() -> None:
-    code = (
-        "import sys, airflow_adf_trigger.emulator; "
-        "print([m for m in sys.modules if m.startswith(('airflow.', 'airflow_adf_trigger.core'))"
-        " or m == 'airflow'])"
+    loaded = loaded_by(
+        "import airflow_adf_trigger.emulator", ("airflow", "airflow_adf_trigger.core")
     )
-    answer = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert answer.stdout.strip() == "[]"
+    assert [m for m in loaded if m.startswith(("airflow.", "airflow_adf_trigger.core"))] == []
+    assert "airflow" not in loaded

@@ -138,3 +138,71 @@ def test_on_kill_leaves_the_run_when_asked(
     operator.on_kill()
     assert emulator.request_counts().get("cancel run", 0) == 0
     assert states(emulator) == ["Queued"]
+
+
+def set_credentials_only(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, **changes: Any
+) -> None:
+    """The scenario's connection without resource group and factory: tasks name them."""
+    connection = emulator.state.scenario.airflow_connection(emulator.url)
+    kept = {
+        key: value
+        for key, value in connection["extra"].items()
+        if key not in ("resource_group", "factory_name")
+    }
+    extra = {**kept, **changes.pop("extra", {})}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ADF_DEFAULT", json.dumps({**connection, **changes, "extra": extra})
+    )
+
+
+def test_test_button_of_a_credential_only_connection_signs_in_and_checks_the_subscription(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_credentials_only(monkeypatch, emulator)
+    ok, message = AdfHook().test_connection()
+    assert ok, message
+    assert message.startswith("Signed in; subscription 12345678-1234-1234-1234-123456789abc ")
+    assert message.endswith(
+        "This connection names no data factory: each task chooses it (factory_name and "
+        "resource_group, or resource_group_name)."
+    )
+    assert emulator.request_counts()["token"] == 1
+    # The emulator does not serve Factories_List: the subscription is answered but unconfirmed.
+    assert "was not confirmed: listing its data factories answered HTTP 404" in message
+
+
+def test_test_button_of_a_credential_only_connection_fails_on_a_wrong_secret_or_subscription(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    other = "00000000-0000-0000-0000-000000000000"
+    set_credentials_only(monkeypatch, emulator, extra={"subscription_id": other})
+    ok, message = AdfHook().test_connection()
+    assert (ok, message) == (
+        False,
+        "Subscription 00000000-0000-0000-0000-000000000000 was not found, or the service "
+        "principal 0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f has no access to it: check "
+        "subscription_id",
+    )
+    set_credentials_only(monkeypatch, emulator, password="wrong-secret-value")
+    ok, message = AdfHook().test_connection()
+    assert not ok and "AADSTS7000215" in message
+    assert "wrong-secret-value" not in message
+
+
+def test_a_task_names_the_factory_of_a_credential_only_connection(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    set_credentials_only(monkeypatch, emulator)
+    operator = AdfRunPipelineOperator(
+        task_id="t",
+        pipeline_name="copy_sales",
+        resource_group_name="rg-analytics",
+        factory_name="adf-demo",
+    )
+    run_id = operator.hook.client.create_run("copy_sales")
+    assert states(emulator) == ["Queued"]
+    assert AdfPipelineRunLink().get_link(operator, ti_key=None) == (  # type: ignore[arg-type]
+        f"https://adf.azure.com/en-us/monitoring/pipelineruns?factory={FACTORY_ID}"
+    )
+    assert run_id in emulator.state.runs

@@ -19,6 +19,7 @@ from airflow_adf_trigger.core.environment import (
     SETTING_VARIABLES,
 )
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
+from tests.fresh import BLOCK_AIRFLOW
 from tests.integration.fast_scenario import CLIENT_ID, fast_scenario
 
 pytestmark = pytest.mark.integration
@@ -30,13 +31,8 @@ SECRET = "notebook-secret-Pw4"
 FAILURE_MESSAGE = "Operation on target Copy sales to lake failed: the required blob is missing"
 SCENARIO = fast_scenario(SECRET, FAILURE_MESSAGE)
 RUN_ID = re.compile(r"run id ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
-BLOCK_AIRFLOW = (
-    "import runpy, sys\n"
-    "class Block:\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name == 'airflow' or name.startswith('airflow.'):\n"
-    "            raise ImportError('airflow is blocked in this test')\n"
-    "sys.meta_path.insert(0, Block())\n"
+WITHOUT_AIRFLOW = BLOCK_AIRFLOW + (
+    "import runpy\n"
     "runpy.run_path(sys.argv[1], run_name='__main__')\n"
     "assert not any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules)\n"
 )
@@ -107,7 +103,7 @@ def test_a_failed_pipeline_fails_the_notebook_with_the_activity_error(
 
 
 def test_the_notebook_needs_no_airflow(server: EmulatorServer) -> None:
-    result = run_notebook(server, sys.executable, "-c", BLOCK_AIRFLOW)
+    result = run_notebook(server, sys.executable, "-c", WITHOUT_AIRFLOW)
     assert result.returncode == 0, result.stderr
     assert "Final status: Succeeded" in result.stdout
 

@@ -84,7 +84,7 @@ def test_the_two_wheels_split_the_package_without_overlap(dist: Path) -> None:
     assert {"airflow_adf_trigger/__init__.py", "airflow_adf_trigger/cli.py"} <= core
     assert "airflow_adf_trigger/emulator/scenarios/demo.json" in core
     assert {"airflow_adf_trigger/core/connection.py", "airflow_adf_trigger/core/form.py"} <= core
-    assert "airflow_adf_trigger/core/__init__.pyi" in core  # the public API's one list
+    assert "airflow_adf_trigger/core/__init__.py" in core  # the public API's one list
     assert not any(f.startswith("airflow_adf_trigger/operators/") for f in core)
     assert {"airflow_adf_trigger/hooks/__init__.py", "airflow_adf_trigger/hooks/adf.py"} == {
         f for f in provider if f.startswith("airflow_adf_trigger/hooks/")

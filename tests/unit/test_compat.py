@@ -12,6 +12,7 @@ from airflow_adf_trigger import DEFAULT_CONN_ID, compat
 from airflow_adf_trigger.compat import VariableTaskStateStore, official_arguments
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
+from tests.fresh import fresh_python, loaded_by
 
 # ------------------------------------------------------------ the official argument names
 
@@ -310,21 +311,22 @@ async def test_a_connection_is_read_without_blocking_the_event_loop() -> None:
 
 def test_importing_the_operator_leaves_the_hook_and_trigger_bases_unimported() -> None:
     """DAG files import the operator at every parse: compat.py resolves those on first use."""
-    import subprocess
-    import sys
 
+    heavy = ("airflow.triggers", "airflow.hooks.base", "airflow.sdk.bases.hook")
+    # airflow.sdk first: some Airflow versions import these themselves.
+    loaded = loaded_by(
+        "import airflow_adf_trigger.operators.adf",
+        (*heavy, "airflow.sdk.bases.sensor"),
+        after="import airflow.sdk",
+    )
+    assert loaded == []
     code = (
-        "import sys, airflow.sdk\n"
-        "before = set(sys.modules)\n"  # some Airflow versions import these themselves
-        "import airflow_adf_trigger.operators.adf\n"
-        "print(sorted(m for m in set(sys.modules) - before if m.startswith(('airflow.triggers', "
-        "'airflow.hooks.base', 'airflow.sdk.bases.hook', 'airflow.sdk.bases.sensor'))))\n"
         "from airflow_adf_trigger.compat import BaseHook, BaseTrigger, TaskDeferred\n"
         "print(BaseHook.__name__, BaseTrigger.__name__, TaskDeferred.__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = fresh_python(code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-2:] == ["[]", "BaseHook BaseTrigger TaskDeferred"]
+    assert result.stdout.splitlines()[-1] == "BaseHook BaseTrigger TaskDeferred"
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from urllib.parse import quote, urlencode
@@ -183,3 +184,28 @@ def test_the_cli_declares_the_cores_defaults_and_names() -> None:
     assert cli.CONNECTION_URI_ENV == CONNECTION_URI_VARIABLE
     assert set(cli.SETTING_FLAGS) == set(SETTING_VARIABLES)
     assert set(cli.WAIT_FLAGS) == set(WAIT_VARIABLES)
+
+
+def test_a_credential_only_connection_takes_the_factory_from_the_variables() -> None:
+    official = {
+        "conn_type": "azure_data_factory",
+        "login": CLIENT_ID,
+        "password": SECRET,
+        "extra": {"tenantId": TENANT, "subscriptionId": SUBSCRIPTION},
+    }
+    environ = {
+        CONNECTION_URI_VARIABLE: json.dumps(official),
+        "ADF_RESOURCE_GROUP": "rg-analytics",
+        "ADF_FACTORY_NAME": "adf-prod",
+    }
+    settings = settings_from_environment(environ)
+    assert (settings.factory.resource_group, settings.factory.factory_name) == (
+        "rg-analytics",
+        "adf-prod",
+    )
+    with pytest.raises(AdfConfigurationError) as raised:
+        settings_from_environment({CONNECTION_URI_VARIABLE: json.dumps(official)})
+    assert str(raised.value).startswith(
+        "resource_group: is not set, nor factory_name; export ADF_RESOURCE_GROUP, "
+        "ADF_FACTORY_NAME, or every setting at once as a connection in ADF_CONNECTION_URI"
+    )

@@ -378,3 +378,24 @@ def test_the_parent_is_the_task_run_the_listener_reports(adf: requests_mock.Mock
     assert facet["root"]["run"]["runId"] == OpenLineageAdapter.build_dag_run_id(
         dag_id="sales", logical_date=ti.dag_run.logical_date, clear_number=0
     )
+
+
+def test_lineage_of_a_task_naming_the_factory_of_a_credential_only_connection(
+    adf: requests_mock.Mocker, emitted: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials_only = json.loads(adf_connection_json())
+    del credentials_only["extra"]["resource_group"], credentials_only["extra"]["factory_name"]
+    monkeypatch.setenv("AIRFLOW_CONN_ADF_CREDS", json.dumps(credentials_only))
+    get = adf.get(RUN_URL, json=run_body())
+    task = operator(
+        azure_data_factory_conn_id="adf_creds",
+        resource_group_name="rg-analytics",
+        factory_name="adf-demo",
+        wait_for_termination=True,
+    )
+
+    lineage = task.get_openlineage_facets_on_complete(FakeTaskInstance("run"))
+
+    assert get.call_count == 1
+    facet = lineage.run_facets["adfPipelineRun"]
+    assert facet.factoryResourceId == FACTORY_URL.removeprefix("https://management.azure.com")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,11 +25,12 @@ from airflow_adf_trigger.core.models import (
     ActivityRun,
     CancelResult,
     PipelineRun,
+    RunChanges,
     RunQuery,
     RunStatus,
 )
 from airflow_adf_trigger.core.outcome import RunOutcome
-from airflow_adf_trigger.core.reconcile import CreateAttempt
+from airflow_adf_trigger.core.reconcile import CreateAttempt, PipelineDeclaration, ServerClock
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import ATTEMPT_KEY, AdfRunPipelineOperator, RunStatusLog
 from tests.clock import FakeClock
@@ -73,12 +75,29 @@ class StubClient:
             raise self.create_error
         return NEW_RUN
 
-    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+    declared: dict[str, str] = field(default_factory=lambda: {"n": "Int"})
+    pipeline_reads: int = 0
+    settings: Any = field(default_factory=make_settings)
+
+    def now(self) -> float:
+        return time.time()
+
+    def read_pipeline(self, pipeline_name: str) -> PipelineDeclaration:
+        self.pipeline_reads += 1
+        moment = time.time()
+        date = datetime.fromtimestamp(int(moment), UTC)
+        return PipelineDeclaration(
+            pipeline_name, dict(self.declared), {}, ServerClock(date, moment - 0.1, moment)
+        )
+
+    def query_run_changes(self, query: RunQuery) -> RunChanges:
         self.queries.append(query)
-        return self.listed
+        # An answer from well past any window: one look decides.
+        return RunChanges(tuple(self.listed), datetime.now(UTC) + timedelta(hours=1))
 
     def get_run(self, run_id: str) -> PipelineRun:
-        return self.runs[run_id]
+        listed = {listed.run_id: listed for listed in self.listed}
+        return self.runs[run_id] if run_id in self.runs else listed[run_id]
 
     def wait_for_run(self, run_id: str, **kwargs: Any) -> PipelineRun:
         self.wait_kwargs = kwargs
@@ -141,9 +160,14 @@ def run(
 
 
 def lost_attempt(**changes: Any) -> dict[str, Any]:
-    sent = datetime.now(UTC) - timedelta(seconds=30)
-    attempt = CreateAttempt.start("copy_sales", {"n": 5}, sent_at=sent, **changes)
-    return attempt.gave_up(sent + timedelta(seconds=15)).to_json()
+    """The record of a create-run sent 30 s ago (Azure's clock = the worker's here)."""
+    sent = time.time() - 30
+    date = datetime.fromtimestamp(int(sent), UTC)
+    pipeline = PipelineDeclaration("copy_sales", {"n": "Int"}, {}, ServerClock(date, sent, sent))
+    attempt = CreateAttempt.prepare(
+        "copy_sales", {"n": 5}, sent_at=sent, budget=150, pipeline=pipeline, **changes
+    )
+    return attempt.gave_up(sent + 15).to_json()
 
 
 def operator(client: StubClient, *, local: bool = True, **options: Any) -> AdfRunPipelineOperator:
@@ -172,7 +196,8 @@ class TestFirstTry:
         client = StubClient(store)
         assert operator(client).execute(context) == NEW_RUN  # type: ignore[arg-type]
         sent = CreateAttempt.from_json(client.attempt_when_sent)
-        assert sent.pipeline_name == "copy_sales" and sent.gave_up_at is None
+        assert sent.pipeline_name == "copy_sales" and sent.on_azure_clock
+        assert client.pipeline_reads == 1
         assert ATTEMPT_KEY not in store
         assert store[KEY] == NEW_RUN
         assert context["ti"].xcom["run_id"] == NEW_RUN
@@ -186,9 +211,14 @@ class TestFirstTry:
         client = StubClient(store, create_error=lost)
         with pytest.raises(AdfRunOutcomeUnknownError):
             operator(client).execute(context)  # type: ignore[arg-type]
-        assert CreateAttempt.from_json(store[ATTEMPT_KEY]).gave_up_at == gave_up
+        window_end = CreateAttempt.from_json(store[ATTEMPT_KEY]).window_end
+        # Closed at the give-up (Azure's clock, 1 s of Date resolution) plus the 30 s margin.
+        assert gave_up + timedelta(seconds=30) <= window_end
+        assert window_end <= gave_up + timedelta(seconds=32)
         assert KEY not in store
-        assert "the retry will first look for a run started between" in capfd.readouterr().out
+        assert "the retry will first look for pipeline 'copy_sales' (a run started between" in (
+            capfd.readouterr().out
+        )
 
     def test_a_refused_create_run_removes_the_attempt(
         self, store: Store, context: dict[str, Any]
@@ -203,9 +233,13 @@ class TestFirstTry:
         self, store: Store, context: dict[str, Any]
     ) -> None:
         client = StubClient(store, create_error=KeyboardInterrupt())
+        before = datetime.now(UTC)
         with pytest.raises(KeyboardInterrupt):
             operator(client).execute(context)  # type: ignore[arg-type]
-        assert CreateAttempt.from_json(store[ATTEMPT_KEY]).gave_up_at is None
+        # The window is closed already: the request's whole retry budget (120 s + 30 s
+        # request timeout) and the margin, not "until the next try".
+        window_end = CreateAttempt.from_json(store[ATTEMPT_KEY]).window_end
+        assert window_end <= before + timedelta(seconds=150 + 30 + 3)
 
     def test_no_attempt_is_recorded_when_reconciling_is_off(
         self, store: Store, context: dict[str, Any]
@@ -213,6 +247,7 @@ class TestFirstTry:
         client = StubClient(store)
         operator(client, reconcile_unknown_outcome=False).execute(context)  # type: ignore[arg-type]
         assert client.attempt_when_sent is None
+        assert client.pipeline_reads == 0
 
 
 class TestRetryAfterAnUnknownOutcome:
@@ -270,7 +305,7 @@ class TestRetryAfterAnUnknownOutcome:
         # Try 1 started RUN_A, which failed; try 2 lost its create-run answer (no run made);
         # try 3 must not adopt RUN_A even though it matches the parameters and time.
         store[KEY] = RUN_A
-        store[ATTEMPT_KEY] = lost_attempt(other_run_ids=[RUN_A])
+        store[ATTEMPT_KEY] = lost_attempt(excluded=[RUN_A])
         failed = run(RUN_A, status=RunStatus.FAILED)
         client = StubClient(store, listed=[failed], runs={RUN_A: failed})
         assert operator(client).execute(context) == NEW_RUN  # type: ignore[arg-type]
@@ -283,15 +318,14 @@ class TestRetryAfterAnUnknownOutcome:
         failed = run(RUN_A, status=RunStatus.FAILED)
         client = StubClient(store, runs={RUN_A: failed})
         operator(client).execute(context)  # type: ignore[arg-type]
-        assert CreateAttempt.from_json(client.attempt_when_sent).other_run_ids == (RUN_A,)
+        assert CreateAttempt.from_json(client.attempt_when_sent).excluded == (RUN_A,)
 
-    def test_an_unreadable_record_is_ignored(
-        self, store: Store, context: dict[str, Any], capfd: pytest.CaptureFixture[str]
-    ) -> None:
+    def test_an_unreadable_record_fails_safe(self, store: Store, context: dict[str, Any]) -> None:
         store[ATTEMPT_KEY] = {"version": 1}
         client = StubClient(store)
-        assert operator(client).execute(context) == NEW_RUN  # type: ignore[arg-type]
-        assert "Ignoring the earlier try's create-run record" in capfd.readouterr().out
+        with pytest.raises(AirflowFailException, match="cannot be read"):
+            operator(client).execute(context)  # type: ignore[arg-type]
+        assert client.created == []
 
     def test_reconciling_off_ignores_the_record(
         self, store: Store, context: dict[str, Any]
@@ -356,9 +390,11 @@ class TestArguments:
         assert client.created == [] and store == {}
 
     def test_a_good_reference_run_id_is_sent(self, store: Store, context: dict[str, Any]) -> None:
-        client = StubClient(store)
+        client = StubClient(store, runs={RUN_A: run(RUN_A, status=RunStatus.FAILED)})
         operator(client, reference_pipeline_run_id=RUN_A.upper()).execute(context)  # type: ignore[arg-type]
         assert client.created[0]["reference_pipeline_run_id"] == RUN_A
+        # The rerun's run shows the reference run's parameters, and is never that run.
+        assert CreateAttempt.from_json(client.attempt_when_sent).excluded == (RUN_A,)
 
 
 class TestWorkerWait:

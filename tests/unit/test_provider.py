@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import airflow_adf_trigger
+from tests.fresh import fresh_python, loaded_by
 
 
 def test_entry_point_resolves_to_get_provider_info() -> None:
@@ -59,30 +60,20 @@ def _json_rows(output: str) -> list[dict[str, str]]:
 
 
 def test_core_client_imports_without_airflow() -> None:
-    code = (
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'airflow' or name.startswith('airflow.'):\n"
-        "            raise ImportError('airflow is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import airflow_adf_trigger.core, airflow_adf_trigger.emulator\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code = "import airflow_adf_trigger.core, airflow_adf_trigger.emulator\nprint('ok')\n"
+    result = fresh_python(code, without_airflow=True)
     assert result.stdout.strip() == "ok", result.stderr
 
 
 def test_importing_the_operator_and_sensor_loads_nothing_heavy() -> None:
     """DAG files import these at every parse: no HTTP client, hook, trigger or azure-identity."""
-    code = (
-        "import sys\n"
-        "import airflow_adf_trigger.operators.adf, airflow_adf_trigger.sensors.adf\n"
-        "heavy = ('airflow_adf_trigger.emulator', 'airflow_adf_trigger.core.aio',\n"
-        "         'airflow_adf_trigger.core.client', 'airflow_adf_trigger.hooks.adf',\n"
-        "         'airflow_adf_trigger.triggers', 'azure')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    heavy = (
+        "airflow_adf_trigger.emulator",
+        "airflow_adf_trigger.core.aio",
+        "airflow_adf_trigger.core.client",
+        "airflow_adf_trigger.hooks.adf",
+        "airflow_adf_trigger.triggers",
+        "azure",
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    imports = "import airflow_adf_trigger.operators.adf, airflow_adf_trigger.sensors.adf"
+    assert loaded_by(imports, heavy) == []

@@ -3,37 +3,71 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfBadRequestError, AdfConnectionError
-from airflow_adf_trigger.core.models import PipelineRun, RunQuery, RunStatus
+from airflow_adf_trigger.core.models import PipelineRun, RunChanges, RunQuery, RunStatus
 from airflow_adf_trigger.core.reconcile import (
     AdfReconcileError,
     CreateAttempt,
+    PipelineDeclaration,
+    ServerClock,
+    Verdict,
     canonical,
-    find_matching_runs,
     fingerprint,
+    search,
 )
 from tests.clock import FakeClock
 
-SENT = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
-GAVE_UP = SENT + timedelta(seconds=30)
-SKEW = timedelta(seconds=60)
+LOCAL = 1_800_000_000.0
+"""The worker's clock when the pipeline was read."""
+AZURE = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+"""Azure's Date on that answer: 40 minutes away from the worker's clock, on purpose."""
+SENT = LOCAL + 0.5
+GAVE_UP = SENT + 30
 RUN_A = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 RUN_B = "7d4c1e2a-0b3f-4e5d-8a9b-1c2d3e4f5a6b"
+REFERENCE = "0b7d6c5e-1111-4222-8333-944455566677"
 
 
-def attempt(parameters: dict[str, Any] | None = None, **options: Any) -> CreateAttempt:
-    return CreateAttempt.start(
+def azure(seconds_after_send: float) -> datetime:
+    """Azure's time that many seconds after the create-run was sent."""
+    return AZURE + timedelta(seconds=SENT - LOCAL + seconds_after_send)
+
+
+def declaration(
+    defaults: dict[str, Any] | None = None, *, clock: bool = True, key: bool = False
+) -> PipelineDeclaration:
+    types = {"region": "String", **{name: "String" for name in defaults or {}}}
+    if key:
+        types["airflow_run_key"] = "String"
+    return PipelineDeclaration(
+        "copy_sales",
+        types,
+        dict(defaults or {}),
+        ServerClock(AZURE, LOCAL - 0.2, LOCAL) if clock else None,
+    )
+
+
+def attempt(
+    parameters: dict[str, Any] | None = None,
+    *,
+    pipeline: PipelineDeclaration | None = None,
+    lost: bool = True,
+    **options: Any,
+) -> CreateAttempt:
+    made = CreateAttempt.prepare(
         "copy_sales",
         {"region": "emea"} if parameters is None else parameters,
-        options,
         sent_at=SENT,
-    ).gave_up(GAVE_UP)
+        budget=150,
+        pipeline=pipeline or declaration(),
+        **options,
+    )
+    return made.gave_up(GAVE_UP) if lost else made
 
 
 def run(
@@ -41,11 +75,13 @@ def run(
     *,
     pipeline: str = "copy_sales",
     parameters: dict[str, str] | None = None,
-    start: datetime | None = SENT + timedelta(seconds=1),
+    start: datetime | None = None,
     status: RunStatus = RunStatus.IN_PROGRESS,
     last_updated: datetime | None = None,
     group: str | None = None,
+    invoked_by_type: str | None = "Manual",
 ) -> PipelineRun:
+    start = azure(1) if start is None else start
     return PipelineRun(
         run_id=run_id,
         pipeline_name=pipeline,
@@ -54,6 +90,7 @@ def run(
         run_start=start,
         last_updated=last_updated or start,
         run_group_id=group or run_id,
+        invoked_by_type=invoked_by_type,
     )
 
 
@@ -102,105 +139,175 @@ class TestCanonical:
         assert "hunter2" not in json.dumps(attempt({"password": "hunter2"}).to_json())
 
 
-class TestMatches:
-    def test_the_run_of_the_attempt_matches(self) -> None:
-        assert attempt().matches(run())
+class TestServerClock:
+    def test_azure_time_is_bounded_by_the_date_and_the_requests_timing(self) -> None:
+        clock = ServerClock(AZURE, sent=100.0, received=100.4)
+        assert clock.earliest(110.0) == AZURE + timedelta(seconds=9.6)
+        assert clock.latest(110.0) == AZURE + timedelta(seconds=11)
 
-    def test_another_pipeline_does_not_match(self) -> None:
-        assert not attempt().matches(run(pipeline="copy_orders"))
+    def test_the_window_is_on_azures_clock_whatever_the_workers_says(self) -> None:
+        made = attempt()
+        assert made.on_azure_clock
+        assert made.window_start == azure(0)
+        # Gave up 30 s after sending; ADF may still stamp the run 30 s later (the margin).
+        assert made.window_end == AZURE + timedelta(seconds=1 + GAVE_UP - (LOCAL - 0.2) + 30)
 
-    def test_a_different_parameter_value_does_not_match(self) -> None:
-        assert not attempt().matches(run(parameters={"region": "apac"}))
+    def test_a_killed_try_leaves_a_window_closed_by_its_whole_budget(self) -> None:
+        made = attempt(lost=False)
+        assert made.window_end == AZURE + timedelta(seconds=1 + SENT + 150 - (LOCAL - 0.2) + 30)
 
-    def test_a_missing_sent_parameter_does_not_match(self) -> None:
-        assert not attempt().matches(run(parameters={}))
+    def test_without_a_date_the_window_is_on_the_workers_clock_and_never_certain(self) -> None:
+        made = attempt(pipeline=declaration(clock=False))
+        assert not made.on_azure_clock
+        worker = datetime.fromtimestamp(SENT + 1, UTC)
+        assert made.judge(run(start=worker))[0] is Verdict.DOUBT
 
-    def test_parameters_added_by_adf_do_not_matter(self) -> None:
-        assert attempt().matches(run(parameters={"region": "emea", "date": "2026-11-26"}))
+
+class TestJudge:
+    def test_the_run_of_the_attempt_is_mine(self) -> None:
+        assert attempt().judge(run())[0] is Verdict.MINE
+
+    def test_another_pipeline_is_not(self) -> None:
+        assert attempt().judge(run(pipeline="other"))[0] is Verdict.OTHER
+
+    def test_a_different_parameter_value_is_not(self) -> None:
+        assert attempt().judge(run(parameters={"region": "apac"}))[0] is Verdict.OTHER
+
+    def test_a_missing_sent_parameter_is_not(self) -> None:
+        assert attempt().judge(run(parameters={}))[0] is Verdict.OTHER
+
+    def test_a_parameter_not_sent_and_not_declared_is_a_strangers(self) -> None:
+        shown = {"region": "emea", "extra": "1"}
+        assert attempt().judge(run(parameters=shown))[0] is Verdict.OTHER
+
+    def test_a_parameter_not_sent_may_show_the_pipelines_default(self) -> None:
+        made = attempt(pipeline=declaration({"mode": "full"}))
+        assert made.judge(run(parameters={"region": "emea", "mode": "full"}))[0] is Verdict.MINE
+        assert made.judge(run(parameters={"region": "emea", "mode": "delta"}))[0] is (Verdict.OTHER)
+
+    def test_a_superset_of_the_sent_parameters_is_not_mine(self) -> None:
+        """A stranger that sent what this task sent and more is not taken for it."""
+        made = attempt({})
+        assert made.judge(run(parameters={"region": "emea"}))[0] is Verdict.OTHER
 
     def test_typed_values_match_adfs_strings(self) -> None:
-        sent = {"n": 5, "full": True, "cfg": {"b": 1, "a": 2}}
-        shown = {"n": "5", "full": "True", "cfg": '{"a":2,"b":1}'}
-        assert attempt(sent).matches(run(parameters=shown))
+        made = attempt({"n": 5, "full": True, "cfg": {"a": [1, 2]}, "none": None})
+        shown = {"n": "5", "full": "True", "cfg": '{"a":[1,2]}', "none": ""}
+        assert made.judge(run(parameters=shown))[0] is Verdict.MINE
 
-    def test_a_parameter_sent_as_none_may_come_back_empty_or_absent(self) -> None:
-        assert attempt({"x": None}).matches(run(parameters={"x": ""}))
-        assert attempt({"x": None}).matches(run(parameters={}))
+    def test_a_parameter_sent_as_none_may_come_back_absent(self) -> None:
+        assert attempt({"region": None}).judge(run(parameters={}))[0] is Verdict.MINE
 
-    @pytest.mark.parametrize("offset", [-SKEW, timedelta(0), GAVE_UP - SENT, GAVE_UP - SENT + SKEW])
-    def test_a_start_on_the_window_edges_matches(self, offset: timedelta) -> None:
-        assert attempt().matches(run(start=SENT + offset), skew=SKEW)
+    @pytest.mark.parametrize("offset", [-1.0, 62.0])
+    def test_a_start_just_outside_the_window_is_not(self, offset: float) -> None:
+        assert attempt().judge(run(start=azure(offset)))[0] is Verdict.OTHER
 
-    @pytest.mark.parametrize(
-        "offset",
-        [-SKEW - timedelta(microseconds=1), GAVE_UP - SENT + SKEW + timedelta(microseconds=1)],
-    )
-    def test_a_start_just_outside_the_window_does_not_match(self, offset: timedelta) -> None:
-        assert not attempt().matches(run(start=SENT + offset), skew=SKEW)
-
-    def test_without_gave_up_at_the_window_ends_at_now(self) -> None:
-        killed = CreateAttempt.start("copy_sales", {"region": "emea"}, sent_at=SENT)
-        later = SENT + timedelta(minutes=10)
-        assert killed.matches(run(start=later), now=later)
-        assert not killed.matches(run(start=later), now=later - SKEW - timedelta(seconds=1))
+    @pytest.mark.parametrize("offset", [0.0, 30.0, 60.0])
+    def test_a_start_inside_the_window_is(self, offset: float) -> None:
+        assert attempt().judge(run(start=azure(offset)))[0] is Verdict.MINE
 
     def test_a_queued_run_without_a_start_uses_its_last_update(self) -> None:
-        queued = run(start=None, status=RunStatus.QUEUED, last_updated=SENT)
-        assert attempt().matches(queued)
+        queued = run(status=RunStatus.QUEUED, last_updated=azure(2))
+        queued = PipelineRun(**{**_fields(queued), "run_start": None})
+        assert attempt().judge(queued)[0] is Verdict.MINE
 
-    def test_a_run_without_any_time_does_not_match(self) -> None:
-        assert not attempt().matches(run(start=None, status=RunStatus.IN_PROGRESS))
+    def test_a_run_without_any_time_is_in_doubt(self) -> None:
+        timeless = PipelineRun(**{**_fields(run()), "run_start": None, "last_updated": None})
+        assert attempt().judge(timeless)[0] is Verdict.DOUBT
 
-    def test_a_run_known_to_be_another_tries_does_not_match(self) -> None:
-        known = replace(attempt(), other_run_ids=(RUN_A,))
-        assert not known.matches(run(RUN_A))
-        assert known.matches(run(RUN_B))
+    @pytest.mark.parametrize("status", [RunStatus.CANCELING, RunStatus.CANCELLED])
+    def test_a_cancelled_run_is_never_adopted(self, status: RunStatus) -> None:
+        assert attempt().judge(run(status=status))[0] is Verdict.OTHER
 
+    @pytest.mark.parametrize("kind", ["ScheduleTrigger", "PipelineActivity"])
+    def test_a_run_a_trigger_or_a_parent_started_is_not(self, kind: str) -> None:
+        assert attempt().judge(run(invoked_by_type=kind))[0] is Verdict.OTHER
 
-class TestJson:
-    def test_round_trip_through_plain_json(self) -> None:
-        original = replace(
-            attempt(reference_pipeline_run_id=RUN_B, is_recovery=True), other_run_ids=(RUN_A,)
+    def test_a_run_known_to_be_anothers_is_not(self) -> None:
+        assert attempt(excluded=[RUN_A]).judge(run())[0] is Verdict.OTHER
+
+    def test_a_plain_attempt_doubts_a_run_in_another_runs_group(self) -> None:
+        assert attempt().judge(run(group=REFERENCE))[0] is Verdict.DOUBT
+
+    def test_a_recovery_rerun_expects_the_reference_runs_parameters_and_group(self) -> None:
+        reference = run(REFERENCE, parameters={"region": "apac"}, start=azure(-3600))
+        made = attempt(
+            {"region": "emea"},  # sent, but ADF keeps the reference run's
+            rerun_options={"reference_pipeline_run_id": REFERENCE, "is_recovery": True},
+            reference=reference,
         )
-        again = CreateAttempt.from_json(json.loads(json.dumps(original.to_json())))
-        assert again == original
+        rerun = run(parameters={"region": "apac"}, group=REFERENCE)
+        assert made.judge(rerun)[0] is Verdict.MINE
+        assert made.judge(run(parameters={"region": "apac"}, group=RUN_B))[0] is Verdict.OTHER
+        assert made.judge(reference)[0] is Verdict.OTHER  # the reference run itself
 
-    def test_a_killed_try_has_no_gave_up_at(self) -> None:
-        killed = CreateAttempt.start("copy_sales", None, sent_at=SENT)
-        assert killed.to_json()["gave_up_at"] is None
-        assert CreateAttempt.from_json(killed.to_json()).gave_up_at is None
+    def test_with_a_run_key_only_the_key_counts(self) -> None:
+        made = attempt(
+            {"region": "emea", "airflow_run_key": "k1"},
+            pipeline=declaration(key=True),
+            run_key_parameter="airflow_run_key",
+            run_key="k1",
+        )
+        late = run(parameters={"region": "x", "airflow_run_key": "k1"}, start=azure(3600))
+        assert made.judge(late)[0] is Verdict.MINE
+        twin = run(parameters={"region": "emea", "airflow_run_key": "k2"})
+        assert made.judge(twin)[0] is Verdict.OTHER
+        assert made.judge(run(parameters={"region": "emea"}))[0] is Verdict.OTHER
+
+
+def _fields(made: PipelineRun) -> dict[str, Any]:
+    return {name: getattr(made, name) for name in PipelineRun.__slots__}
+
+
+class TestRecord:
+    def test_round_trip_through_plain_json(self) -> None:
+        made = attempt(
+            rerun_options={"reference_pipeline_run_id": REFERENCE, "is_recovery": True},
+            reference=run(REFERENCE, group="g1"),
+            excluded=[RUN_B],
+        )
+        text = json.dumps(made.to_json())
+        again = CreateAttempt.from_json(json.loads(text))
+        assert again.to_json() == made.to_json()
+        assert again.excluded == (RUN_B, REFERENCE)
+        assert "emea" not in text
 
     def test_empty_rerun_options_are_not_recorded(self) -> None:
-        made = CreateAttempt.start(
-            "p", None, {"start_activity_name": "", "is_recovery": None}, sent_at=SENT
-        )
-        assert made.rerun_options == {}
+        options = {"reference_pipeline_run_id": None, "start_activity_name": ""}
+        assert attempt(rerun_options=options).rerun_options == {}
 
     @pytest.mark.parametrize(
         "record",
-        [None, "x", {"version": 99}, {"version": 1}, {**attempt().to_json(), "sent_at": "soon"}],
+        [None, [], {"version": 1}, {"version": 2}, {"version": 2, "pipeline_name": "p"}],
     )
     def test_an_unreadable_record_is_a_value_error(self, record: Any) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="attempt record"):
             CreateAttempt.from_json(record)
 
 
 class StubClient:
-    """Answers each query with the next list of runs (the last one repeats)."""
+    """Answers each query with the next list of runs (the last one repeats), on Azure's clock
+    moving with the fake worker clock."""
 
     def __init__(
-        self, *answers: list[PipelineRun] | Exception, runs: dict[str, PipelineRun] | None = None
+        self,
+        *answers: list[PipelineRun] | Exception,
+        clock: FakeClock,
+        runs: dict[str, PipelineRun] | None = None,
     ) -> None:
         self.answers = list(answers)
         self.queries: list[RunQuery] = []
         self.runs = runs or {}
+        self.clock = clock
 
-    def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
+    def query_run_changes(self, query: RunQuery) -> RunChanges:
         self.queries.append(query)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        for listed in answer:
+            self.runs.setdefault(listed.run_id, listed)
+        return RunChanges(tuple(answer), AZURE + timedelta(seconds=self.clock() - LOCAL))
 
     def get_run(self, run_id: str) -> PipelineRun:
         return self.runs[run_id]
@@ -208,83 +315,80 @@ class StubClient:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(start=(GAVE_UP + timedelta(seconds=5)).timestamp())
+    return FakeClock(start=GAVE_UP + 5)
 
 
-def search(
-    client: StubClient, clock: FakeClock, made: CreateAttempt | None = None, **options: Any
-) -> list[PipelineRun]:
+def look(client: StubClient, clock: FakeClock, made: CreateAttempt | None = None, **options: Any):  # type: ignore[no-untyped-def]
     options.setdefault("search_timeout", 20)
     options.setdefault("interval", 5)
-    return find_matching_runs(
-        client, made or attempt(), clock=clock, sleep=clock.sleep, skew=SKEW, **options
-    )
+    return search(client, made or attempt(), clock=clock, sleep=clock.sleep, **options)
 
 
 class TestSearch:
-    def test_one_match_is_found_at_the_first_look(self, clock: FakeClock) -> None:
-        client = StubClient([run(RUN_A)])
-        assert [r.run_id for r in search(client, clock)] == [RUN_A]
-        assert clock.sleeps == []
+    def test_one_match_is_adopted_after_the_list_passed_the_window(self, clock: FakeClock) -> None:
+        client = StubClient([run(RUN_A)], clock=clock)
+        result = look(client, clock)
+        assert result.adopt is not None and result.adopt.run_id == RUN_A
+        # The window ends 60 s after sending on Azure's clock, plus 20 s of lag allowance.
+        assert azure(0) + timedelta(seconds=clock() - SENT) >= attempt().window_end
 
-    def test_the_query_names_the_pipeline_only_and_spans_the_attempt(
-        self, clock: FakeClock
-    ) -> None:
-        client = StubClient([run()])
-        search(client, clock)
-        (query,) = client.queries
-        assert [(f.operand, f.operator, f.values) for f in query.filters] == [
-            ("PipelineName", "Equals", ("copy_sales",))
-        ]
-        assert query.last_updated_after == SENT - SKEW
-        assert query.last_updated_before == datetime.fromtimestamp(clock.now, UTC) + SKEW
+    def test_a_retry_long_after_the_window_looks_once(self) -> None:
+        late = FakeClock(start=GAVE_UP + 600)
+        client = StubClient([run(RUN_A)], clock=late)
+        assert look(client, late).adopt is not None
+        assert late.sleeps == []
+
+    def test_the_query_names_the_pipeline_only_and_spans_the_window(self, clock: FakeClock) -> None:
+        client = StubClient([], clock=clock)
+        look(client, clock)
+        query = client.queries[0]
+        assert [(f.operand, f.values) for f in query.filters] == [("PipelineName", ("copy_sales",))]
+        assert query.last_updated_after < attempt().window_start
+
+    def test_the_search_does_not_stop_at_the_first_match(self, clock: FakeClock) -> None:
+        """Lag: a stranger shows first, this attempt's own run later; neither is adopted."""
+        stranger, own = run(RUN_B, start=azure(0.2)), run(RUN_A, start=azure(0.4))
+        client = StubClient([stranger], [stranger], [stranger, own], clock=clock)
+        result = look(client, clock)
+        assert result.adopt is None
+        assert {r.run_id for r, _ in result.candidates()} == {RUN_A, RUN_B}
 
     def test_a_run_that_shows_up_late_is_found(self, clock: FakeClock) -> None:
-        client = StubClient([], [], [run(RUN_A)])
-        assert [r.run_id for r in search(client, clock)] == [RUN_A]
-        assert clock.sleeps == [5, 5]
+        client = StubClient([], [], [run(RUN_A)], clock=clock)
+        result = look(client, clock)
+        assert result.adopt is not None and result.adopt.run_id == RUN_A
 
-    def test_nothing_found_within_the_timeout_is_an_empty_answer(self, clock: FakeClock) -> None:
-        client = StubClient([run(RUN_B, parameters={"region": "apac"})])
-        assert search(client, clock, search_timeout=12) == []
-        assert clock.sleeps == [5, 5, 2]
-        assert len(client.queries) == 4
+    def test_nothing_found_means_nothing_was_started(self, clock: FakeClock) -> None:
+        result = look(StubClient([], clock=clock), clock)
+        assert result.nothing and result.adopt is None
 
-    def test_a_zero_timeout_looks_once(self, clock: FakeClock) -> None:
-        client = StubClient([])
-        assert search(client, clock, search_timeout=0) == []
-        assert len(client.queries) == 1
+    def test_a_run_cancelled_since_it_was_listed_is_not_adopted(self, clock: FakeClock) -> None:
+        listed = run(RUN_A)
+        now = run(RUN_A, status=RunStatus.CANCELLED)
+        client = StubClient([listed], clock=clock, runs={RUN_A: now})
+        assert look(client, clock).nothing
 
-    def test_every_match_is_returned_oldest_first(self, clock: FakeClock) -> None:
-        later = run(RUN_A, start=SENT + timedelta(seconds=9))
-        earlier = run(RUN_B, start=SENT + timedelta(seconds=2))
-        client = StubClient([later, earlier, run(pipeline="other")])
-        assert [r.run_id for r in search(client, clock)] == [RUN_B, RUN_A]
-
-    def test_runs_outside_the_window_are_filtered_here(self, clock: FakeClock) -> None:
-        old = run(RUN_B, start=SENT - timedelta(hours=1), last_updated=SENT + timedelta(seconds=3))
-        client = StubClient([old])
-        assert search(client, clock, search_timeout=0) == []
+    def test_a_run_key_match_ends_the_search_at_once(self, clock: FakeClock) -> None:
+        made = attempt(
+            {"airflow_run_key": "k1"},
+            pipeline=declaration(key=True),
+            run_key_parameter="airflow_run_key",
+            run_key="k1",
+        )
+        client = StubClient([run(parameters={"airflow_run_key": "k1"})], clock=clock)
+        assert look(client, clock, made).adopt is not None
+        assert clock.sleeps == []
 
     def test_transient_errors_are_waited_out(self, clock: FakeClock) -> None:
-        client = StubClient(AdfConnectionError("reset"), [run()])
-        assert [r.run_id for r in search(client, clock)] == [RUN_A]
+        client = StubClient(AdfConnectionError("refused"), [run(RUN_A)], clock=clock)
+        assert look(client, clock).adopt is not None
 
     def test_no_answer_at_all_is_an_error_not_an_empty_answer(self, clock: FakeClock) -> None:
-        client = StubClient(AdfConnectionError("network down"))
-        with pytest.raises(AdfReconcileError, match="network down") as caught:
-            search(client, clock, search_timeout=10)
-        assert "Nothing was started" in str(caught.value)
+        client = StubClient(AdfConnectionError("refused"), clock=clock)
+        with pytest.raises(AdfReconcileError, match="Nothing was started"):
+            look(client, clock)
 
     def test_other_errors_are_raised(self, clock: FakeClock) -> None:
-        client = StubClient(AdfBadRequestError("bad filter", status=400))
+        client = StubClient(AdfBadRequestError("bad filter"), clock=clock)
         with pytest.raises(AdfBadRequestError):
-            search(client, clock)
-
-    def test_a_recovery_rerun_must_be_in_the_reference_runs_group(self, clock: FakeClock) -> None:
-        reference = run(RUN_B, start=SENT - timedelta(days=1), group="group-1")
-        rerun = attempt(reference_pipeline_run_id=RUN_B, is_recovery=True)
-        outsider = run("11111111-1111-1111-1111-111111111111", group="group-2")
-        member = run(RUN_A, group="group-1", start=SENT + timedelta(seconds=4))
-        client = StubClient([outsider, member], runs={RUN_B: reference})
-        assert [r.run_id for r in search(client, clock, rerun)] == [RUN_A]
+            look(client, clock)

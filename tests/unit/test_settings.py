@@ -10,7 +10,7 @@ from airflow_adf_trigger.core.clouds import resolve_cloud
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 
-from .helpers import SECRET, SUBSCRIPTION, TENANT, make_settings
+from .helpers import CLIENT_ID, SECRET, SUBSCRIPTION, TENANT, make_settings
 
 
 @pytest.mark.parametrize(
@@ -240,3 +240,84 @@ def test_workload_identity_is_built_from_its_token_file(
         make_settings(client_secret=None, identity="workload_identity")
     )
     assert type(credential).__name__ == "WorkloadIdentityCredential"
+
+
+def test_an_official_connection_without_secret_or_tenant_signs_in_with_azure_identity() -> None:
+    extra = {
+        "subscriptionId": SUBSCRIPTION,
+        "resource_group_name": "rg-analytics",
+        "factory_name": "adf-demo",
+        "extra__azure_data_factory__managed_identity_client_id": CLIENT_ID.upper(),
+        "workload_identity_tenant_id": "contoso.onmicrosoft.com",
+    }
+    settings = settings_from_connection(None, None, extra)
+    assert (settings.identity, settings.tenant_id) == ("default", None)
+    assert settings.managed_identity_client_id == CLIENT_ID  # a GUID, lower-cased
+    assert settings.workload_identity_tenant_id == "contoso.onmicrosoft.com"
+
+
+def test_a_client_secret_still_needs_the_tenant() -> None:
+    with pytest.raises(AdfConfigurationError, match=r"^tenant_id: is missing"):
+        settings_from_connection("client", SECRET, {"subscription_id": SUBSCRIPTION})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("managed_identity_client_id", "mi", "managed_identity_client_id: 'mi' is not a GUID"),
+        (
+            "workload_identity_tenant_id",
+            "not a tenant",
+            "workload_identity_tenant_id: 'not a tenant' is neither a GUID nor a domain",
+        ),
+    ],
+)
+def test_the_official_identity_extras_are_checked(key: str, value: str, expected: str) -> None:
+    extra = {"subscription_id": SUBSCRIPTION, key: value}
+    with pytest.raises(AdfConfigurationError) as caught:
+        settings_from_connection(None, None, extra, require_factory=False)
+    assert str(caught.value).startswith(expected)
+
+
+def test_the_official_identity_extras_reach_default_azure_credential(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import azure.identity
+
+    from airflow_adf_trigger.core.auth import identity_credential
+
+    built: list[dict[str, Any]] = []
+
+    class Recorder:
+        def __init__(self, **kwargs: Any) -> None:
+            built.append(kwargs)
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", Recorder)
+    managed = "aaaaaaaa-1111-2222-3333-444444444444"
+    settings = make_settings(
+        client_secret=None,
+        tenant_id=None,
+        managed_identity_client_id=managed,
+        workload_identity_tenant_id=TENANT,
+    )
+    identity_credential(settings)
+    (kwargs,) = built
+    assert kwargs["managed_identity_client_id"] == managed
+    assert kwargs["workload_identity_tenant_id"] == TENANT
+
+
+def test_without_azure_identity_the_error_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from airflow_adf_trigger.core.auth import identity_credential
+
+    monkeypatch.setitem(sys.modules, "azure.identity", None)  # import fails
+    settings = make_settings(
+        client_secret=None, managed_identity_client_id="bbbbbbbb-1111-2222-3333-444444444444"
+    )
+    with pytest.raises(AdfConfigurationError) as caught:
+        identity_credential(settings)
+    assert "pip install 'airflow-adf-trigger[identity]'" in str(caught.value)
+    assert caught.value.field == "client_secret"

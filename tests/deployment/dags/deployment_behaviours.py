@@ -96,3 +96,15 @@ with _dag("deploy_fan_out"):
     ).expand(
         parameters=[{"dag_run": "{{ run_id }}", "part": str(part)} for part in range(FAN_OUT_WIDTH)]
     )
+
+# The create-run's answer is lost and no retry is left: a user clears the task. The clear
+# must find the run the lost request started and cancel it, and start exactly one new run.
+with _dag("deploy_lost_answer_cleared"):
+    AdfRunPipelineOperator(
+        task_id="wait",
+        pipeline_name="slow",
+        parameters=MARK,
+        retries=0,
+        reconcile_search_timeout=1,  # the emulator shows a new run at once
+        reconcile_accept_margin=1,  # and stamps it as it answers
+    )

@@ -22,4 +22,32 @@ with DAG("e2e_create_run_answer_lost", schedule=None, start_date=datetime(2026, 
         retries=2,
         retry_delay=timedelta(seconds=0),
         reconcile_search_timeout=1,  # the emulator shows a new run at once
+        reconcile_accept_margin=1,  # and stamps it as it answers
     )
+
+
+with DAG("e2e_create_run_answer_lost_keyed", schedule=None, start_date=datetime(2026, 1, 1)):
+    # The pipeline declares airflow_run_key: the retry knows its run by that key alone, so
+    # an equal run a stranger started meanwhile is never taken for it.
+    AdfRunPipelineOperator(
+        task_id="run",
+        pipeline_name="keyed",
+        parameters={"region": "emea"},
+        retries=2,
+        retry_delay=timedelta(seconds=0),
+        reconcile_search_timeout=1,
+        reconcile_accept_margin=1,
+    )
+
+
+with DAG("e2e_create_run_answer_lost_mapped", schedule=None, start_date=datetime(2026, 1, 1)):
+    # Two mapped instances with equal parameters: the retry of one must never take the
+    # other's run for its own.
+    AdfRunPipelineOperator.partial(
+        task_id="run",
+        pipeline_name="copy_sales",
+        retries=2,
+        retry_delay=timedelta(seconds=0),
+        reconcile_search_timeout=1,
+        reconcile_accept_margin=1,
+    ).expand(parameters=[{"region": "emea"}, {"region": "emea"}])

@@ -1,0 +1,1 @@
+"""The adversarial matrix of the exactly-once promise (see ``matrix.py``)."""
