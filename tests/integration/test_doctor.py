@@ -155,9 +155,11 @@ def test_a_token_bucket_budget_is_read_as_such_not_as_an_exhausted_hour(
     assert budget.status == "ok"  # ~249 left of a 250 bucket: not "most of 12,000 used"
     assert budget.facts["throttling_model"] == "token bucket"
     assert budget.facts["remaining_reads"] < 250
+    assert budget.facts["refill_reads_per_second"] == 25.0
 
 
 def test_an_hourly_budget_is_named_as_such(emulator: EmulatorServer) -> None:
     report = diagnose(settings_for(emulator))
     budget = next(c for c in report.checks if c.name == "read budget")
     assert budget.facts["throttling_model"] == "hourly"
+    assert budget.facts["refill_reads_per_second"] == 3.33
