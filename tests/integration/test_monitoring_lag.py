@@ -272,6 +272,8 @@ def test_every_run_is_one_asset_event_within_lag_plus_two_intervals(
     assert Counter(run_id for run_id, _ in got) == Counter(run_ids)  # each exactly once
     late = [at - ended_at(server, run_id) for run_id, at in got]
     assert max(late) <= lag + 2 * INTERVAL
+    # The feed measured the lag itself, within two intervals (its reads' spacing).
+    assert max(0, lag - 2 * INTERVAL) <= observed_monitoring_lag() <= lag
 
 
 def test_the_widening_is_logged_once_with_the_measured_lag(
