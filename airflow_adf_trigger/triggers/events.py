@@ -32,7 +32,8 @@ mark less that window and skips the ids it holds, so:
   follow it (up to 30 minutes), so a run that shows up late is still reported, once.
   :data:`REPORTED_WINDOW` is that bound plus five minutes, so a restart does the same. Runs
   updated longer than that before the mark and first seen afterwards are not reported; at
-  most :data:`MAX_REPORTED` ids are kept.
+  most :data:`MAX_REPORTED` ids are kept, and a full mark resumes after the oldest it kept
+  (rather than report a run twice).
 """
 
 from __future__ import annotations
@@ -76,8 +77,17 @@ class EventMark:
         return run_id in self.reported
 
     def resume_from(self) -> datetime | None:
-        """The moment a restarted trigger reads the feed from."""
-        return None if self.high_water is None else self.high_water - REPORTED_WINDOW
+        """The moment a restarted trigger reads the feed from.
+
+        :data:`REPORTED_WINDOW` before the high-water mark; later when the mark is full (ids
+        older than those it kept were dropped, and must not be reported again).
+        """
+        if self.high_water is None:
+            return None
+        start = self.high_water - REPORTED_WINDOW
+        if len(self.reported) >= MAX_REPORTED:
+            start = max(start, min(_moment(text) for text in self.reported.values()))
+        return start
 
     def with_reported(self, items: Iterable[tuple[str, datetime | None]]) -> EventMark:
         """This mark with these runs reported (``(run_id, lastUpdated)`` pairs)."""

@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -336,3 +336,18 @@ def test_new_runs_the_feed_does_not_show_yet_are_read_a_hundred_a_tick_oldest_fi
 
     assert asyncio.run(two_ticks()) == [100, 50]
     assert set(adf.got[:100]) == set(run_ids[50:])  # registered first, read first
+
+
+def test_a_full_event_mark_resumes_after_the_ids_it_dropped() -> None:
+    from airflow_adf_trigger.triggers.events import MAX_REPORTED, EventMark
+
+    base = at(0)
+    few = EventMark().with_reported([(RUN_A, base)])
+    assert few.resume_from() == base - REPORTED_WINDOW  # reaches back for late runs
+    many = EventMark().with_reported(
+        (f"{i:08d}-0000-4000-8000-000000000000", base + timedelta(seconds=i))
+        for i in range(MAX_REPORTED + 10)
+    )
+    kept = sorted(datetime.fromisoformat(t) for t in many.reported.values())
+    assert len(kept) == MAX_REPORTED
+    assert many.resume_from() == kept[0] == base + timedelta(seconds=10)  # not before it
