@@ -818,6 +818,9 @@ class SharedRunPoller:
             self._behind((covering.end - moment).total_seconds(), run, "a GET")
 
     def _observe(self, watch: _Watch, run: PipelineRun) -> None:
+        current = watch.state
+        if current is not None and _older(run, current):
+            return  # a lagging feed's older version: keep the newer one a GET showed
         watch.pipeline_name = run.pipeline_name or watch.pipeline_name
         if run.status.is_terminal and run.duration_ms is not None and watch.state != run:
             recent = self._durations.setdefault(run.pipeline_name, deque(maxlen=20))
@@ -834,6 +837,17 @@ class SharedRunPoller:
     def _server_moment(self, local: float) -> datetime:
         """A local clock reading placed on the server's clock."""
         return datetime.fromtimestamp(local, UTC) + self._skew
+
+
+def _older(run: PipelineRun, than: PipelineRun) -> bool:
+    """Whether ``run`` is an earlier version of ``than`` (a run never leaves an end state)."""
+    if than.status.is_terminal and not run.status.is_terminal:
+        return True
+    return (
+        run.last_updated is not None
+        and than.last_updated is not None
+        and run.last_updated < than.last_updated
+    )
 
 
 def _updated_order(run: PipelineRun) -> tuple[datetime, str]:

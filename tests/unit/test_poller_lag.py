@@ -351,3 +351,24 @@ def test_a_full_event_mark_resumes_after_the_ids_it_dropped() -> None:
     kept = sorted(datetime.fromisoformat(t) for t in many.reported.values())
     assert len(kept) == MAX_REPORTED
     assert many.resume_from() == kept[0] == base + timedelta(seconds=10)  # not before it
+
+
+def test_a_lagging_feed_never_takes_back_an_end_a_get_showed() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    ended = run(RUN_A, "Succeeded", 100)
+    adf.truth[RUN_A] = ended
+    adf.feed = lambda q: RunChanges((run(RUN_A, "InProgress", 5),), None)  # ADF 95 s behind
+
+    async def follow() -> list[PipelineRun]:
+        poller = make_poller(clock, adf, deep_read_every=0)
+        poller._add(RUN_A, 10, "nightly", start=False)
+        await poller.tick()  # the feed shows it InProgress
+        await poller._get_each([poller._watches[RUN_A]])  # a GET shows the end
+        seen = [poller._watches[RUN_A].state]
+        clock.advance(10)
+        await poller.tick()  # the feed, still behind, shows InProgress again
+        seen.append(poller._watches[RUN_A].state)
+        return seen  # type: ignore[return-value]
+
+    assert asyncio.run(follow()) == [ended, ended]
