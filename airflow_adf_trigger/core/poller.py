@@ -17,13 +17,11 @@ watched.
 * A newly watched run is looked for in the feed from a little before it was registered; one
   not found there (an older run, or one ADF shows late) is read once with a GET, at most a
   hundred a tick.
-* ADF's monitoring lags by an unknown delay (no public source bounds it). The poller measures
-  it: a change that a GET, or a later query, proves was there while an earlier query covering
-  its ``lastUpdated`` did not show it. Then the re-read window widens (at most
-  ``max_overlap``, logged once with the lag), and narrows back slowly once ADF keeps up. Every
-  ``deep_read_every`` ticks the query reaches back ``max_overlap`` anyway, so a lag that jumps
-  past the window is found within it; less often when such a read takes several pages, so it
-  costs about one page a tick at most (see :func:`observed_monitoring_lag`).
+* ADF's monitoring lags by an unknown delay. The poller measures it (a change a GET or a later
+  query proves an earlier covering query missed), widens its re-read to follow it (at most
+  ``max_overlap``, logged once), narrows back slowly, and reaches back ``max_overlap`` every
+  ``deep_read_every`` ticks anyway; see ``docs/monitoring-lag.md`` and
+  :func:`observed_monitoring_lag`.
 * A slow safety net re-reads, with a GET, the runs most overdue against their expected end
   (then the least recently read), :attr:`safety_net_per_tick` a tick and each run at most once
   every ``safety_net_intervals``; more, inside ``read_budget``, while ADF looks behind.
