@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,15 @@ def _airflow_logging_bound_outside_any_test() -> None:
     writing to that test's capture after it closed, and every later test that logs would print
     "--- Logging error ---". Importing it here binds them to the session's own output."""
     import airflow  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _no_monitoring_lag_seen() -> Iterator[None]:
+    """Each test starts as a process that has measured no monitoring lag yet."""
+    yield
+    poller = sys.modules.get("airflow_adf_trigger.core.poller")
+    if poller is not None:
+        poller._process_lags.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -265,7 +265,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             result = search(
                 self.hook.client,
                 attempt,
-                search_timeout=self.reconcile_search_timeout,
+                search_timeout=self._search_timeout(),
                 clock=self.hook.client.now,
                 sleep=self._sleep_unless_killed,
             )
@@ -291,6 +291,23 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         return None
 
     # ------------------------------------------------------------ ResumableJobMixin
+
+    def _search_timeout(self) -> float:
+        """``reconcile_search_timeout``, or more when this process saw ADF's run list lag more
+        (the shared poller measures it; a fresh worker process has seen none)."""
+        from airflow_adf_trigger.core.poller import observed_monitoring_lag
+
+        lag = observed_monitoring_lag()
+        if 1.5 * lag <= self.reconcile_search_timeout:
+            return self.reconcile_search_timeout
+        self.log.info(
+            "ADF's run list lagged %.0f s in this process: searching %.0f s past the window "
+            "instead of %g s",
+            lag,
+            1.5 * lag,
+            self.reconcile_search_timeout,
+        )
+        return 1.5 * lag
 
     def _check_request(self) -> None:
         """Everything the create-run needs, checked locally before any request is sent."""
@@ -460,7 +477,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             result = search(
                 client,
                 attempt,
-                search_timeout=self.reconcile_search_timeout,
+                search_timeout=self._search_timeout(),
                 clock=client.now,
                 sleep=self._sleep_unless_killed,
             )

@@ -521,3 +521,17 @@ class TestRunStatusLog:
             f"Pipeline 'copy_sales' run {RUN_A} is still InProgress (checked every 15 s)",
             f"Pipeline 'copy_sales' run {RUN_A} is Succeeded",
         ]
+
+
+def test_the_search_follows_the_lag_this_process_saw(
+    store: Store, context: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_adf_trigger.core import poller
+
+    task = operator(StubClient(store), reconcile_search_timeout=120)
+    assert task._search_timeout() == 120
+    poller._process_lags.append((time.monotonic(), 200.0))
+    assert task._search_timeout() == 300
+    assert "lagged 200 s in this process: searching 300 s past the window" in (
+        capfd.readouterr().out
+    )
