@@ -56,6 +56,29 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+LAYERS = (
+    "unit",
+    "adversary",
+    "emulator",
+    "integration",
+    "contract",
+    "faults",
+    "e2e",
+    "deployment",
+    "packaging",
+)
+"""One folder, one marker, one kind of evidence (the README's table says which)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test carries its folder's marker: ``pytest -m unit``, ``-m "not deployment"``."""
+    tests = Path(__file__).parent
+    for item in items:
+        layer = item.path.relative_to(tests).parts[0]
+        assert layer in LAYERS, f"{item.nodeid}: tests/{layer} is not a layer of {LAYERS}"
+        item.add_marker(getattr(pytest.mark, layer))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     home = globals().get("AIRFLOW_HOME")
     if home is not None:

@@ -32,8 +32,6 @@ from tests.contract.conftest import (
 )
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
 

@@ -26,8 +26,6 @@ from databricks.sdk.service.jobs import (
 from testbed.emulator import EmulatorServer
 from tests.contract.conftest import DATABRICKS_TOKEN
 
-pytestmark = pytest.mark.integration
-
 NOTEBOOK = {
     "task_key": "prepare",
     "notebook_task": {"notebook_path": "/etl/prepare", "base_parameters": {"date": "2026-11-26"}},

@@ -47,12 +47,6 @@ def copy_dag(source: Path, dags: Path) -> None:
     (dags / source.name).write_text(text)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "deployment: starts Airflow's scheduler, dag-processor, triggerer, api-server"
-    )
-
-
 @pytest.fixture(scope="session")
 def deployment_emulator() -> Iterator[Any]:
     from testbed.emulator import EmulatorServer, Scenario

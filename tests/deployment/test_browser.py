@@ -21,8 +21,6 @@ from airflow_adf_trigger.core.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from tests.deployment.airflow_deployment import AirflowDeployment
 from tests.deployment.conftest import ARTIFACTS
 
-pytestmark = pytest.mark.deployment
-
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ARTIFACTS / "browser"
 CHROMIUM_ARGS = [

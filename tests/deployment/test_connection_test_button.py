@@ -12,11 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.deployment.airflow_deployment import AirflowDeployment
-
-pytestmark = pytest.mark.deployment
 
 
 def create(airflow: AirflowDeployment, emulator: Any, conn_id: str, **fields: Any) -> None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from tests.deployment.airflow_deployment import AirflowDeployment, wait_until
 from tests.deployment.conftest import WATCHER_POLL_INTERVAL
-
-pytestmark = pytest.mark.deployment
 
 DAG_ID = "adf_scheduled_ingest_to_databricks"
 

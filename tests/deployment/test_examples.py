@@ -10,8 +10,6 @@ import pytest
 from tests.deployment.airflow_deployment import AirflowDeployment
 from tests.deployment.conftest import EXAMPLE_DAG_FILES
 
-pytestmark = pytest.mark.deployment
-
 EXPECTED = {
     # dag id: the state of each task when the DAG run ends
     "adf_trigger_then_sense": {

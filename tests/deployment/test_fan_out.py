@@ -10,12 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from tests.deployment.airflow_deployment import AirflowDeployment, wait_until
 from tests.deployment.conftest import runs_of
-
-pytestmark = pytest.mark.deployment
 
 DAG_ID = "deploy_fan_out"
 WIDTH = 20  # the DAG's FAN_OUT_WIDTH

@@ -12,8 +12,6 @@ import pytest
 from tests.deployment.airflow_deployment import AirflowDeployment, wait_until
 from tests.deployment.conftest import runs_of
 
-pytestmark = pytest.mark.deployment
-
 DEFERRED = "deploy_wait_deferred"
 IN_WORKER = "deploy_wait_in_worker"
 WAITING = {DEFERRED: "deferred", IN_WORKER: "running"}

@@ -13,7 +13,6 @@ from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
 from tests.e2e.conftest import xcom_values
 
 pytestmark = [
-    pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
 ]
 

@@ -12,8 +12,6 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import task_states, xcom_values
 from tests.emulator_fixtures import states
 
-pytestmark = pytest.mark.e2e
-
 DagGetter = Callable[[str], Any]
 
 

@@ -10,13 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from airflow_adf_trigger.compat import HAS_TASK_STATE_STORE, VARIABLE_PREFIX
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import task_states, xcom_values
-
-pytestmark = pytest.mark.e2e
 
 DagGetter = Callable[[str], Any]
 E2E = Path(__file__).resolve().parent

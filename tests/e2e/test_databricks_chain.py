@@ -17,7 +17,6 @@ from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
 from tests.e2e.conftest import task_states, xcom_values
 
 pytestmark = [
-    pytest.mark.e2e,
     # The Databricks provider's own deprecation notice (its user-agent header), not ours.
     pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated"),
 ]

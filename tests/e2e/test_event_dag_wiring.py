@@ -9,12 +9,8 @@ import runpy
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger
 from tests.conftest import DAGS_FOLDER
-
-pytestmark = [pytest.mark.e2e]
 
 
 def test_the_dag_is_scheduled_on_an_asset_watched_by_the_event_trigger(

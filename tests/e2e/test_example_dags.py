@@ -16,8 +16,6 @@ from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.conftest import REPO
 from tests.e2e.conftest import task_states, xcom_values
 
-pytestmark = pytest.mark.e2e
-
 DAG_ID = "adf_trigger_then_sense"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

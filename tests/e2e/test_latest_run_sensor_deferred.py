@@ -13,8 +13,6 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.sensors.latest import AdfLatestPipelineRunSensor
 from tests.e2e.conftest import xcom_values
 
-pytestmark = pytest.mark.e2e
-
 DAG_ID = "e2e_latest_deferred"
 
 

@@ -25,7 +25,6 @@ from tests.conftest import ALL_DAGS
 from tests.e2e.conftest import E2E
 
 pytestmark = [
-    pytest.mark.e2e,
     pytest.mark.skipif(
         importlib.util.find_spec("airflow.providers.openlineage") is None,
         reason="needs the openlineage extra",

@@ -10,8 +10,6 @@ import pytest
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import xcom_values
 
-pytestmark = pytest.mark.e2e
-
 DAG_ID = "e2e_create_run_answer_lost"
 
 

@@ -10,8 +10,6 @@ import pytest
 
 from tests.faults.cells import Cell, CellResult, all_cells, run_matrix
 
-pytestmark = pytest.mark.integration
-
 FAST_CELLS = all_cells(include_slow=False)
 
 

@@ -13,8 +13,6 @@ from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.faults.cells import SCENARIO, SUBSCRIPTION
 from tests.faults.proxy import FaultProxy, ProxyFault, stage_of
 
-pytestmark = pytest.mark.integration
-
 FACTORY = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-analytics"
     "/providers/Microsoft.DataFactory/factories/adf-demo"

@@ -30,8 +30,6 @@ from tests.faults.proxy import FaultProxy, ProxyFault
 from tests.fresh import fresh_python, loaded_by
 from tests.integration.fast_scenario import CLIENT_ID, SUBSCRIPTION, TENANT, fast_scenario
 
-pytestmark = pytest.mark.integration
-
 SECRET = "cli-secret-Zq9+/value=="
 """Has characters that must be URL-quoted in a connection URI."""
 WRONG_SECRET = "wrong-secret-Kx7"

@@ -21,8 +21,6 @@ from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 
 def settings_for(emulator: EmulatorServer, **extra: object) -> AdfSettings:
     connection = emulator.state.scenario.airflow_connection(emulator.url)

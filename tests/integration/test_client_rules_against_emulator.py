@@ -28,8 +28,6 @@ from tests.clock import FakeClock
 from tests.conftest import SCENARIOS
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def flaky() -> Scenario:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.doctor import diagnose
 from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
-
-pytestmark = pytest.mark.integration
 
 
 def settings_for(emulator: EmulatorServer, **extra: object) -> AdfSettings:

@@ -20,8 +20,6 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger, EventMark
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 HANG_GUARD = 60.0  # seconds; only ends a hung test, never measures anything
 
 SCENARIO = {

@@ -14,8 +14,6 @@ from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states
 
-pytestmark = pytest.mark.integration
-
 FACTORY_ID = (
     "/subscriptions/12345678-1234-1234-1234-123456789abc/resourceGroups/rg-analytics"
     "/providers/Microsoft.DataFactory/factories/adf-demo"

@@ -17,8 +17,6 @@ from airflow_adf_trigger.hooks.adf import AdfHook
 from tests.conftest import SCENARIOS
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def emulator(emulator_for: Emulators, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:

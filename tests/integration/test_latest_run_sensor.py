@@ -16,8 +16,6 @@ from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states
 from tests.integration.test_event_trigger import SCENARIO
 
-pytestmark = pytest.mark.integration
-
 
 class StubTI:
     def __init__(self) -> None:

@@ -34,8 +34,6 @@ from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 BASE: dict[str, Any] = {
     "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "subscription_id": "12345678-1234-1234-1234-123456789abc",

@@ -22,8 +22,6 @@ from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.fresh import BLOCK_AIRFLOW
 from tests.integration.fast_scenario import CLIENT_ID, fast_scenario
 
-pytestmark = pytest.mark.integration
-
 NOTEBOOK = (
     Path(__file__).resolve().parents[2] / "dags_examples" / "databricks_notebook_trigger_adf.py"
 )

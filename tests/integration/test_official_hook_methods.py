@@ -21,8 +21,6 @@ from airflow_adf_trigger.hooks.adf import (
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states
 
-pytestmark = pytest.mark.integration
-
 CONN_ID = "adf_credentials_only"
 FACTORY = {"resource_group_name": "rg-analytics", "factory_name": "adf-demo"}
 

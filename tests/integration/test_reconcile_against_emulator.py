@@ -14,8 +14,6 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from tests.emulator_fixtures import Emulators
 from tests.integration.fast_scenario import fast_scenario
 
-pytestmark = pytest.mark.integration
-
 PARAMETERS = {"region": "emea", "date": "2026-11-26"}
 MARGIN = 0.5
 """The emulator stamps a run as it answers: a short margin after the give-up keeps the search

@@ -25,8 +25,6 @@ from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 PRINCIPALS = [
     {"client_id": "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "client_secret": "poller-secret-a"},

@@ -20,8 +20,6 @@ from airflow_adf_trigger.core.client import POOL_SIZE, AdfClient
 from airflow_adf_trigger.core.errors import AdfAuthenticationError, AdfConnectionError, AdfError
 from tests.unit.helpers import RUN_ID, SECRET, make_settings
 
-pytestmark = pytest.mark.integration
-
 BAD_TOKEN = "Qm9vazE\r\nX-Leak: Qm9vazE"
 """An access token with CR/LF, as a broken or hostile token endpoint might issue."""
 

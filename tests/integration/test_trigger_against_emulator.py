@@ -22,9 +22,6 @@ from tests.clock import FakeClock
 from tests.conftest import REPO
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
-
 SCENARIO = REPO / "tests" / "e2e" / "scenario.json"
 
 

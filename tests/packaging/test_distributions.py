@@ -24,8 +24,6 @@ import pytest
 import airflow_adf_trigger
 from tests.conftest import REPO, SCENARIOS
 
-pytestmark = pytest.mark.packaging
-
 UV = Path(sys.executable).with_name("uv")
 VERSION = airflow_adf_trigger.__version__
 

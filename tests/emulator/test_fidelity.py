@@ -14,8 +14,7 @@ import requests
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.scenario import ScenarioError
 from tests.clock import FakeClock
-from tests.emulator_fixtures import Emulators
-from tests.integration.test_emulator_protocol import (
+from tests.emulator.test_protocol import (
     API,
     CLIENT_ID,
     SECRET,
@@ -25,8 +24,7 @@ from tests.integration.test_emulator_protocol import (
     Adf,
     scenario_json,
 )
-
-pytestmark = pytest.mark.integration
+from tests.emulator_fixtures import Emulators
 
 READS = "x-ms-ratelimit-remaining-subscription-reads"
 WRITES = "x-ms-ratelimit-remaining-subscription-writes"

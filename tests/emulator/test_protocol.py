@@ -17,8 +17,6 @@ from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
 CLIENT_ID = "0d3c4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"

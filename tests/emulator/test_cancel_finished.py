@@ -14,10 +14,8 @@ from airflow_adf_trigger.core.connection import settings_from_connection
 from airflow_adf_trigger.core.models import RunStatus
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
+from tests.emulator.test_protocol import scenario_json
 from tests.emulator_fixtures import Emulators
-from tests.integration.test_emulator_protocol import scenario_json
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=["error", "ok"])

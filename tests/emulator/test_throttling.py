@@ -12,8 +12,6 @@ from airflow_adf_trigger.emulator import Scenario, ScenarioError
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 READS = "x-ms-ratelimit-remaining-subscription-reads"
 
 

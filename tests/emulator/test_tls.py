@@ -20,8 +20,6 @@ from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from tests.conftest import SCENARIOS
 from tests.emulator_fixtures import Emulators
 
-pytestmark = pytest.mark.integration
-
 
 def quick_scenario() -> Scenario:
     return Scenario.from_json(

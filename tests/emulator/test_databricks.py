@@ -18,8 +18,6 @@ from airflow_adf_trigger.emulator import ScenarioError
 from testbed.emulator import SCENARIOS, EmulatorServer, Scenario
 from tests.clock import FakeClock
 
-pytestmark = pytest.mark.integration
-
 TOKEN = "dapi-test-token-7c1e"
 NOTEBOOK = {
     "task_key": "prepare",

@@ -17,8 +17,6 @@ from airflow_adf_trigger.emulator import (
     Scenario,
 )
 
-pytestmark = pytest.mark.integration
-
 
 class Echo:
     """A toy service under ``/echo/``: answers its path back and counts what it saw."""

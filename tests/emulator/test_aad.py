@@ -12,8 +12,7 @@ import requests
 
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
-from tests.emulator_fixtures import Emulators
-from tests.integration.test_emulator_protocol import (
+from tests.emulator.test_protocol import (
     API,
     CLIENT_ID,
     SECRET,
@@ -21,8 +20,7 @@ from tests.integration.test_emulator_protocol import (
     Adf,
     scenario_json,
 )
-
-pytestmark = pytest.mark.integration
+from tests.emulator_fixtures import Emulators
 
 
 @pytest.fixture
