@@ -5,17 +5,50 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_adf_trigger.emulator.faults import FaultBook
 from airflow_adf_trigger.emulator.runs import EmulatedRun
 from airflow_adf_trigger.emulator.scenario import Scenario
+from airflow_adf_trigger.emulator.wire import Request, Response
 
-if TYPE_CHECKING:
-    from airflow_adf_trigger.emulator.extensions import Extension
+Handler = Callable[["EmulatorState", Request], Response]
+"""Answers one request: given the emulator's state (lock not held) and the request."""
+
+
+def _not_counted(request: Request) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """Routes, admin endpoints and stats that the caller adds to an emulator.
+
+    :param name: names the extension in logs and in its admin paths,
+        ``/_emulator/{name}/...``; unique among an emulator's extensions.
+    :param claims: whether a request is this extension's to answer.
+    :param handle: answers a claimed request (see :data:`Handler`).
+    :param operation: the operation name a claimed request is counted under in the stats
+        (and matched by faults when ``faultable``); ``None`` leaves it uncounted.
+    :param admin: path after ``/_emulator/{name}/`` -> what a ``GET`` there answers, as JSON,
+        computed from the state (the lock held).
+    :param stats: entries added to ``GET /_emulator/stats`` (the lock held).
+    :param describe: given the emulator's base URL, one line that
+        ``python -m airflow_adf_trigger.emulator`` prints at start.
+    :param faultable: whether armed faults may hit its requests.
+    """
+
+    name: str
+    claims: Callable[[Request], bool]
+    handle: Handler
+    operation: Callable[[Request], str | None] = _not_counted
+    admin: Mapping[str, Callable[[EmulatorState], Any]] = field(default_factory=dict)
+    stats: Callable[[EmulatorState], Mapping[str, Any]] | None = None
+    describe: Callable[[str], str] | None = None
+    faultable: bool = False
 
 
 @dataclass(slots=True)
