@@ -1,5 +1,5 @@
 """In a real browser (Debian's chromium, driven by Playwright): the connection form, its Test
-button, and the "Monitor in ADF Studio" link of a finished task. Screenshots go to
+button, and the "Monitor in ADF Studio" button on a finished task's Details tab. Screenshots go to
 ``.artifacts/browser/``.
 
 Skipped, with the reason shown, when Playwright or ``/usr/bin/chromium`` is missing
@@ -160,11 +160,20 @@ def test_a_finished_task_has_the_link_to_its_run_in_adf_studio(
     assert airflow_deployment.wait_for_dag_run(dag_id, run_id, timeout=180) == "success"
     adf_run_id = airflow_deployment.xcom(dag_id, run_id, "copy_sales", "run_id")
 
-    # The task page (screenshot kept); the link itself is read from the endpoint the UI reads
-    # extra links from: the button was not found on this page of the 3.3.2 UI.
+    # The 3.3 UI shows extra links as buttons on the task instance's Details tab only (the
+    # page opens on Logs): a user clicks Details and finds the button there.
     page.goto(f"{airflow_deployment.url}/dags/{dag_id}/runs/{run_id}/tasks/copy_sales")
     page.get_by_text("Success", exact=True).first.wait_for()
-    page.screenshot(path=str(SHOTS / "task-page.png"), full_page=True)
-    href = str(airflow_deployment.links(dag_id, run_id, "copy_sales")["Monitor in ADF Studio"])
-    assert href.startswith(f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run_id}")
+    page.get_by_role("link", name="Details", exact=True).click()
+    button = page.get_by_role("link", name="Monitor in ADF Studio", exact=True)
+    try:
+        button.wait_for()
+    finally:
+        page.screenshot(path=str(SHOTS / "task-details-link.png"), full_page=True)
+
+    assert button.is_visible()
+    href = str(button.get_attribute("href"))
+    assert href.startswith(f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run_id}?")
     assert "factories/adf-demo" in href
+    assert button.get_attribute("target") == "_blank"  # another origin: a new tab
+    assert href == airflow_deployment.links(dag_id, run_id, "copy_sales")["Monitor in ADF Studio"]
