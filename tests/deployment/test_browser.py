@@ -20,6 +20,7 @@ import pytest
 from airflow_adf_trigger.core.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from tests.deployment.airflow_deployment import AirflowDeployment
 from tests.deployment.conftest import ARTIFACTS
+from tests.deployment.test_user_actions import DEFERRED, finish, start_waiting
 
 pytestmark = pytest.mark.deployment
 
@@ -177,3 +178,25 @@ def test_a_finished_task_has_the_link_to_its_run_in_adf_studio(
     assert "factories/adf-demo" in href
     assert button.get_attribute("target") == "_blank"  # another origin: a new tab
     assert href == airflow_deployment.links(dag_id, run_id, "copy_sales")["Monitor in ADF Studio"]
+
+
+def test_a_waiting_task_already_has_the_button_to_its_run(
+    page: Any, airflow_deployment: AirflowDeployment, deployment_emulator: Any
+) -> None:
+    # Airflow stores extra links when a try ends; the operator stores its link as soon as the
+    # run exists, so the button is there while the task is deferred.
+    run_id, adf_run = start_waiting(airflow_deployment, deployment_emulator, DEFERRED)
+    try:
+        page.goto(f"{airflow_deployment.url}/dags/{DEFERRED}/runs/{run_id}/tasks/wait/details")
+        button = page.get_by_role("link", name="Monitor in ADF Studio", exact=True)
+        try:
+            button.wait_for()
+        finally:
+            page.screenshot(path=str(SHOTS / "waiting-task-details-link.png"), full_page=True)
+        assert airflow_deployment.task_instance(DEFERRED, run_id, "wait")["state"] == "deferred"
+        href = str(button.get_attribute("href"))
+        assert href.startswith(
+            f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run['runId']}?"
+        )
+    finally:
+        finish(airflow_deployment, DEFERRED, run_id)
