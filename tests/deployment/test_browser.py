@@ -1,6 +1,6 @@
 """In a real browser (Debian's chromium, driven by Playwright): the connection form, its Test
-button, and the "Monitor in ADF Studio" button on a finished task's Details tab. Screenshots go to
-``.artifacts/browser/``.
+button, and the "Monitor in ADF Studio" button on a task's Details tab, while the task waits and
+once it has finished. Screenshots go to ``.artifacts/browser/``.
 
 Skipped, with the reason shown, when Playwright or ``/usr/bin/chromium`` is missing
 (``apt-get install chromium``; ``pip install playwright``, never ``playwright install``).
