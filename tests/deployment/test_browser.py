@@ -1,6 +1,6 @@
 """In a real browser (Debian's chromium, driven by Playwright): the connection form, its Test
-button, and the "Monitor in ADF Studio" link of a finished task. Screenshots go to
-``.artifacts/browser/``.
+button, and the "Monitor in ADF Studio" button on a task's Details tab, while the task waits and
+once it has finished. Screenshots go to ``.artifacts/browser/``.
 
 Skipped, with the reason shown, when Playwright or ``/usr/bin/chromium`` is missing
 (``apt-get install chromium``; ``pip install playwright``, never ``playwright install``).
@@ -20,6 +20,7 @@ import pytest
 from airflow_adf_trigger.core.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from tests.deployment.airflow_deployment import AirflowDeployment
 from tests.deployment.conftest import ARTIFACTS
+from tests.deployment.test_user_actions import DEFERRED, finish, start_waiting
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ARTIFACTS / "browser"
@@ -158,11 +159,42 @@ def test_a_finished_task_has_the_link_to_its_run_in_adf_studio(
     assert airflow_deployment.wait_for_dag_run(dag_id, run_id, timeout=180) == "success"
     adf_run_id = airflow_deployment.xcom(dag_id, run_id, "copy_sales", "run_id")
 
-    # The task page (screenshot kept); the link itself is read from the endpoint the UI reads
-    # extra links from: the button was not found on this page of the 3.3.2 UI.
+    # The 3.3 UI shows extra links as buttons on the task instance's Details tab only (the
+    # page opens on Logs): a user clicks Details and finds the button there.
     page.goto(f"{airflow_deployment.url}/dags/{dag_id}/runs/{run_id}/tasks/copy_sales")
     page.get_by_text("Success", exact=True).first.wait_for()
-    page.screenshot(path=str(SHOTS / "task-page.png"), full_page=True)
-    href = str(airflow_deployment.links(dag_id, run_id, "copy_sales")["Monitor in ADF Studio"])
-    assert href.startswith(f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run_id}")
+    page.get_by_role("link", name="Details", exact=True).click()
+    button = page.get_by_role("link", name="Monitor in ADF Studio", exact=True)
+    try:
+        button.wait_for()
+    finally:
+        page.screenshot(path=str(SHOTS / "task-details-link.png"), full_page=True)
+
+    assert button.is_visible()
+    href = str(button.get_attribute("href"))
+    assert href.startswith(f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run_id}?")
     assert "factories/adf-demo" in href
+    assert button.get_attribute("target") == "_blank"  # another origin: a new tab
+    assert href == airflow_deployment.links(dag_id, run_id, "copy_sales")["Monitor in ADF Studio"]
+
+
+def test_a_waiting_task_already_has_the_button_to_its_run(
+    page: Any, airflow_deployment: AirflowDeployment, deployment_emulator: Any
+) -> None:
+    # Airflow stores extra links when a try ends; the operator stores its link as soon as the
+    # run exists, so the button is there while the task is deferred.
+    run_id, adf_run = start_waiting(airflow_deployment, deployment_emulator, DEFERRED)
+    try:
+        page.goto(f"{airflow_deployment.url}/dags/{DEFERRED}/runs/{run_id}/tasks/wait/details")
+        button = page.get_by_role("link", name="Monitor in ADF Studio", exact=True)
+        try:
+            button.wait_for()
+        finally:
+            page.screenshot(path=str(SHOTS / "waiting-task-details-link.png"), full_page=True)
+        assert airflow_deployment.task_instance(DEFERRED, run_id, "wait")["state"] == "deferred"
+        href = str(button.get_attribute("href"))
+        assert href.startswith(
+            f"https://adf.azure.com/en-us/monitoring/pipelineruns/{adf_run['runId']}?"
+        )
+    finally:
+        finish(airflow_deployment, DEFERRED, run_id)
