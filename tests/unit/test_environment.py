@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from airflow_adf_trigger import cli
+from airflow_adf_trigger.cli import common as cli
 from airflow_adf_trigger.core.connection import ConnectionFields, parse_connection_uri
 from airflow_adf_trigger.core.environment import (
     CONNECTION_URI_VARIABLE,
