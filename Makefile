@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint typecheck unit demo emulator lock clean faults deployment browser-deps matrix dist
+.PHONY: venv test lint typecheck docs unit demo emulator lock clean faults deployment browser-deps matrix dist
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The documentation site (docs/, mkdocs.yml): strict, so a broken link or an API docstring
+# that disagrees with its signature fails the build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
@@ -35,7 +40,7 @@ unit: $(STAMP)
 # $(DEPLOYMENT_LOG) and shown after the other layers'; either session failing fails the
 # target. An interrupt stops both (the deployment's teardown stops its Airflow).
 DEPLOYMENT_LOG := .artifacts/deployment-tests.log
-test: lint typecheck
+test: lint typecheck docs
 	@mkdir -p .artifacts
 	@echo "==> pytest: tests/deployment runs beside the other layers; its output follows theirs"
 	@started=$$(date +%s); \
@@ -91,7 +96,7 @@ lock: $(STAMP)
 	$(BIN)/python .ci/matrix.py lock
 
 clean:
-	rm -rf $(VENV) .venv-bench .matrix build dist .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) .venv-bench .matrix build dist site .mypy_cache .ruff_cache .pytest_cache .demo
 
 # Benchmarks (see README.md, "Performance"): ours beside the official
 # provider, in their own virtualenv with the project installed as a wheel (not editable), so

@@ -32,10 +32,12 @@ class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):
     :param factory_name: overrides the connection's factory (templated).
     :param deferrable: wait in the triggerer (default: Airflow's
         ``[operators] default_deferrable``).
-    :param poke_interval: seconds between checks (positive; at least 1 s against Azure).
-    :param timeout: seconds (positive) before the sensor gives up.
     :param azure_data_factory_conn_id: the official provider's name for ``adf_conn_id``.
     :param resource_group_name: the official provider's name for ``resource_group``.
+
+    Airflow's sensor arguments apply; here ``poke_interval`` (seconds between checks) and
+    ``timeout`` (seconds before the sensor gives up) must be positive, and the interval at
+    least 1 s against Azure.
     """
 
     template_fields: Sequence[str] = ("run_id", "adf_conn_id", "resource_group", "factory_name")
