@@ -313,17 +313,22 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         """Everything the create-run needs, checked locally before any request is sent."""
         from airflow_adf_trigger.core.protocol import build_create_run
 
-        reference = self._checked_reference()
         self._checked_parameters()
         build_create_run(  # the settings, the pipeline name and the parameters
             self.hook.client.settings,
             self.pipeline_name,
             self.parameters,
-            reference_pipeline_run_id=reference,
-            is_recovery=self.is_recovery,
-            start_activity_name=self.start_activity_name or None,
-            start_from_failure=self.start_from_failure,
+            **self._rerun_options(self._checked_reference()),
         )
+
+    def _rerun_options(self, reference: str | None) -> dict[str, Any]:
+        """createRun's rerun options, as every layer takes them."""
+        return {
+            "reference_pipeline_run_id": reference,
+            "is_recovery": self.is_recovery,
+            "start_activity_name": self.start_activity_name or None,
+            "start_from_failure": self.start_from_failure,
+        }
 
     def submit_job(self, context: Context) -> str:
         reference = self._checked_reference()
@@ -340,12 +345,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     ) -> str:
         from airflow_adf_trigger.core.errors import AdfError, AdfRunOutcomeUnknownError
 
-        options: dict[str, Any] = {
-            "reference_pipeline_run_id": reference,
-            "is_recovery": self.is_recovery,
-            "start_activity_name": self.start_activity_name or None,
-            "start_from_failure": self.start_from_failure,
-        }
+        options = self._rerun_options(reference)
         parameters = self.parameters
         attempt: CreateAttempt | None = None
         if self.reconcile_unknown_outcome:
@@ -419,12 +419,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             sent_at=client.now(),
             budget=retry.max_total_seconds + client.settings.request_timeout,
             pipeline=pipeline,
-            rerun_options={
-                "reference_pipeline_run_id": reference,
-                "is_recovery": self.is_recovery,
-                "start_activity_name": self.start_activity_name or None,
-                "start_from_failure": self.start_from_failure,
-            },
+            rerun_options=self._rerun_options(reference),
             reference=reference_run,
             run_key_parameter=self.run_key_parameter,
             run_key=key,
