@@ -12,7 +12,7 @@ DEFAULT_CONN_ID = "adf_default"
 
 def get_provider_info() -> dict[str, Any]:
     """Describe this provider to Airflow (the ``apache_airflow_provider`` entry point)."""
-    from airflow_adf_trigger.core.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+    from airflow_adf_trigger.core.config.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 
     return {
         "package-name": "airflow-adf-trigger",

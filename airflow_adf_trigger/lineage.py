@@ -49,9 +49,9 @@ if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
     from openlineage.client.facet_v2 import RunFacet, parent_run
 
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.models import PipelineRun
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.config.settings import AdfSettings
+    from airflow_adf_trigger.core.runs.models import PipelineRun
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,8 @@ def _reader(settings: AdfSettings) -> AdfClient:
     :data:`READ_TIMEOUT` seconds and never retried. The listener allows the whole extraction
     ``[openlineage] execution_timeout`` (10 s by default) and loses the task's own event when
     it runs over, so an ADF outage must not hold it. The token cache is the process's own."""
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.settings import RetryPolicy
+    from airflow_adf_trigger.core.config.settings import RetryPolicy
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
     return AdfClient(
         replace(
@@ -302,8 +302,8 @@ class AdfLineageMixin(AdfFactoryTask):
 
     def adf_run_facts(self) -> AdfRunFacts | None:
         """The task's run and one GET of it; None when the task has no run id."""
+        from airflow_adf_trigger.core.config.validation import check_run_id
         from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
-        from airflow_adf_trigger.core.validation import check_run_id
 
         try:
             run_id = check_run_id(getattr(self, "run_id", None))

@@ -2,7 +2,7 @@
 
 One factory to talk to (a connection, with resource group and factory overrides), its hook
 and its trigger; the poll floor checked at execute time; the verdict on a finished run; and
-the reading of the trigger's event as a :class:`~airflow_adf_trigger.core.outcome.RunOutcome`.
+the reading of the trigger's event as a :class:`~airflow_adf_trigger.core.runs.outcome.RunOutcome`.
 
 DAG files import the task classes at every parse: the hook, the trigger and the core modules
 are imported on first use, not here.
@@ -20,8 +20,8 @@ from airflow_adf_trigger.compat import official_arguments
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.compat import BaseTrigger
-    from airflow_adf_trigger.core.models import PipelineRun
-    from airflow_adf_trigger.core.outcome import RunOutcome
+    from airflow_adf_trigger.core.runs.models import PipelineRun
+    from airflow_adf_trigger.core.runs.outcome import RunOutcome
     from airflow_adf_trigger.hooks.adf import AdfHook
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
@@ -53,7 +53,7 @@ class _Sensor(Protocol):
 def check_sensor_seconds(kwargs: Mapping[str, Any]) -> None:
     """``poke_interval`` and ``timeout``, checked before ``BaseSensorOperator`` sees them: it
     lets NaN through and crashes on infinity."""
-    from airflow_adf_trigger.core.validation import check_seconds
+    from airflow_adf_trigger.core.config.validation import check_seconds
 
     for name in ("poke_interval", "timeout"):
         value = kwargs.get(name)
@@ -121,8 +121,8 @@ class AdfFactoryTask:
         a local emulator (at execute time, not when the DAG is parsed); fails the task, without
         retries, naming ``field``."""
         from airflow_adf_trigger.compat import AirflowFailException
+        from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
         from airflow_adf_trigger.core.errors import AdfConfigurationError
-        from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 
         floor = poll_floor(self.hook.settings.cloud.is_local)
         try:
@@ -148,7 +148,7 @@ class AdfFactoryTask:
         """The trigger's event as a value; an event that is not one fails the try, saying
         what is wrong with it (a retry looks at the run afresh)."""
         from airflow_adf_trigger.compat import AirflowException
-        from airflow_adf_trigger.core.outcome import AdfEventError, RunOutcome
+        from airflow_adf_trigger.core.runs.outcome import AdfEventError, RunOutcome
 
         try:
             return RunOutcome.from_event(event)

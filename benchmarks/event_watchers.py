@@ -48,9 +48,9 @@ def scenario() -> dict[str, Any]:
 
 
 async def watch(server: Any) -> dict[str, Any]:
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.connection import settings_from_connection
-    from airflow_adf_trigger.core.poller import SharedRunPoller
+    from airflow_adf_trigger.core.config.connection import settings_from_connection
+    from airflow_adf_trigger.core.runs.poller import SharedRunPoller
+    from airflow_adf_trigger.core.wire.client import AdfClient
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
     from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger
 

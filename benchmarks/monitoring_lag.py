@@ -63,10 +63,10 @@ def scenario(lag: float) -> dict[str, Any]:
 
 def one_lag(lag: float, kind: str) -> dict[str, Any]:
     """Follow RUNS runs at ``lag`` with run triggers (``waits``) or one event trigger."""
-    from airflow_adf_trigger.core.aio import AsyncAdfClient
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.connection import settings_from_connection
-    from airflow_adf_trigger.core.poller import SharedRunPoller
+    from airflow_adf_trigger.core.config.connection import settings_from_connection
+    from airflow_adf_trigger.core.runs.poller import SharedRunPoller
+    from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+    from airflow_adf_trigger.core.wire.client import AdfClient
     from airflow_adf_trigger.emulator import EmulatorServer, Scenario
     from airflow_adf_trigger.hooks.adf import AdfHook
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger

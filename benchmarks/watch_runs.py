@@ -124,7 +124,7 @@ class Side:
 
 def ours(poll_interval: float, connection: dict[str, Any]) -> Side:
     """Our trigger, with the shared poller (its default)."""
-    from airflow_adf_trigger.core.poller import SharedRunPoller
+    from airflow_adf_trigger.core.runs.poller import SharedRunPoller
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 
     os.environ["AIRFLOW_CONN_ADF_DEFAULT"] = json.dumps(connection)
@@ -227,9 +227,9 @@ def create_runs(emulator: EmulatorProcess, connection: dict[str, Any], count: in
     """Start one run of each bench pipeline with our sync client and a private token cache."""
     import requests
 
-    from airflow_adf_trigger.core.auth import TokenCache
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.connection import settings_from_connection
+    from airflow_adf_trigger.core.config.connection import settings_from_connection
+    from airflow_adf_trigger.core.wire.auth import TokenCache
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
     settings = settings_from_connection(
         connection["login"], connection["password"], connection["extra"]
@@ -243,7 +243,7 @@ def create_runs(emulator: EmulatorProcess, connection: dict[str, Any], count: in
 
 def run_ends(client: Any, run_ids: list[str]) -> dict[str, Any]:
     """Every run of the bench factory as ADF reports it now (all pages, no filter)."""
-    from airflow_adf_trigger.core.models import RunQuery
+    from airflow_adf_trigger.core.runs.models import RunQuery
 
     now = datetime.now(UTC)
     query = RunQuery(

@@ -46,7 +46,7 @@ from airflow_adf_trigger.core import (
     settings_from_environment,
     wait_options_from_environment,
 )
-from airflow_adf_trigger.core.environment import ENVIRONMENT, Sourced, build_settings
+from airflow_adf_trigger.core.config.environment import ENVIRONMENT, Sourced, build_settings
 
 # Where the client secret lives on Databricks: create it once with
 #   databricks secrets create-scope adf

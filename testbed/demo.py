@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         if not runs:
             say("no pipeline run was created; see the log above")
             return 1
-        from airflow_adf_trigger.core.client import AdfClient
-        from airflow_adf_trigger.core.connection import settings_from_connection
+        from airflow_adf_trigger.core.config.connection import settings_from_connection
+        from airflow_adf_trigger.core.wire.client import AdfClient
 
         settings = settings_from_connection(
             connection["login"], connection["password"], connection["extra"]

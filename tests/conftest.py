@@ -123,7 +123,7 @@ def _airflow_logging_bound_outside_any_test() -> None:
 def _no_monitoring_lag_seen() -> Iterator[None]:
     """Each test starts as a process that has measured no monitoring lag yet."""
     yield
-    poller = sys.modules.get("airflow_adf_trigger.core.poller")
+    poller = sys.modules.get("airflow_adf_trigger.core.runs.poller")
     if poller is not None:
         poller._process_lags.clear()
 
@@ -131,7 +131,7 @@ def _no_monitoring_lag_seen() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     """Each test signs in anew, as a fresh worker process would."""
-    from airflow_adf_trigger.core.auth import SHARED_TOKEN_CACHE
+    from airflow_adf_trigger.core.wire.auth import SHARED_TOKEN_CACHE
 
     SHARED_TOKEN_CACHE.clear()
     yield

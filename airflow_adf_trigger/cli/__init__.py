@@ -33,7 +33,7 @@ from airflow_adf_trigger.cli.parser import build_parser
 from airflow_adf_trigger.cli.settings import resolve_settings, resolve_wait_options
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.config.settings import AdfSettings
 
 __all__ = ["DEFAULT_OUTAGE_BUDGET", "DEFAULT_POLL_INTERVAL", "build_parser", "main"]
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.client import AdfClient
-    from airflow_adf_trigger.core.environment import WaitOptions
+    from airflow_adf_trigger.core.config.environment import WaitOptions
+    from airflow_adf_trigger.core.config.settings import AdfSettings
     from airflow_adf_trigger.core.errors import AdfError
-    from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.runs.models import ActivityRun, CancelResult, PipelineRun
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
 from airflow_adf_trigger.cli.common import (
     EXIT_AZURE,
@@ -36,19 +36,19 @@ from airflow_adf_trigger.cli.output import (
 
 
 def _client(settings: AdfSettings, sleep: Callable[[float], None] = time.sleep) -> AdfClient:
-    from airflow_adf_trigger.core.client import AdfClient
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
     return AdfClient(settings, sleep=sleep)
 
 
 def _failures(client: AdfClient, run: PipelineRun) -> list[ActivityRun]:
-    from airflow_adf_trigger.core.models import RunStatus
+    from airflow_adf_trigger.core.runs.models import RunStatus
 
     return client.failure_details(run) if run.status is RunStatus.FAILED else []
 
 
 def _check_run_id(run_id: str) -> str:
-    from airflow_adf_trigger.core.validation import check_run_id
+    from airflow_adf_trigger.core.config.validation import check_run_id
 
     return check_run_id(run_id)
 
@@ -134,13 +134,13 @@ def start_run(client: AdfClient, pipeline: str, parameters: Mapping[str, Any]) -
     unreadable answer, a runId that is not one, Ctrl-C) means the run may or may not exist:
     the request is never sent again, and the message gives the time window to look in.
     """
+    from airflow_adf_trigger.core.config.validation import check_run_id
     from airflow_adf_trigger.core.errors import (
         AdfConfigurationError,
         AdfError,
         AdfRequestError,
         AdfRunOutcomeUnknownError,
     )
-    from airflow_adf_trigger.core.validation import check_run_id
 
     sent_at = datetime.now(UTC)
 
@@ -171,8 +171,8 @@ def start_run(client: AdfClient, pipeline: str, parameters: Mapping[str, Any]) -
 
 def command_run(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """Start a run; with --wait, follow it to the end."""
+    from airflow_adf_trigger.core.config.validation import check_pipeline
     from airflow_adf_trigger.core.errors import AdfError
-    from airflow_adf_trigger.core.validation import check_pipeline
 
     pipeline = check_pipeline(args.pipeline)
     parameters = collect_parameters(args.param or [], args.params_json)
@@ -259,7 +259,7 @@ def command_doctor(args: argparse.Namespace, settings: AdfSettings, console: Con
 
 def command_activities(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """List the activity runs of a run, in the order they started."""
-    from airflow_adf_trigger.core.models import RunQuery
+    from airflow_adf_trigger.core.runs.models import RunQuery
 
     run_id = _check_run_id(args.run_id)
     with _client(settings) as client:

@@ -19,14 +19,14 @@ EXIT_PIPE_CLOSED = 141
 """128 + SIGPIPE: what a shell reports for a Unix tool whose reader went away (`| head -1`)."""
 
 # Declared here too so that --help imports nothing of the core; a test holds them equal to
-# the core's (core/environment.py).
+# the core's (core/config/environment.py).
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
 DEFAULT_OUTAGE_BUDGET = 900.0
 """Seconds a wait goes on while Azure cannot be read (the core client's default too)."""
 CONNECTION_URI_ENV = "ADF_CONNECTION_URI"
 
-# The flag of each setting; its environment variable is the core's (core/environment.py).
+# The flag of each setting; its environment variable is the core's (core/config/environment.py).
 SETTING_FLAGS: dict[str, str] = {
     "tenant_id": "--tenant-id",
     "client_id": "--client-id",

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.models import ActivityRun, PipelineRun
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.config.settings import AdfSettings
+    from airflow_adf_trigger.core.runs.models import ActivityRun, PipelineRun
 
 from airflow_adf_trigger.cli.common import PROG
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.environment import Sourced, WaitOptions
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.config.environment import Sourced, WaitOptions
+    from airflow_adf_trigger.core.config.settings import AdfSettings
 
 from airflow_adf_trigger.cli.common import (
     CONNECTION_URI_ENV,
@@ -24,8 +24,8 @@ def resolve_settings(
     args: argparse.Namespace, environ: Mapping[str, str], console: Console
 ) -> AdfSettings:
     """Merge the environment, the connection URI and the flags (lowest first) into settings."""
-    from airflow_adf_trigger.core.connection import parse_connection_uri
-    from airflow_adf_trigger.core.environment import (
+    from airflow_adf_trigger.core.config.connection import parse_connection_uri
+    from airflow_adf_trigger.core.config.environment import (
         Sourced,
         build_settings,
         connection_layer,
@@ -76,7 +76,7 @@ def resolve_wait_options(
     The poll interval has a floor of 1 s (the subscription's read budget), except against an
     emulator on this machine (``local``).
     """
-    from airflow_adf_trigger.core.environment import WAIT_VARIABLES, Sourced, WaitOptions
+    from airflow_adf_trigger.core.config.environment import WAIT_VARIABLES, Sourced, WaitOptions
 
     given: dict[str, Sourced] = {}
     for key, flag in WAIT_FLAGS.items():
@@ -90,7 +90,7 @@ def resolve_wait_options(
 
 
 def _check_missing(merged: Mapping[str, Sourced], *, factory_optional: bool = False) -> None:
-    from airflow_adf_trigger.core.environment import SETTING_VARIABLES, missing_settings
+    from airflow_adf_trigger.core.config.environment import SETTING_VARIABLES, missing_settings
 
     missing = missing_settings(merged)
     if factory_optional:

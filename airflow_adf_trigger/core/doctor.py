@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from airflow_adf_trigger.core import operations, protocol
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import AdfError, AdfRequestError
-from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
-from airflow_adf_trigger.core.protocol import HttpResponse
-from airflow_adf_trigger.core.reconcile import DEFAULT_RUN_KEY_PARAMETER, PipelineDeclaration
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.runs.reconcile import DEFAULT_RUN_KEY_PARAMETER, PipelineDeclaration
+from airflow_adf_trigger.core.wire import operations, protocol
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import AdfClient
+from airflow_adf_trigger.core.wire.protocol import HttpResponse
 
 Status = Literal["ok", "warn", "fail", "skipped"]
 
@@ -263,7 +263,7 @@ class _Doctor:
 
     def query_forms(self, pipeline: str | None) -> None:
         """The forms the shared poller may send, each asked once over the last five minutes."""
-        from airflow_adf_trigger.core.poller import END_STATES
+        from airflow_adf_trigger.core.runs.poller import END_STATES
 
         now = datetime.now(UTC)
         names = (pipeline, f"{pipeline}-doctor-probe") if pipeline else ("doctor-probe-a", "b")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.models import ActivityRun, PipelineRun
+    from airflow_adf_trigger.core.runs.models import ActivityRun, PipelineRun
 
 
 class AdfError(Exception):

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import AirflowException, BaseHook, read_connection_async
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import CONN_TYPE, settings_for_task
+from airflow_adf_trigger.core.config.connection import CONN_TYPE, settings_for_task
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
-from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunStatus
-from airflow_adf_trigger.core.outcome import RunOutcome
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import ActivityRun, PipelineRun, RunStatus
+from airflow_adf_trigger.core.runs.outcome import RunOutcome
+from airflow_adf_trigger.core.wire.client import AdfClient
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.aio import AsyncAdfClient
+    from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
 
 __all__ = [
     "AdfHook",
@@ -160,7 +160,7 @@ class AdfHook(BaseHook):
 
     async def async_client(self) -> AsyncAdfClient:
         """A new asyncio client (for triggers); the caller closes it."""
-        from airflow_adf_trigger.core.aio import AsyncAdfClient
+        from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
 
         return AsyncAdfClient(await self.async_settings())
 
@@ -250,7 +250,7 @@ class AdfHook(BaseHook):
     ) -> dict[str, Any]:
         """The pipeline's ARM resource, as its JSON (the official hook returns an SDK model)."""
         client = self._client_for(resource_group_name, factory_name)
-        from airflow_adf_trigger.core import operations
+        from airflow_adf_trigger.core.wire import operations
 
         return client.drive(operations.get_pipeline(client.settings, pipeline_name))
 
@@ -312,7 +312,7 @@ class AdfHook(BaseHook):
         :return: whether the run reached an expected status (``False``: it ended otherwise).
         :raises AzureDataFactoryPipelineRunException: neither happened within ``timeout``.
         """
-        from airflow_adf_trigger.core.validation import check_seconds, poll_floor
+        from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
 
         expected = (
             {expected_statuses} if isinstance(expected_statuses, str) else set(expected_statuses)

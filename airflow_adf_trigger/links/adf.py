@@ -46,7 +46,7 @@ def _best_effort_url(operator: AdfFactoryTask, run_id: str | None) -> str:
     the factory is named when its subscription, resource group and name are all known.
     """
     try:
-        from airflow_adf_trigger.core.connection import extra_value
+        from airflow_adf_trigger.core.config.connection import extra_value
 
         conn = operator.hook.get_connection(operator.adf_conn_id)
         extra = conn.extra_dejson

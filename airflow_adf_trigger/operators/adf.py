@@ -18,10 +18,10 @@ from airflow_adf_trigger.compat import (
     conf,
     task_state_store,
 )
+from airflow_adf_trigger.core.config.validation import check_run_id, check_seconds
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.reconcile import DEFAULT_ACCEPT_MARGIN, DEFAULT_RUN_KEY_PARAMETER
-from airflow_adf_trigger.core.status import RunStatus
-from airflow_adf_trigger.core.validation import check_run_id, check_seconds
+from airflow_adf_trigger.core.runs.reconcile import DEFAULT_ACCEPT_MARGIN, DEFAULT_RUN_KEY_PARAMETER
+from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.lineage import AdfLineageMixin
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.tasks import AdfFactoryTask
@@ -29,11 +29,11 @@ from airflow_adf_trigger.tasks import AdfFactoryTask
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_adf_trigger.core.client import AdfClient
     from airflow_adf_trigger.core.errors import AdfError
-    from airflow_adf_trigger.core.models import CancelResult, PipelineRun
-    from airflow_adf_trigger.core.outcome import RunOutcome
-    from airflow_adf_trigger.core.reconcile import CreateAttempt
+    from airflow_adf_trigger.core.runs.models import CancelResult, PipelineRun
+    from airflow_adf_trigger.core.runs.outcome import RunOutcome
+    from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
+    from airflow_adf_trigger.core.wire.client import AdfClient
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
 # imported where they are used, not here (see tests/unit/test_provider.py).
@@ -42,7 +42,7 @@ XCOM_RUN_ID = "run_id"
 XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 ATTEMPT_KEY = "adf_create_run_attempt"
-"""Task state store key of the create-run in flight (see ``core/reconcile.py``)."""
+"""Task state store key of the create-run in flight (see ``core/runs/reconcile.py``)."""
 NOT_MINE_KEY = "adf_runs_of_earlier_series"
 """Task state store key of the runs earlier (cleared) series of this task started."""
 NOT_MINE_KEPT = 20
@@ -258,7 +258,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         """The cleared series' last create-run got no answer: its run, if it surely exists
         (so that the clear cancels it too); otherwise a warning naming what was seen."""
         from airflow_adf_trigger.core.errors import AdfError
-        from airflow_adf_trigger.core.reconcile import CreateAttempt, search
+        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, search
 
         try:
             attempt = CreateAttempt.from_json(store.get(ATTEMPT_KEY))
@@ -295,7 +295,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     def _search_timeout(self) -> float:
         """``reconcile_search_timeout``, or more when this process saw ADF's run list lag more
         (the shared poller measures it; a fresh worker process has seen none)."""
-        from airflow_adf_trigger.core.poller import observed_monitoring_lag
+        from airflow_adf_trigger.core.runs.poller import observed_monitoring_lag
 
         lag = observed_monitoring_lag()
         if 1.5 * lag <= self.reconcile_search_timeout:
@@ -311,7 +311,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
     def _check_request(self) -> None:
         """Everything the create-run needs, checked locally before any request is sent."""
-        from airflow_adf_trigger.core.protocol import build_create_run
+        from airflow_adf_trigger.core.wire.protocol import build_create_run
 
         self._checked_parameters()
         build_create_run(  # the settings, the pipeline name and the parameters
@@ -397,7 +397,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         clock, its declaration says whether the run key can travel and which defaults a run
         shows. A rerun's run shows the reference run's parameters, so that run is read too.
         """
-        from airflow_adf_trigger.core.reconcile import CreateAttempt
+        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
 
         pipeline = client.read_pipeline(self.pipeline_name)
         reference_run = client.get_run(reference) if reference is not None else None
@@ -439,7 +439,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
     def _reconcile(self, client: AdfClient, store: Any, context: Context) -> str | None:
         """An earlier try's create-run got no answer: find its run before starting another."""
-        from airflow_adf_trigger.core.reconcile import AdfReconcileError, CreateAttempt, search
+        from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError, CreateAttempt, search
 
         record = store.get(ATTEMPT_KEY)
         if not record:
@@ -566,7 +566,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
     def _wait_in_worker(self, run_id: str) -> None:
         from airflow_adf_trigger.core.errors import AdfOutageError, AdfWaitTimeoutError
-        from airflow_adf_trigger.core.outcome import RunOutcome
+        from airflow_adf_trigger.core.runs.outcome import RunOutcome
 
         client = self.hook.client  # its sleeps end as soon as on_kill is called
         budget = self._outage_budget()
@@ -680,7 +680,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         Every failure may be retried: a retry reattaches to a run still going (after an
         outage) and starts a new one after a Failed, Cancelled or timed-out run.
         """
-        from airflow_adf_trigger.core.outcome import OutcomeKind
+        from airflow_adf_trigger.core.runs.outcome import OutcomeKind
 
         if outcome.succeeded:
             self.log.info("%s", outcome.message)
@@ -737,7 +737,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         """The named activities' outputs of a succeeded run, to XCom (``activity_outputs``)."""
         if not self.activity_outputs:
             return
-        from airflow_adf_trigger.core.outputs import activity_outputs
+        from airflow_adf_trigger.core.runs.outputs import activity_outputs
 
         client = self.hook.client
         run = client.get_run(run_id)

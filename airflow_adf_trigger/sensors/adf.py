@@ -13,7 +13,7 @@ from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.runs.models import PipelineRun
 
 
 class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):

@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
+from airflow_adf_trigger.core.config.validation import check_pipeline
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import check_pipeline
 from airflow_adf_trigger.links.adf import AdfPipelineRunLink
 from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_adf_trigger.core.models import PipelineRun
+    from airflow_adf_trigger.core.runs.models import PipelineRun
 
 LOOKBACK = timedelta(days=45)
 """Without ``started_after``, runs are looked for this far back (ADF keeps 45 days)."""
@@ -111,7 +111,7 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
 
     def latest_run(self) -> PipelineRun | None:
         """The newest matching run, or None (one query, every page)."""
-        from airflow_adf_trigger.core.models import RunFilter, RunQuery
+        from airflow_adf_trigger.core.runs.models import RunFilter, RunQuery
 
         since = self._since()
         now = datetime.now(UTC)

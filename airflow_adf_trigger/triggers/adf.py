@@ -1,7 +1,7 @@
 """AdfPipelineRunTrigger: follow a pipeline run from Airflow's triggerer, without a worker.
 
 The trigger asks a :class:`RunStatusSource` for the run's next state. By default the source
-is the :class:`~airflow_adf_trigger.core.poller.SharedRunPoller` of the triggerer process,
+is the :class:`~airflow_adf_trigger.core.runs.poller.SharedRunPoller` of the triggerer process,
 which watches every run of one factory and credential with one query per tick; with
 ``shared_poller=False`` it is one GET per poll on the trigger's own client.
 """
@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
+from airflow_adf_trigger.core.config.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
     AdfError,
 )
-from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun, RunStatus
-from airflow_adf_trigger.core.outcome import RunOutcome, deadline_words
-from airflow_adf_trigger.core.validation import check_run_id, check_seconds, poll_floor
-from airflow_adf_trigger.core.watch import Ending, RunWatch
+from airflow_adf_trigger.core.runs.models import ActivityRun, CancelResult, PipelineRun, RunStatus
+from airflow_adf_trigger.core.runs.outcome import RunOutcome, deadline_words
+from airflow_adf_trigger.core.runs.watch import Ending, RunWatch
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class DirectRunStatus:
 
 class AdfPipelineRunTrigger(BaseTrigger):
     """Wait for a pipeline run to end; yield one event: its
-    :class:`~airflow_adf_trigger.core.outcome.RunOutcome`, as ``to_event()``.
+    :class:`~airflow_adf_trigger.core.runs.outcome.RunOutcome`, as ``to_event()``.
 
     :param run_id: the pipeline run to follow.
     :param adf_conn_id: the ``adf`` connection.
@@ -160,14 +160,14 @@ class AdfPipelineRunTrigger(BaseTrigger):
             yield TriggerEvent(RunOutcome.error(self.run_id, error).to_event())
             return
         if self.shared_poller:
-            from airflow_adf_trigger.core.poller import SharedRunPoller
+            from airflow_adf_trigger.core.runs.poller import SharedRunPoller
 
             async with SharedRunPoller.watching(
                 settings, self.run_id, self.poll_interval, pipeline_name=self.pipeline_name
             ) as poller:
                 outcome = await self.follow(poller.client, poller)
         else:
-            from airflow_adf_trigger.core.aio import AsyncAdfClient
+            from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
 
             async with AsyncAdfClient(settings) as client:
                 direct = DirectRunStatus(

@@ -47,10 +47,10 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
+from airflow_adf_trigger.core.config.validation import check_pipeline, check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.models import PipelineRun, parse_timestamp
-from airflow_adf_trigger.core.status import RunStatus
-from airflow_adf_trigger.core.validation import check_pipeline, check_seconds, poll_floor
+from airflow_adf_trigger.core.runs.models import PipelineRun, parse_timestamp
+from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
 
 log = logging.getLogger(__name__)
@@ -341,7 +341,7 @@ class RunEndProducer(SharedStreamProducer):
         self.store = store
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
-        from airflow_adf_trigger.core.poller import SharedRunPoller
+        from airflow_adf_trigger.core.runs.poller import SharedRunPoller
 
         trigger = self.trigger
         settings = await trigger.hook().async_settings()

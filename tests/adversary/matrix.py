@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_adf_trigger import compat
 from airflow_adf_trigger.compat import AirflowFailException
-from airflow_adf_trigger.core.status import RunStatus
+from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.adversary.world import (
     TI,

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_adf_trigger.core.errors import AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.models import CancelResult, PipelineRun, RunChanges, RunQuery
-from airflow_adf_trigger.core.reconcile import PipelineDeclaration, ServerClock
-from airflow_adf_trigger.core.status import RunStatus
+from airflow_adf_trigger.core.runs.models import CancelResult, PipelineRun, RunChanges, RunQuery
+from airflow_adf_trigger.core.runs.reconcile import PipelineDeclaration, ServerClock
+from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.unit.helpers import make_settings

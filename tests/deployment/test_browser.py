@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_adf_trigger.core.config.form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from tests.deployment.airflow_deployment import AirflowDeployment
 from tests.deployment.conftest import ARTIFACTS
 from tests.deployment.test_user_actions import DEFERRED, finish, start_waiting

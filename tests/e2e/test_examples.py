@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.models import RunQuery
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.runs.models import RunQuery
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.e2e.conftest import task_states, xcom_values
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.models import RunStatus
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.runs.models import RunStatus
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
 from tests.emulator.test_protocol import scenario_json

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import AdfConnectionError, AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import RunStatus
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from tests.conftest import SCENARIOS

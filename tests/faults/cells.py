@@ -41,10 +41,8 @@ from email.utils import formatdate
 from typing import Any, Literal, TextIO
 from urllib.parse import quote, urlencode
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfBadRequestError,
@@ -53,14 +51,16 @@ from airflow_adf_trigger.core.errors import (
     AdfRunOutcomeUnknownError,
     AdfThrottledError,
 )
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityRun,
     CancelResult,
     PipelineRun,
     RunQuery,
     RunStatus,
 )
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.faults.proxy import STAGES, FaultProxy, ProxyFault, Stage
 

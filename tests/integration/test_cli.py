@@ -20,9 +20,9 @@ import requests
 from pytest_mock import MockerFixture
 
 from airflow_adf_trigger.cli import main
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.environment import ENVIRONMENT
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.environment import ENVIRONMENT
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators, states, summary_of

@@ -8,15 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfBadRequestError,
     AdfNotFoundError,
 )
-from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import RunStatus
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfAuthorizationError,
     AdfConnectionError,
     AdfRunOutcomeUnknownError,
 )
-from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.conftest import SCENARIOS

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.doctor import diagnose
-from airflow_adf_trigger.core.settings import AdfSettings
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from tests.clock import FakeClock
 from tests.emulator_fixtures import Emulators

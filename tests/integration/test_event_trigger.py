@@ -15,7 +15,7 @@ import pytest
 from airflow.triggers.shared_stream import SharedStreamManager
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.poller import SharedRunPoller
+from airflow_adf_trigger.core.runs.poller import SharedRunPoller
 from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.events import AdfPipelineRunEventTrigger, EventMark
 from tests.emulator_fixtures import Emulators

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core import poller as poller_module
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.models import RunQuery
-from airflow_adf_trigger.core.poller import SharedRunPoller, observed_monitoring_lag
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.runs import poller as poller_module
+from airflow_adf_trigger.core.runs.models import RunQuery
+from airflow_adf_trigger.core.runs.poller import SharedRunPoller, observed_monitoring_lag
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario, ScenarioError
 from airflow_adf_trigger.emulator.__main__ import main as emulator_main
 from airflow_adf_trigger.hooks.adf import AdfHook
@@ -279,7 +279,7 @@ def test_the_widening_is_logged_once_with_the_measured_lag(
 ) -> None:
     server, clock = lagging_emulator(emulator_for, monkeypatch, 90)
     run_ids = create_runs(server)[:10]
-    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.runs.poller")
 
     async def wait_all() -> None:
         await install_poller(clock)

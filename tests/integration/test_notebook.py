@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from airflow_adf_trigger.core.environment import (
+from airflow_adf_trigger.core.config.environment import (
     CONNECTION_URI_VARIABLE,
     ENVIRONMENT,
     SETTING_VARIABLES,

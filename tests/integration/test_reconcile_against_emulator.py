@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.reconcile import CreateAttempt, SearchResult, search
+from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, SearchResult, search
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer
 from tests.emulator_fixtures import Emulators
 from tests.integration.fast_scenario import fast_scenario

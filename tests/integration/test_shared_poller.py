@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.models import PipelineRun
-from airflow_adf_trigger.core.poller import SharedRunPoller
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import PipelineRun
+from airflow_adf_trigger.core.runs.poller import SharedRunPoller
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer, Scenario
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from tests.emulator_fixtures import Emulators
@@ -244,7 +244,7 @@ def test_a_refused_query_form_falls_back_logs_once_and_is_remembered(
         message="Filter operand 'PipelineName' does not support and array of values.",
         times=1,
     )
-    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.runs.poller")
 
     async def one_tick() -> SharedRunPoller:
         settings = settings_of(server)

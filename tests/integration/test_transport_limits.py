@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import POOL_SIZE, AdfClient
 from airflow_adf_trigger.core.errors import AdfAuthenticationError, AdfConnectionError, AdfError
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import POOL_SIZE, AdfClient
 from tests.unit.helpers import RUN_ID, SECRET, make_settings
 
 BAD_TOKEN = "Qm9vazE\r\nX-Leak: Qm9vazE"

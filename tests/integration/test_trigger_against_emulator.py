@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.compat import BaseHook
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.connection import settings_from_connection
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.connection import settings_from_connection
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.client import AdfClient
 from airflow_adf_trigger.emulator import EmulatorServer
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
 from tests.clock import FakeClock

@@ -81,7 +81,10 @@ def test_the_two_wheels_split_the_package_without_overlap(dist: Path) -> None:
     assert core | provider == in_repo
     assert {"airflow_adf_trigger/__init__.py", "airflow_adf_trigger/cli/__init__.py"} <= core
     assert "airflow_adf_trigger/emulator/scenarios/demo.json" in core
-    assert {"airflow_adf_trigger/core/connection.py", "airflow_adf_trigger/core/form.py"} <= core
+    assert {
+        "airflow_adf_trigger/core/config/connection.py",
+        "airflow_adf_trigger/core/config/form.py",
+    } <= core
     assert "airflow_adf_trigger/core/__init__.py" in core  # the public API's one list
     assert not any(f.startswith("airflow_adf_trigger/operators/") for f in core)
     assert {"airflow_adf_trigger/hooks/__init__.py", "airflow_adf_trigger/hooks/adf.py"} == {

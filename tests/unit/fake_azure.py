@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import AdfClient
+from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, TransportFailure
 from tests.clock import FakeClock
 
 

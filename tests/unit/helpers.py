@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.settings import AdfSettings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.models import ActivityRun
-from airflow_adf_trigger.core.outputs import bounded, select_outputs
+from airflow_adf_trigger.core.runs.models import ActivityRun
+from airflow_adf_trigger.core.runs.outputs import bounded, select_outputs
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 
 

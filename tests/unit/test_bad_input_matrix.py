@@ -22,7 +22,7 @@ from unittest import mock
 import pytest
 
 from airflow_adf_trigger.cli import main
-from airflow_adf_trigger.core.environment import ENVIRONMENT
+from airflow_adf_trigger.core.config.environment import ENVIRONMENT
 
 SECRET = "matrix-Secret-7Qz!w9+Kp"
 """Distinctive, so that any echo of it is found."""

@@ -51,7 +51,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 def test_a_light_name_loads_no_http_client() -> None:
     """A DAG file may import RunStatus or an error from the core at every parse."""
     statements = [
-        "import airflow_adf_trigger.core.form",
+        "import airflow_adf_trigger.core.config.form",
         "from airflow_adf_trigger.core import AdfError, RunStatus, PipelineRun",
     ]
     assert loaded_by(statements, ("requests", "httpx", "azure")) == []

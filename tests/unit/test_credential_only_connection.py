@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.connection import settings_for_task
+from airflow_adf_trigger.core.config.connection import settings_for_task
 from airflow_adf_trigger.core.doctor import diagnose
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.hooks.adf import AdfHook

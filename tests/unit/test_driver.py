@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from airflow_adf_trigger.core.auth import TokenCache
-from airflow_adf_trigger.core.client import AdfClient
-from airflow_adf_trigger.core.driver import HeldThreadLock, run_to_end
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
+from airflow_adf_trigger.core.wire.auth import TokenCache
+from airflow_adf_trigger.core.wire.client import AdfClient
+from airflow_adf_trigger.core.wire.driver import HeldThreadLock, run_to_end
+from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, TransportFailure
 from tests.clock import FakeClock
 from tests.unit.helpers import RUN_ID, make_settings
 

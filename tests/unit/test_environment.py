@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from airflow_adf_trigger.cli import common as cli
-from airflow_adf_trigger.core.connection import ConnectionFields, parse_connection_uri
-from airflow_adf_trigger.core.environment import (
+from airflow_adf_trigger.core.config.connection import ConnectionFields, parse_connection_uri
+from airflow_adf_trigger.core.config.environment import (
     CONNECTION_URI_VARIABLE,
     ENVIRONMENT,
     SETTING_VARIABLES,

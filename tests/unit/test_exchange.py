@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from airflow_adf_trigger.core import protocol
-from airflow_adf_trigger.core.auth import AccessToken
 from airflow_adf_trigger.core.errors import AdfConnectionError, AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.exchange import (
+from airflow_adf_trigger.core.wire import protocol
+from airflow_adf_trigger.core.wire.auth import AccessToken
+from airflow_adf_trigger.core.wire.exchange import (
     Answered,
     NeedToken,
     Sleep,
@@ -17,7 +17,7 @@ from airflow_adf_trigger.core.exchange import (
     exchange,
     fetch_token,
 )
-from airflow_adf_trigger.core.protocol import HttpResponse, TransportFailure
+from airflow_adf_trigger.core.wire.protocol import HttpResponse, TransportFailure
 
 from .helpers import RUN_ID, SECRET, make_settings
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.compat import AirflowException, AirflowFailException, TaskDeferred
-from airflow_adf_trigger.core.models import PipelineRun, RunQuery, RunStatus
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunQuery, RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor

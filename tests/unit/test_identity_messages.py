@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.auth import TokenCache, identity_credential
-from airflow_adf_trigger.core.client import AdfClient
 from airflow_adf_trigger.core.errors import AdfAuthenticationError, AdfConfigurationError
+from airflow_adf_trigger.core.wire.auth import TokenCache, identity_credential
+from airflow_adf_trigger.core.wire.client import AdfClient
 
 from .helpers import RUN_ID, make_settings
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from airflow_adf_trigger.core.models import PipelineRun
+from airflow_adf_trigger.core.runs.models import PipelineRun
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 

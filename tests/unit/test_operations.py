@@ -17,7 +17,7 @@ from airflow_adf_trigger.core.errors import (
     AdfServiceError,
     AdfWaitTimeoutError,
 )
-from airflow_adf_trigger.core.models import RunFilter, RunQuery, RunStatus
+from airflow_adf_trigger.core.runs.models import RunFilter, RunQuery, RunStatus
 from tests.clock import FakeClock
 
 from .fake_azure import FakeAzure, Harness, Refused, Reset
@@ -53,7 +53,7 @@ class TestRerunParameters:
         self, harness: Harness, fake: FakeAzure, caplog: pytest.LogCaptureFixture
     ) -> None:
         fake.on("POST", "/createRun", (200, {}, {"runId": OTHER_RUN}))
-        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.operations"):
+        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.wire.operations"):
             harness.call(
                 "create_run", "copy_sales", {"date": "x"}, reference_pipeline_run_id=RUN_ID
             )
@@ -63,7 +63,7 @@ class TestRerunParameters:
         self, harness: Harness, fake: FakeAzure, caplog: pytest.LogCaptureFixture
     ) -> None:
         fake.on("POST", "/createRun", (200, {}, {"runId": OTHER_RUN}))
-        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.operations"):
+        with caplog.at_level(logging.WARNING, logger="airflow_adf_trigger.core.wire.operations"):
             harness.call("create_run", "copy_sales", reference_pipeline_run_id=RUN_ID)
         assert "ignored" not in caplog.text
 

@@ -20,7 +20,7 @@ from airflow_adf_trigger.core.errors import (
     AdfServiceError,
     AdfWaitTimeoutError,
 )
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityError,
     ActivityRun,
     CancelResult,
@@ -29,8 +29,8 @@ from airflow_adf_trigger.core.models import (
     RunQuery,
     RunStatus,
 )
-from airflow_adf_trigger.core.outcome import RunOutcome
-from airflow_adf_trigger.core.reconcile import CreateAttempt, PipelineDeclaration, ServerClock
+from airflow_adf_trigger.core.runs.outcome import RunOutcome
+from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, PipelineDeclaration, ServerClock
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.operators.adf import ATTEMPT_KEY, AdfRunPipelineOperator, RunStatusLog
 from tests.clock import FakeClock
@@ -526,7 +526,7 @@ class TestRunStatusLog:
 def test_the_search_follows_the_lag_this_process_saw(
     store: Store, context: dict[str, Any], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow_adf_trigger.core import poller
+    from airflow_adf_trigger.core.runs import poller
 
     task = operator(StubClient(store), reconcile_search_timeout=120)
     assert task._search_timeout() == 120

@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core import poller as poller_module
-from airflow_adf_trigger.core import protocol
 from airflow_adf_trigger.core.errors import AdfServiceError
-from airflow_adf_trigger.core.models import PipelineRun, RunChanges, RunQuery, RunStatus
-from airflow_adf_trigger.core.poller import (
+from airflow_adf_trigger.core.runs import poller as poller_module
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunChanges, RunQuery, RunStatus
+from airflow_adf_trigger.core.runs.poller import (
     DEFAULT_OVERLAP,
     MAX_OVERLAP,
     SharedRunPoller,
     observed_monitoring_lag,
 )
-from airflow_adf_trigger.core.protocol import HttpResponse, Target
+from airflow_adf_trigger.core.wire import protocol
+from airflow_adf_trigger.core.wire.protocol import HttpResponse, Target
 from airflow_adf_trigger.triggers.events import REPORTED_WINDOW
 from tests.clock import FakeClock
 
@@ -128,7 +128,7 @@ def test_an_unreadable_watched_run_is_read_by_get_and_warned_about_once(
     unreadable = (poller_module.UnreadableRun(RUN_A, "unknown status 'Paused'"),)
     adf.feed = lambda q: RunChanges((run(RUN_B, "InProgress", 1),), None, unreadable)
     adf.truth[RUN_A] = run(RUN_A, "InProgress", 1)
-    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.runs.poller")
 
     async def two_ticks() -> SharedRunPoller:
         poller = make_poller(clock, adf, safety_net_per_tick=0)
@@ -185,7 +185,7 @@ def test_the_window_narrows_back_slowly_once_adf_keeps_up(
     clock = FakeClock(START)
     adf = ScriptedAdf(clock)
     poller = make_poller(clock, adf, safety_net_per_tick=0)
-    caplog.set_level(logging.INFO, logger="airflow_adf_trigger.core.poller")
+    caplog.set_level(logging.INFO, logger="airflow_adf_trigger.core.runs.poller")
 
     async def ticks(count: int) -> list[float]:
         seen = []
@@ -283,7 +283,7 @@ def test_an_end_a_get_finds_before_the_feed_shows_it_is_measured_as_lag(
     clock = FakeClock(START)
     adf = ScriptedAdf(clock)
     adf.truth[RUN_A] = run(RUN_A, "Succeeded", 30)  # ended at 30 s; the feed never shows it
-    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.poller")
+    caplog.set_level(logging.WARNING, logger="airflow_adf_trigger.core.runs.poller")
 
     async def follow() -> SharedRunPoller:
         poller = make_poller(clock, adf, deep_read_every=0, safety_net_intervals=10)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from airflow_adf_trigger.core import protocol
+from airflow_adf_trigger.core.config.settings import RetryPolicy
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfAuthorizationError,
@@ -19,9 +19,9 @@ from airflow_adf_trigger.core.errors import (
     AdfServiceError,
     AdfThrottledError,
 )
-from airflow_adf_trigger.core.models import RunStatus
-from airflow_adf_trigger.core.protocol import HttpResponse, Target
-from airflow_adf_trigger.core.settings import RetryPolicy
+from airflow_adf_trigger.core.runs.models import RunStatus
+from airflow_adf_trigger.core.wire import protocol
+from airflow_adf_trigger.core.wire.protocol import HttpResponse, Target
 
 from .helpers import CLIENT_ID, FACTORY_URL, RUN_ID, SECRET, TENANT, make_settings
 

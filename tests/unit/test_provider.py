@@ -69,8 +69,8 @@ def test_importing_the_operator_and_sensor_loads_nothing_heavy() -> None:
     """DAG files import these at every parse: no HTTP client, hook, trigger or azure-identity."""
     heavy = (
         "airflow_adf_trigger.emulator",
-        "airflow_adf_trigger.core.aio",
-        "airflow_adf_trigger.core.client",
+        "airflow_adf_trigger.core.wire.aio",
+        "airflow_adf_trigger.core.wire.client",
         "airflow_adf_trigger.hooks.adf",
         "airflow_adf_trigger.triggers",
         "azure",

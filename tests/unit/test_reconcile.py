@@ -1,4 +1,4 @@
-"""Finding the run of a create-run whose answer was lost (core/reconcile.py)."""
+"""Finding the run of a create-run whose answer was lost (core/runs/reconcile.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfBadRequestError, AdfConnectionError
-from airflow_adf_trigger.core.models import PipelineRun, RunChanges, RunQuery, RunStatus
-from airflow_adf_trigger.core.reconcile import (
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunChanges, RunQuery, RunStatus
+from airflow_adf_trigger.core.runs.reconcile import (
     AdfReconcileError,
     CreateAttempt,
     PipelineDeclaration,

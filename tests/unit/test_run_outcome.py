@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfError, AdfOutageError, AdfServiceError
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityError,
     ActivityRun,
     CancelResult,
     PipelineRun,
     RunStatus,
 )
-from airflow_adf_trigger.core.outcome import (
+from airflow_adf_trigger.core.runs.outcome import (
     AdfEventError,
     OutcomeKind,
     RunOutcome,

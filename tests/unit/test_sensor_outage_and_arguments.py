@@ -13,7 +13,7 @@ from airflow_adf_trigger.core.errors import (
     AdfNotFoundError,
     AdfThrottledError,
 )
-from airflow_adf_trigger.core.models import PipelineRun, RunStatus
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
 from airflow_adf_trigger.sensors.adf import AdfPipelineRunSensor
 from tests.unit.helpers import RUN_ID, make_settings

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from airflow_adf_trigger.core.clouds import resolve_cloud
-from airflow_adf_trigger.core.connection import settings_from_connection
+from airflow_adf_trigger.core.config.clouds import resolve_cloud
+from airflow_adf_trigger.core.config.connection import settings_from_connection
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 
 from .helpers import CLIENT_ID, SECRET, SUBSCRIPTION, TENANT, make_settings
@@ -220,7 +220,7 @@ def test_official_provider_connections_work_unchanged(prefix: str) -> None:
 def test_each_identity_kind_builds_its_azure_identity_credential(
     kind: str, class_name: str
 ) -> None:
-    from airflow_adf_trigger.core.auth import identity_credential
+    from airflow_adf_trigger.core.wire.auth import identity_credential
 
     settings = make_settings(client_secret=None, identity=kind)
     credential = identity_credential(settings)
@@ -231,7 +231,7 @@ def test_each_identity_kind_builds_its_azure_identity_credential(
 def test_workload_identity_is_built_from_its_token_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    from airflow_adf_trigger.core.auth import identity_credential
+    from airflow_adf_trigger.core.wire.auth import identity_credential
 
     token_file = tmp_path / "token"
     token_file.write_text("federated-token")
@@ -284,7 +284,7 @@ def test_the_official_identity_extras_reach_default_azure_credential(
 ) -> None:
     import azure.identity
 
-    from airflow_adf_trigger.core.auth import identity_credential
+    from airflow_adf_trigger.core.wire.auth import identity_credential
 
     built: list[dict[str, Any]] = []
 
@@ -311,7 +311,7 @@ def test_without_azure_identity_the_error_names_the_extra_to_install(
 ) -> None:
     import sys
 
-    from airflow_adf_trigger.core.auth import identity_credential
+    from airflow_adf_trigger.core.wire.auth import identity_credential
 
     monkeypatch.setitem(sys.modules, "azure.identity", None)  # import fails
     settings = make_settings(

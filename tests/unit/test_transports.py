@@ -7,9 +7,9 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from airflow_adf_trigger.core.aio import classify_httpx_error
-from airflow_adf_trigger.core.client import classify_requests_error
-from airflow_adf_trigger.core.protocol import TransportFailure
+from airflow_adf_trigger.core.wire.aio import classify_httpx_error
+from airflow_adf_trigger.core.wire.client import classify_requests_error
+from airflow_adf_trigger.core.wire.protocol import TransportFailure
 
 LEAK = "Bearer c2VjcmV0LXRva2Vu"
 """What a library's message may quote (a request header); no description may repeat it."""

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfAuthorizationError, AdfServiceError
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityError,
     ActivityRun,
     CancelResult,
     PipelineRun,
     RunStatus,
 )
-from airflow_adf_trigger.core.outcome import OutcomeKind, RunOutcome
+from airflow_adf_trigger.core.runs.outcome import OutcomeKind, RunOutcome
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger, DirectRunStatus
 from tests.clock import FakeClock
 from tests.unit.helpers import RUN_ID, SUBSCRIPTION, make_settings

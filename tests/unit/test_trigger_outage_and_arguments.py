@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfServiceError
-from airflow_adf_trigger.core.models import PipelineRun, RunStatus
-from airflow_adf_trigger.core.outcome import OutcomeKind
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunStatus
+from airflow_adf_trigger.core.runs.outcome import OutcomeKind
 from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
 from tests.clock import FakeClock
 from tests.unit.helpers import (

@@ -1,4 +1,4 @@
-"""RunWatch: the one set of rules for waiting on a run (core/watch.py)."""
+"""RunWatch: the one set of rules for waiting on a run (core/runs/watch.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from airflow_adf_trigger.core.errors import (
     AdfConnectionError,
     AdfOutageError,
 )
-from airflow_adf_trigger.core.models import PipelineRun, RunStatus
-from airflow_adf_trigger.core.watch import Ending, RunWatch
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunStatus
+from airflow_adf_trigger.core.runs.watch import Ending, RunWatch
 
 RUN = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 

@@ -19,7 +19,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypedDict, Unpack
 from urllib.parse import quote, urlencode
 
-from airflow_adf_trigger.core.auth import AccessToken
+from airflow_adf_trigger.core.config.settings import AdfSettings, FactoryRef, RetryPolicy
+from airflow_adf_trigger.core.config.validation import check_pipeline, check_run_id
 from airflow_adf_trigger.core.errors import (
     AdfAuthenticationError,
     AdfAuthorizationError,
@@ -32,7 +33,7 @@ from airflow_adf_trigger.core.errors import (
     AdfServiceError,
     AdfThrottledError,
 )
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityRun,
     CancelResult,
     Page,
@@ -41,8 +42,7 @@ from airflow_adf_trigger.core.models import (
     RunStatus,
     UnreadableRun,
 )
-from airflow_adf_trigger.core.settings import AdfSettings, FactoryRef, RetryPolicy
-from airflow_adf_trigger.core.validation import check_pipeline, check_run_id
+from airflow_adf_trigger.core.wire.auth import AccessToken
 
 log = logging.getLogger(__name__)
 

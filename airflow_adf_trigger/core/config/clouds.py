@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from airflow_adf_trigger.core.config.validation import check_endpoint, is_loopback
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import check_endpoint, is_loopback
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from airflow_adf_trigger.core.errors import (
     AdfError,
     AdfOutageError,
 )
-from airflow_adf_trigger.core.models import PipelineRun
+from airflow_adf_trigger.core.runs.models import PipelineRun
 
 
 class Ending(enum.Enum):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from airflow_adf_trigger.core.config.form import CONN_TYPE
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.form import CONN_TYPE
-from airflow_adf_trigger.core.settings import AdfSettings
 
 __all__ = [
     "CONNECTION_TYPES",
@@ -93,8 +93,8 @@ def extra_value(extra: Mapping[str, Any], key: str) -> Any:
     of the official provider, ``tenantId`` / ``extra__azure_data_factory__tenantId``.
 
     :param extra: the connection's extras (``Connection.extra_dejson``).
-    :param key: the setting's name, as :class:`~airflow_adf_trigger.core.settings.AdfSettings`
-        calls it.
+    :param key: the setting's name, as
+        :class:`~airflow_adf_trigger.core.config.settings.AdfSettings` calls it.
     :return: the first non-empty value found, else ``None``.
     """
     names = [key, f"extra__{CONN_TYPE}__{key}"]

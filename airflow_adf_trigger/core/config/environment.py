@@ -17,15 +17,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from airflow_adf_trigger.core.connection import (
+from airflow_adf_trigger.core.config.connection import (
     ConnectionFields,
     extra_value,
     parse_connection_uri,
     settings_from_connection,
 )
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfConfigurationError
-from airflow_adf_trigger.core.settings import AdfSettings
-from airflow_adf_trigger.core.validation import check_seconds, poll_floor
 
 __all__ = [
     "CONNECTION_URI_VARIABLE",
@@ -122,7 +122,8 @@ def environment_layer(environ: Mapping[str, str]) -> dict[str, Sourced]:
 def connection_layer(connection: ConnectionFields, source: str) -> dict[str, Sourced]:
     """The settings a connection gives: login, password and the extras this package reads.
 
-    :param connection: e.g. from :func:`~airflow_adf_trigger.core.connection.parse_connection_uri`.
+    :param connection: e.g. from
+        :func:`~airflow_adf_trigger.core.config.connection.parse_connection_uri`.
     :param source: how errors name the connection, e.g. ``the connection in ADF_CONNECTION_URI``.
     """
     layer: dict[str, Sourced] = {}
@@ -190,7 +191,7 @@ def settings_from_environment(environ: Mapping[str, str] | None = None) -> AdfSe
 
     The variables of :data:`SETTING_VARIABLES`, overridden by a connection in
     ``ADF_CONNECTION_URI`` (see
-    :func:`~airflow_adf_trigger.core.connection.parse_connection_uri`) where it gives a
+    :func:`~airflow_adf_trigger.core.config.connection.parse_connection_uri`) where it gives a
     setting.
 
     :param environ: the variables to read; default ``os.environ``.

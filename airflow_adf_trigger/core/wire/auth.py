@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_adf_trigger.core.errors import AdfAuthenticationError, AdfConfigurationError
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.settings import AdfSettings
+    from airflow_adf_trigger.core.config.settings import AdfSettings
 
 REFRESH_MARGIN_SECONDS = 300.0
 """A cached token is replaced this long before it expires (or a tenth of its life if shorter)."""

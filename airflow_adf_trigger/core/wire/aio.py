@@ -14,30 +14,30 @@ from typing import Any, TypeVar, Unpack
 
 import httpx
 
-from airflow_adf_trigger.core import operations
-from airflow_adf_trigger.core.auth import (
-    SHARED_TOKEN_CACHE,
-    AccessToken,
-    TokenCache,
-    TokenCredential,
-)
-from airflow_adf_trigger.core.driver import ClientBase, Clock
-from airflow_adf_trigger.core.exchange import Flow
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import (
     ActivityRun,
     CancelResult,
     PipelineRun,
     RunChanges,
     RunQuery,
 )
-from airflow_adf_trigger.core.operations import WaitKeywords
-from airflow_adf_trigger.core.protocol import (
+from airflow_adf_trigger.core.wire import operations
+from airflow_adf_trigger.core.wire.auth import (
+    SHARED_TOKEN_CACHE,
+    AccessToken,
+    TokenCache,
+    TokenCredential,
+)
+from airflow_adf_trigger.core.wire.driver import ClientBase, Clock
+from airflow_adf_trigger.core.wire.exchange import Flow
+from airflow_adf_trigger.core.wire.operations import WaitKeywords
+from airflow_adf_trigger.core.wire.protocol import (
     HttpRequest,
     HttpResponse,
     RerunOptions,
     TransportFailure,
 )
-from airflow_adf_trigger.core.settings import AdfSettings
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ class AsyncAdfClient(ClientBase):
         """Poll until the run is Succeeded, Failed or Cancelled, and return it.
 
         Transient errors are waited out for up to ``outage_budget`` seconds; the options are
-        those of :class:`~airflow_adf_trigger.core.operations.WaitKeywords`.
+        those of :class:`~airflow_adf_trigger.core.wire.operations.WaitKeywords`.
         """
         flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
         return await self._drive(flow)
@@ -137,7 +137,7 @@ class AsyncAdfClient(ClientBase):
         return await self._token(None)
 
     async def drive(self, flow: Flow[T]) -> T:
-        """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
+        """Carry out any flow of :mod:`.operations` (e.g. ``send``)."""
         return await self._run(flow)
 
     # ------------------------------------------------------------------ driver primitives

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
 
-from airflow_adf_trigger.core.clouds import PUBLIC, Cloud, resolve_cloud
-from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.core.validation import (
+from airflow_adf_trigger.core.config.clouds import PUBLIC, Cloud, resolve_cloud
+from airflow_adf_trigger.core.config.validation import (
     check_factory,
     check_guid,
     check_resource_group,
@@ -18,6 +17,7 @@ from airflow_adf_trigger.core.validation import (
     check_tenant,
     require,
 )
+from airflow_adf_trigger.core.errors import AdfConfigurationError
 
 TokenApi = Literal["v2", "v1"]
 
@@ -132,7 +132,7 @@ class FactoryRef:
 
 @dataclass(frozen=True, slots=True)
 class AdfSettings:
-    """Everything an :class:`~airflow_adf_trigger.core.client.AdfClient` needs."""
+    """Everything an :class:`~airflow_adf_trigger.core.wire.client.AdfClient` needs."""
 
     tenant_id: str | None
     """``None`` only without a client secret: azure-identity then finds the tenant itself."""
@@ -210,7 +210,7 @@ class AdfSettings:
         :param resource_group: the factory's resource group.
         :param factory_name: the factory's name.
         :param cloud: ``public`` (default), ``china`` or ``usgov``; see
-            :func:`~airflow_adf_trigger.core.clouds.resolve_cloud`.
+            :func:`~airflow_adf_trigger.core.config.clouds.resolve_cloud`.
         :param authority_host: another sign-in endpoint (private link, the emulator).
         :param management_endpoint: another Resource Manager endpoint.
         :param token_api: ``v2`` (default) or the older ``v1`` token endpoint.

@@ -1,8 +1,8 @@
 """Every ADF operation written once, as a sans-IO flow both clients drive.
 
-Each operation is a flow (see :mod:`~airflow_adf_trigger.core.exchange`): a generator of
+Each operation is a flow (see :mod:`~airflow_adf_trigger.core.wire.exchange`): a generator of
 steps whose return value is the operation's result. Tokens, retries and sleeps come from
-:func:`~airflow_adf_trigger.core.exchange.exchange`; paging, follow-up requests and polling
+:func:`~airflow_adf_trigger.core.wire.exchange.exchange`; paging, follow-up requests and polling
 are written here.
 """
 
@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
-from airflow_adf_trigger.core import protocol
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
     TRANSIENT_ERRORS,
@@ -22,8 +23,7 @@ from airflow_adf_trigger.core.errors import (
     AdfServiceError,
     AdfWaitTimeoutError,
 )
-from airflow_adf_trigger.core.exchange import Flow, Sleep, exchange
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     ActivityRun,
     CancelResult,
     Page,
@@ -33,11 +33,11 @@ from airflow_adf_trigger.core.models import (
     RunStatus,
     UnreadableRun,
 )
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, RerunOptions, Target
-from airflow_adf_trigger.core.reconcile import PipelineDeclaration, ServerClock
-from airflow_adf_trigger.core.settings import AdfSettings
-from airflow_adf_trigger.core.validation import check_seconds, poll_floor
-from airflow_adf_trigger.core.watch import Ending, RunWatch
+from airflow_adf_trigger.core.runs.reconcile import PipelineDeclaration, ServerClock
+from airflow_adf_trigger.core.runs.watch import Ending, RunWatch
+from airflow_adf_trigger.core.wire import protocol
+from airflow_adf_trigger.core.wire.exchange import Flow, Sleep, exchange
+from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, RerunOptions, Target
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def read_pipeline(settings: AdfSettings, pipeline_name: str) -> Flow[PipelineDec
     """The pipeline's declared parameters and defaults, and Azure's clock on the answer.
 
     Read just before a create-run: the answer's ``Date`` places the create-run's window on
-    Azure's clock (see :mod:`~airflow_adf_trigger.core.reconcile`).
+    Azure's clock (see :mod:`~airflow_adf_trigger.core.runs.reconcile`).
     """
     response = yield from send(settings, protocol.build_get_pipeline(settings, pipeline_name))
     body = protocol.parse_factory(response, target(settings, pipeline_name=pipeline_name))

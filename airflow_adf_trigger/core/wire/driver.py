@@ -17,7 +17,9 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, TypeVar
 
-from airflow_adf_trigger.core.auth import (
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.errors import AdfError
+from airflow_adf_trigger.core.wire.auth import (
     AccessToken,
     TokenCache,
     TokenCredential,
@@ -25,10 +27,15 @@ from airflow_adf_trigger.core.auth import (
     credential_token,
     identity_credential,
 )
-from airflow_adf_trigger.core.errors import AdfError
-from airflow_adf_trigger.core.exchange import Answered, Flow, NeedToken, Sleep, Step, fetch_token
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.wire.exchange import (
+    Answered,
+    Flow,
+    NeedToken,
+    Sleep,
+    Step,
+    fetch_token,
+)
+from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, TransportFailure
 
 T = TypeVar("T")
 

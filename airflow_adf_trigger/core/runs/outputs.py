@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_adf_trigger.core.exchange import Flow
-from airflow_adf_trigger.core.models import ActivityRun, PipelineRun, RunQuery
-from airflow_adf_trigger.core.operations import query_activity_runs
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import ActivityRun, PipelineRun, RunQuery
+from airflow_adf_trigger.core.wire.exchange import Flow
+from airflow_adf_trigger.core.wire.operations import query_activity_runs
 
 DEFAULT_MAX_BYTES = 16 * 1024
 

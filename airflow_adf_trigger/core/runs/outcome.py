@@ -22,8 +22,8 @@ from airflow_adf_trigger.core.errors import AdfError, AdfPipelineRunError
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.core.errors import AdfOutageError
-    from airflow_adf_trigger.core.models import ActivityRun, CancelResult, PipelineRun
-    from airflow_adf_trigger.core.status import RunStatus
+    from airflow_adf_trigger.core.runs.models import ActivityRun, CancelResult, PipelineRun
+    from airflow_adf_trigger.core.runs.status import RunStatus
 
 
 class OutcomeKind(StrEnum):

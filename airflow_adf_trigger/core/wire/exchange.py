@@ -5,12 +5,12 @@ A flow is a generator that yields steps and is sent back their answers:
 * :class:`Transmit` -> :class:`Answered` (an HTTP response or a :class:`TransportFailure`,
   with the driver's clock readings around it);
 * :class:`Sleep` -> ``None``;
-* :class:`NeedToken` -> an :class:`~airflow_adf_trigger.core.auth.AccessToken` (the driver
+* :class:`NeedToken` -> an :class:`~airflow_adf_trigger.core.wire.auth.AccessToken` (the driver
   answers from its cache, under its lock, fetching one with :func:`fetch_token` if needed).
 
 Errors the driver meets while answering (a token that cannot be had) are thrown into the
-flow. The drivers (:mod:`~airflow_adf_trigger.core.client`, :mod:`~airflow_adf_trigger.core.aio`)
-only carry out steps; every decision is made here, once, for both.
+flow. The drivers (:mod:`.client`, :mod:`.aio`) only carry out steps; every decision is
+made here, once, for both.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_adf_trigger.core import protocol
-from airflow_adf_trigger.core.auth import AccessToken
+from airflow_adf_trigger.core.config.settings import AdfSettings, RetryPolicy
 from airflow_adf_trigger.core.errors import AdfConnectionError, AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.protocol import HttpRequest, HttpResponse, TransportFailure
-from airflow_adf_trigger.core.settings import AdfSettings, RetryPolicy
+from airflow_adf_trigger.core.wire import protocol
+from airflow_adf_trigger.core.wire.auth import AccessToken
+from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, TransportFailure
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from airflow_adf_trigger.core.aio import AsyncAdfClient
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.errors import (
     TRANSIENT_ERRORS,
     AdfAuthenticationError,
@@ -56,7 +56,7 @@ from airflow_adf_trigger.core.errors import (
     AdfError,
     AdfNotFoundError,
 )
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     PipelineRun,
     RunChanges,
     RunFilter,
@@ -64,7 +64,7 @@ from airflow_adf_trigger.core.models import (
     RunStatus,
     UnreadableRun,
 )
-from airflow_adf_trigger.core.settings import AdfSettings
+from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS, AdfError
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.runs.models import (
     PipelineRun,
     RunChanges,
     RunFilter,
@@ -66,7 +66,7 @@ _NOT_ADOPTED = (RunStatus.CANCELING, RunStatus.CANCELLED)
 
 
 class RunSearchClient(Protocol):
-    """The part of :class:`~airflow_adf_trigger.core.client.AdfClient` a search needs."""
+    """The part of :class:`~airflow_adf_trigger.core.wire.client.AdfClient` a search needs."""
 
     def query_run_changes(self, query: RunQuery) -> RunChanges:
         """Every run matching the query, all pages, with the server's time."""

@@ -13,31 +13,31 @@ import requests.adapters
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from airflow_adf_trigger.core import operations
-from airflow_adf_trigger.core.auth import (
-    SHARED_TOKEN_CACHE,
-    AccessToken,
-    TokenCache,
-    TokenCredential,
-)
-from airflow_adf_trigger.core.driver import ClientBase, Clock, HeldThreadLock, run_to_end
-from airflow_adf_trigger.core.exchange import Flow
-from airflow_adf_trigger.core.models import (
+from airflow_adf_trigger.core.config.settings import AdfSettings
+from airflow_adf_trigger.core.runs.models import (
     ActivityRun,
     CancelResult,
     PipelineRun,
     RunChanges,
     RunQuery,
 )
-from airflow_adf_trigger.core.operations import WaitKeywords
-from airflow_adf_trigger.core.protocol import (
+from airflow_adf_trigger.core.runs.reconcile import PipelineDeclaration
+from airflow_adf_trigger.core.wire import operations
+from airflow_adf_trigger.core.wire.auth import (
+    SHARED_TOKEN_CACHE,
+    AccessToken,
+    TokenCache,
+    TokenCredential,
+)
+from airflow_adf_trigger.core.wire.driver import ClientBase, Clock, HeldThreadLock, run_to_end
+from airflow_adf_trigger.core.wire.exchange import Flow
+from airflow_adf_trigger.core.wire.operations import WaitKeywords
+from airflow_adf_trigger.core.wire.protocol import (
     HttpRequest,
     HttpResponse,
     RerunOptions,
     TransportFailure,
 )
-from airflow_adf_trigger.core.reconcile import PipelineDeclaration
-from airflow_adf_trigger.core.settings import AdfSettings
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class AdfClient(ClientBase):
         """Poll until the run is Succeeded, Failed or Cancelled, and return it.
 
         Transient errors are waited out for up to ``outage_budget`` seconds; the options are
-        those of :class:`~airflow_adf_trigger.core.operations.WaitKeywords`.
+        those of :class:`~airflow_adf_trigger.core.wire.operations.WaitKeywords`.
         """
         flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
         return self._drive(flow)
@@ -151,7 +151,7 @@ class AdfClient(ClientBase):
         return run_to_end(self._token(None))
 
     def drive(self, flow: Flow[T]) -> T:
-        """Carry out any flow of :mod:`~airflow_adf_trigger.core.operations` (e.g. ``send``)."""
+        """Carry out any flow of :mod:`.operations` (e.g. ``send``)."""
         return self._drive(flow)
 
     # ------------------------------------------------------------------ driver primitives

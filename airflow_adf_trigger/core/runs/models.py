@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_adf_trigger.core.status import RunStatus
+from airflow_adf_trigger.core.runs.status import RunStatus
 
 __all__ = [
     "ActivityError",
