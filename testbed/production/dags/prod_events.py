@@ -17,9 +17,7 @@ ingest = Asset(
     watchers=[
         AssetWatcher(
             name="ingest_events_ended",
-            trigger=AdfPipelineRunEventTrigger(
-                pipeline_names=["ingest_events"], poll_interval=10
-            ),
+            trigger=AdfPipelineRunEventTrigger(pipeline_names=["ingest_events"], poll_interval=10),
         )
     ],
 )

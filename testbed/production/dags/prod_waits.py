@@ -7,6 +7,7 @@ and waits for each in the triggerer (deferrable, check_interval 10 s).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
@@ -22,8 +23,10 @@ with DAG(
 ):
 
     @task
-    def run_parameters(params: dict | None = None, dag_run=None) -> list[dict]:
-        n = int(params["n"])
+    def run_parameters(
+        params: dict[str, Any] | None = None, dag_run: Any = None
+    ) -> list[dict[str, str]]:
+        n = int((params or {})["n"])
         return [{"n": f"{dag_run.run_id}/{i}"} for i in range(n)]
 
     AdfRunPipelineOperator.partial(
