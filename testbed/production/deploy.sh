@@ -147,7 +147,7 @@ case "${1:-}" in
   install)
     apt-get install -y postgresql redis-server
     test -x "$VENV/bin/python" || python3.11 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet uv
+    "$VENV/bin/python" -m pip install --quiet uv==0.13.8  # as the Makefile
     UV_COMPILE_BYTECODE=1 "$VENV/bin/uv" pip install --python "$VENV/bin/python" \
       -c "$REPO/requirements/constraints.txt" -e "$REPO/distributions/core" -e "$REPO" \
       apache-airflow-providers-celery psycopg2-binary asyncpg "celery[redis]"
