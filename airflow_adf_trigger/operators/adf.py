@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow_adf_trigger.core.errors import AdfError
     from airflow_adf_trigger.core.runs.models import CancelResult, PipelineRun
     from airflow_adf_trigger.core.runs.outcome import RunOutcome
-    from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
+    from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, SearchResult
     from airflow_adf_trigger.core.wire.client import AdfClient
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
@@ -224,7 +224,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         store = task_state_store(context)  # before 3.3, the Variable store is made here
         earlier = store.get(self.external_id_key)
         if store.get(ATTEMPT_KEY):
-            earlier = self._find_lost_run(store) or earlier
+            earlier = self._find_lost_run(store, context) or earlier
             store.delete(ATTEMPT_KEY)
         if not earlier:
             return
@@ -254,21 +254,15 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 error,
             )
 
-    def _find_lost_run(self, store: Any) -> str | None:
+    def _find_lost_run(self, store: Any, context: Context) -> str | None:
         """The cleared series' last create-run got no answer: its run, if it surely exists
         (so that the clear cancels it too); otherwise a warning naming what was seen."""
         from airflow_adf_trigger.core.errors import AdfError
-        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, search
+        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
 
         try:
             attempt = CreateAttempt.from_json(store.get(ATTEMPT_KEY))
-            result = search(
-                self.hook.client,
-                attempt,
-                search_timeout=self._search_timeout(),
-                clock=self.hook.client.now,
-                sleep=self._sleep_unless_killed,
-            )
+            result = self._search(self.hook.client, attempt, store, context)
         except (ValueError, AdfError) as error:
             self.log.warning(
                 "This task was cleared after a try whose create-run got no answer, and its run "
@@ -437,9 +431,33 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             known.append(str(earlier))
         return known + runs_followed_by_others(context, self.run_id)
 
+    def _search(
+        self, client: AdfClient, attempt: CreateAttempt, store: Any, context: Context
+    ) -> SearchResult:
+        """Search for ``attempt``'s run, every run known not to be its own excluded: the one
+        search of a retry and of a clear (a clear must never cancel a sibling's run)."""
+        from airflow_adf_trigger.core.runs.reconcile import search
+
+        # Runs followed elsewhere since the record was written are not this attempt's either.
+        others = [*attempt.excluded, *self._runs_not_mine(store, context)]
+        attempt = replace(attempt, excluded=tuple(dict.fromkeys(others)))
+        if attempt.excluded:
+            self.log.info(
+                "Never adopted here (the reference run, earlier series' runs, runs other tasks "
+                "of this DAG run follow): %s",
+                ", ".join(attempt.excluded),
+            )
+        return search(
+            client,
+            attempt,
+            search_timeout=self._search_timeout(),
+            clock=client.now,
+            sleep=self._sleep_unless_killed,
+        )
+
     def _reconcile(self, client: AdfClient, store: Any, context: Context) -> str | None:
         """An earlier try's create-run got no answer: find its run before starting another."""
-        from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError, CreateAttempt, search
+        from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError, CreateAttempt
 
         record = store.get(ATTEMPT_KEY)
         if not record:
@@ -453,15 +471,6 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 "ADF monitoring; mark this task successful if the run is there, or clear it to "
                 "start a new run."
             ) from None
-        # Runs followed elsewhere since the record was written are not this attempt's either.
-        others = [*attempt.excluded, *self._runs_not_mine(store, context)]
-        attempt = replace(attempt, excluded=tuple(dict.fromkeys(others)))
-        if attempt.excluded:
-            self.log.info(
-                "Never adopted here (the reference run, earlier series' runs, runs other tasks "
-                "of this DAG run follow): %s",
-                ", ".join(attempt.excluded),
-            )
         self.log.info(
             "An earlier try of this task got no answer to its create-run; looking for %s, until "
             "ADF's run list is %g s past that window, before starting another",
@@ -469,13 +478,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             self.reconcile_search_timeout,
         )
         try:
-            result = search(
-                client,
-                attempt,
-                search_timeout=self._search_timeout(),
-                clock=client.now,
-                sleep=self._sleep_unless_killed,
-            )
+            result = self._search(client, attempt, store, context)
         except AdfReconcileError as error:
             raise AirflowException(str(error)) from None
         run = result.adopt

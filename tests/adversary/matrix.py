@@ -397,6 +397,22 @@ def mark_failed_mid_create_then_clear(harness: Harness) -> None:
     task.run_try()
 
 
+def sibling_run_survives_a_clear(harness: Harness) -> None:
+    """Mapped siblings with equal parameters: one's create-run is dropped, then it is cleared.
+    The clear looks for its lost run and must not take (and cancel) the sibling's."""
+    world = harness.world
+    world.create_plan = ["dropped", "ok", "ok"]
+    harness.retry_delay = 0
+    first, second = harness.instance(map_index=0), harness.instance(map_index=1)
+    second.run_try()  # dropped; the sibling's run starts inside its window, after its record
+    first.run_try()
+    second.clear()
+    second.run_try()
+    sibling = first.followed()
+    assert sibling is not None
+    assert world.runs[sibling].status is RunStatus.IN_PROGRESS, "the sibling's run was cancelled"
+
+
 def recreated_dag_run(harness: Harness) -> None:
     """A DAG run deleted and made again under the same run id, over the Variable a failed try
     of the first one left (Airflow 3.0 to 3.2): the new DAG run starts its own run."""
@@ -573,6 +589,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("mapped x2 equal parameters, one dropped", HOLDS, mapped(["ok", "dropped"])),
     Scenario("mapped x2 equal parameters, one lost", HOLDS, mapped(["ok", "lost"])),
     Scenario("mapped x2 equal parameters, both lost", FAILS_SAFE, mapped(["lost", "lost"])),
+    Scenario(
+        "mapped x2 equal parameters, one dropped, then cleared",
+        HOLDS,
+        sibling_run_survives_a_clear,
+    ),
     Scenario(
         "mapped x2 equal parameters, both lost, run key", HOLDS, mapped(["lost", "lost"]), key=True
     ),
