@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,8 +30,7 @@ if TYPE_CHECKING:
     from airflow_adf_trigger.core.errors import AdfError
     from airflow_adf_trigger.core.runs.models import CancelResult, PipelineRun
     from airflow_adf_trigger.core.runs.outcome import RunOutcome
-    from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, SearchResult
-    from airflow_adf_trigger.core.wire.client import AdfClient
+    from airflow_adf_trigger.core.runs.start import RunStarter
 
 # DAG files import this module at every parse: the hook, the HTTP client and the trigger are
 # imported where they are used, not here (see tests/unit/test_provider.py).
@@ -41,11 +38,6 @@ if TYPE_CHECKING:
 XCOM_RUN_ID = "run_id"
 XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
-ATTEMPT_KEY = "adf_create_run_attempt"
-"""Task state store key of the create-run in flight (see ``core/runs/reconcile.py``)."""
-NOT_MINE_KEY = "adf_runs_of_earlier_series"
-"""Task state store key of the runs earlier (cleared) series of this task started."""
-NOT_MINE_KEPT = 20
 HEARTBEAT_SECONDS = 300.0
 """While a run's status stays the same, the worker wait logs it again this often."""
 KILL_CHECK_SECONDS = 0.25
@@ -207,101 +199,34 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             self._checked_interval()  # a too-short interval fails before the run is started
         self._check_request()
         if is_first_try_of_series(context, self.retries or 0):
-            self._forget_earlier_series(context)
+            self._starter(context).forget_earlier_series()
         self.execute_resumable(context)
         return self.run_id
 
-    def _forget_earlier_series(self, context: Context) -> None:
-        """A clear means rerun: never reattach to (or adopt) what an earlier series started.
-
-        The run of the cleared try may still be going (its trigger is cancelling it at the
-        same moment, or a user cleared a failed task whose run is alive): cancel it too, so
-        no run is left behind, and start afresh. Its id stays known as *not this series'*,
-        so that a later search never takes it for a lost run of this one.
-        """
-        from airflow_adf_trigger.core.errors import AdfError
+    def _starter(self, context: Context) -> RunStarter:
+        """This task's create-runs over all its tries (records in the task state store)."""
+        from airflow_adf_trigger.core.runs.start import RunStarter
 
         store = task_state_store(context)  # before 3.3, the Variable store is made here
-        earlier = store.get(self.external_id_key)
-        if store.get(ATTEMPT_KEY):
-            earlier = self._find_lost_run(store, context) or earlier
-            store.delete(ATTEMPT_KEY)
-        if not earlier:
-            return
-        _remember_not_mine(store, str(earlier))
-        store.delete(self.external_id_key)
-        client = self.hook.client
-        try:
-            run = client.get_run(str(earlier))
-            if run.status in ACTIVE:
-                result = client.cancel_run(run.run_id, is_recursive=True)
-                self.log.info(
-                    "Task cleared: starting a new run; the earlier try's %s (child pipelines "
-                    "included)",
-                    result.describe(),
-                )
-            else:
-                self.log.info(
-                    "Task cleared: starting a new run (the earlier try's run %s is %s)",
-                    run.run_id,
-                    run.status.value,
-                )
-        except AdfError as error:
-            self.log.warning(
-                "Task cleared: starting a new run; the earlier try's run %s could not be "
-                "checked or cancelled: %s",
-                earlier,
-                error,
-            )
-
-    def _find_lost_run(self, store: Any, context: Context) -> str | None:
-        """The cleared series' last create-run got no answer: its run, if it surely exists
-        (so that the clear cancels it too); otherwise a warning naming what was seen."""
-        from airflow_adf_trigger.core.errors import AdfError
-        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
-
-        try:
-            attempt = CreateAttempt.from_json(store.get(ATTEMPT_KEY))
-            result = self._search(self.hook.client, attempt, store, context)
-        except (ValueError, AdfError) as error:
-            self.log.warning(
-                "This task was cleared after a try whose create-run got no answer, and its run "
-                "could not be looked for (%s). Check ADF monitoring for pipeline %r.",
-                error,
-                self.pipeline_name,
-            )
-            return None
-        if result.adopt is not None:
-            return result.adopt.run_id
-        for run, why in result.candidates():
-            self.log.warning(
-                "This task was cleared after a try whose create-run got no answer; run %s "
-                "(%s) may be the run it started and is left alone (%s): %s",
-                run.run_id,
-                run.status.value,
-                why,
-                self.hook.monitoring_url(run.run_id),
-            )
-        return None
+        return RunStarter(
+            client=self.hook.client,
+            store=store,
+            pipeline_name=self.pipeline_name,
+            parameters=self.parameters,
+            rerun_options=self._rerun_options(self._checked_reference()),
+            key_prefix=lambda: run_key_prefix(context),
+            others=lambda: runs_followed_by_others(context, self.run_id),
+            on_run=lambda run_id: self._adopt(run_id, context),
+            reconcile=self.reconcile_unknown_outcome,
+            run_key_parameter=self.run_key_parameter,
+            accept_margin=self.reconcile_accept_margin,
+            search_timeout=self.reconcile_search_timeout,
+            monitoring_url=self.hook.monitoring_url,
+            log=self.log,
+            sleep=self._sleep_unless_killed,
+        )
 
     # ------------------------------------------------------------ ResumableJobMixin
-
-    def _search_timeout(self) -> float:
-        """``reconcile_search_timeout``, or more when this process saw ADF's run list lag more
-        (the shared poller measures it; a fresh worker process has seen none)."""
-        from airflow_adf_trigger.core.runs.poller import observed_monitoring_lag
-
-        lag = observed_monitoring_lag()
-        if 1.5 * lag <= self.reconcile_search_timeout:
-            return self.reconcile_search_timeout
-        self.log.info(
-            "ADF's run list lagged %.0f s in this process: searching %.0f s past the window "
-            "instead of %g s",
-            lag,
-            1.5 * lag,
-            self.reconcile_search_timeout,
-        )
-        return 1.5 * lag
 
     def _check_request(self) -> None:
         """Everything the create-run needs, checked locally before any request is sent."""
@@ -325,198 +250,16 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         }
 
     def submit_job(self, context: Context) -> str:
-        reference = self._checked_reference()
-        client = self.hook.client
-        store = task_state_store(context)
-        if self.reconcile_unknown_outcome:
-            adopted = self._reconcile(client, store, context)
-            if adopted is not None:
-                return adopted
-        return self._create(client, store, reference, context)
+        from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError
+        from airflow_adf_trigger.core.runs.start import AdfRunUnclearError
 
-    def _create(
-        self, client: AdfClient, store: Any, reference: str | None, context: Context
-    ) -> str:
-        from airflow_adf_trigger.core.errors import AdfError, AdfRunOutcomeUnknownError
-
-        options = self._rerun_options(reference)
-        parameters = self.parameters
-        attempt: CreateAttempt | None = None
-        if self.reconcile_unknown_outcome:
-            attempt, parameters = self._prepare_attempt(client, store, reference, context)
-            # Written once the token is in hand (the pipeline read needed it): a try killed
-            # before this line sent nothing and leaves nothing to look for.
-            store.set(ATTEMPT_KEY, attempt.to_json())
         self._create_sent_at = datetime.now(UTC)
         try:
-            run_id = client.create_run(self.pipeline_name, parameters, **options)
-        except AdfRunOutcomeUnknownError as unknown:
-            if attempt is not None:
-                attempt = attempt.gave_up(
-                    unknown.gave_up_at.timestamp(), self.reconcile_accept_margin
-                )
-                store.set(ATTEMPT_KEY, attempt.to_json())
-                self.log.error(
-                    "The create-run answer for pipeline %r was lost; if this task is retried, "
-                    "the retry will first look for %s and follow it instead of starting the "
-                    "pipeline again.",
-                    self.pipeline_name,
-                    attempt.describe(),
-                )
-            raise
-        except AdfError:
-            if attempt is not None:  # ADF answered: no run was started
-                store.delete(ATTEMPT_KEY)
-            raise
-        # Saved before anything else can fail, so a retry finds this run (ResumableJobMixin
-        # saves it again once this returns).
-        store.set(self.external_id_key, run_id)
-        if attempt is not None:
-            store.delete(ATTEMPT_KEY)
-        self._adopt(run_id, context)
-        self.log.info(
-            "Pipeline %r started: run id %s (%s)",
-            self.pipeline_name,
-            run_id,
-            self.hook.monitoring_url(run_id),
-        )
-        return run_id
-
-    def _prepare_attempt(
-        self, client: AdfClient, store: Any, reference: str | None, context: Context
-    ) -> tuple[CreateAttempt, dict[str, Any] | None]:
-        """The record of the create-run about to be sent, and the parameters to send.
-
-        Reads the pipeline first: its answer's ``Date`` puts the record's window on Azure's
-        clock, its declaration says whether the run key can travel and which defaults a run
-        shows. A rerun's run shows the reference run's parameters, so that run is read too.
-        """
-        from airflow_adf_trigger.core.runs.reconcile import CreateAttempt
-
-        pipeline = client.read_pipeline(self.pipeline_name)
-        reference_run = client.get_run(reference) if reference is not None else None
-        parameters = None if self.parameters is None else dict(self.parameters)
-        key = None
-        if reference is None and pipeline.declares_string(self.run_key_parameter):
-            key = run_key(context, secrets.token_hex(6))
-            parameters = {**(parameters or {}), str(self.run_key_parameter): key}
-            self.log.info(
-                "Pipeline %r declares %r: this run carries the run key %s",
-                self.pipeline_name,
-                self.run_key_parameter,
-                key,
-            )
-        retry = client.settings.retry
-        attempt = CreateAttempt.prepare(
-            self.pipeline_name,
-            parameters,
-            sent_at=client.now(),
-            budget=retry.max_total_seconds + client.settings.request_timeout,
-            pipeline=pipeline,
-            rerun_options=self._rerun_options(reference),
-            reference=reference_run,
-            run_key_parameter=self.run_key_parameter,
-            run_key=key,
-            excluded=self._runs_not_mine(store, context),
-            accept_margin=self.reconcile_accept_margin,
-        )
-        return attempt, parameters
-
-    def _runs_not_mine(self, store: Any, context: Context) -> list[str]:
-        """Runs a search must never adopt: this series' earlier runs, a cleared series' runs,
-        and the runs the DAG run's other ADF tasks (mapped siblings included) follow."""
-        known = list(store.get(NOT_MINE_KEY) or [])
-        earlier = store.get(self.external_id_key)
-        if earlier:
-            known.append(str(earlier))
-        return known + runs_followed_by_others(context, self.run_id)
-
-    def _search(
-        self, client: AdfClient, attempt: CreateAttempt, store: Any, context: Context
-    ) -> SearchResult:
-        """Search for ``attempt``'s run, every run known not to be its own excluded: the one
-        search of a retry and of a clear (a clear must never cancel a sibling's run)."""
-        from airflow_adf_trigger.core.runs.reconcile import search
-
-        # Runs followed elsewhere since the record was written are not this attempt's either.
-        others = [*attempt.excluded, *self._runs_not_mine(store, context)]
-        attempt = replace(attempt, excluded=tuple(dict.fromkeys(others)))
-        if attempt.excluded:
-            self.log.info(
-                "Never adopted here (the reference run, earlier series' runs, runs other tasks "
-                "of this DAG run follow): %s",
-                ", ".join(attempt.excluded),
-            )
-        return search(
-            client,
-            attempt,
-            search_timeout=self._search_timeout(),
-            clock=client.now,
-            sleep=self._sleep_unless_killed,
-        )
-
-    def _reconcile(self, client: AdfClient, store: Any, context: Context) -> str | None:
-        """An earlier try's create-run got no answer: find its run before starting another."""
-        from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError, CreateAttempt
-
-        record = store.get(ATTEMPT_KEY)
-        if not record:
-            return None
-        try:
-            attempt = CreateAttempt.from_json(record)
-        except ValueError as error:
-            raise AirflowFailException(
-                f"The earlier try's create-run record cannot be read ({error}), so whether it "
-                f"started pipeline {self.pipeline_name!r} is unknown. Nothing was started. Check "
-                "ADF monitoring; mark this task successful if the run is there, or clear it to "
-                "start a new run."
-            ) from None
-        self.log.info(
-            "An earlier try of this task got no answer to its create-run; looking for %s, until "
-            "ADF's run list is %g s past that window, before starting another",
-            attempt.describe(),
-            self.reconcile_search_timeout,
-        )
-        try:
-            result = self._search(client, attempt, store, context)
+            return self._starter(context).start()
+        except AdfRunUnclearError as error:
+            raise AirflowFailException(str(error)) from None
         except AdfReconcileError as error:
             raise AirflowException(str(error)) from None
-        run = result.adopt
-        if result.nothing:
-            self.log.warning(
-                "No run of %s was found: the request never started one. Starting a new run.",
-                attempt.describe(),
-            )
-            store.delete(ATTEMPT_KEY)
-            return None
-        if run is None:
-            candidates = "\n".join(
-                f"  - run {found.run_id} ({found.status.value}, started "
-                f"{(found.run_start or found.last_updated or attempt.window_start).isoformat()};"
-                f" {why}): {self.hook.monitoring_url(found.run_id)}"
-                for found, why in result.candidates()
-            )
-            raise AirflowFailException(
-                f"An earlier try's create-run for {attempt.describe()} got no answer, and "
-                f"{len(result.candidates())} run(s) could be its run, so this task cannot tell "
-                f"which one is its own. Nothing was started. Check them in ADF Studio:\n"
-                f"{candidates}\nMark this task successful if one of them is the run you "
-                "wanted, or clear it to start a new run. Declaring the string parameter "
-                f"{self.run_key_parameter or DEFAULT_RUN_KEY_PARAMETER!r} in the pipeline lets "
-                "this task tell its run apart exactly."
-            )
-        self.log.info(
-            "Found the run the earlier try started: pipeline %r run %s is %s (%s); following "
-            "it instead of starting another",
-            run.pipeline_name,
-            run.run_id,
-            run.status.value,
-            self.hook.monitoring_url(run.run_id),
-        )
-        store.set(self.external_id_key, run.run_id)
-        store.delete(ATTEMPT_KEY)
-        self._adopt(run.run_id, context)
-        return run.run_id
 
     def _checked_parameters(self) -> None:
         """The run key's parameter is the operator's to fill: a value given for it is refused."""
@@ -792,19 +535,13 @@ def _checked_output_args(
     return list(names), max_bytes
 
 
-def _remember_not_mine(store: Any, run_id: str) -> None:
-    """Keep ``run_id`` among the runs no later search of this task may adopt."""
-    known = [known for known in store.get(NOT_MINE_KEY) or [] if known != run_id]
-    store.set(NOT_MINE_KEY, [*known, run_id][-NOT_MINE_KEPT:])
-
-
-def run_key(context: Context, nonce: str) -> str:
-    """The key of one create-run: which task instance sent it (readable in ADF Studio), and a
-    nonce stored before sending that makes it this request's alone."""
+def run_key_prefix(context: Context) -> str:
+    """What a run key says of its sender: the task instance, readable in ADF Studio (the
+    starter adds a nonce that makes the key one request's alone)."""
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
     index = "" if map_index is None or map_index < 0 else f"[{map_index}]"
-    return f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}{index}#{nonce}"
+    return f"airflow:{ti.dag_id}/{ti.run_id}/{ti.task_id}{index}"
 
 
 def runs_followed_by_others(context: Context, own: str | None = None) -> list[str]:

@@ -31,8 +31,9 @@ from airflow_adf_trigger.core.runs.models import (
 )
 from airflow_adf_trigger.core.runs.outcome import RunOutcome
 from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, PipelineDeclaration, ServerClock
+from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY
 from airflow_adf_trigger.hooks.adf import AdfHook
-from airflow_adf_trigger.operators.adf import ATTEMPT_KEY, AdfRunPipelineOperator, RunStatusLog
+from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator, RunStatusLog
 from tests.clock import FakeClock
 from tests.unit.helpers import make_settings
 
@@ -529,9 +530,10 @@ def test_the_search_follows_the_lag_this_process_saw(
     from airflow_adf_trigger.core.runs import poller
 
     task = operator(StubClient(store), reconcile_search_timeout=120)
-    assert task._search_timeout() == 120
+    starter = task._starter(context)
+    assert starter.search_timeout_now() == 120
     poller._process_lags.append((time.monotonic(), 200.0))
-    assert task._search_timeout() == 300
+    assert starter.search_timeout_now() == 300
     assert "lagged 200 s in this process: searching 300 s past the window" in (
         capfd.readouterr().out
     )
