@@ -10,55 +10,17 @@ are imported on first use, not here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from airflow_adf_trigger import DEFAULT_CONN_ID
 from airflow_adf_trigger.compat import official_arguments
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.compat import BaseTrigger
     from airflow_adf_trigger.core.runs.models import PipelineRun
     from airflow_adf_trigger.core.runs.outcome import RunOutcome
     from airflow_adf_trigger.hooks.adf import AdfHook
     from airflow_adf_trigger.triggers.adf import AdfPipelineRunTrigger
-
-T = TypeVar("T")
-
-
-class _Sensor(Protocol):
-    """What the sensor helpers below use of a ``BaseSensorOperator``."""
-
-    @property
-    def log(self) -> Any: ...  # Airflow's own Logger type, which differs between versions
-
-    @property
-    def poke_interval(self) -> float: ...
-
-    @property
-    def timeout(self) -> float: ...
-
-    def defer(
-        self,
-        *,
-        trigger: BaseTrigger,
-        method_name: str,
-        kwargs: dict[str, Any] | None = None,
-        timeout: timedelta | int | float | None = None,
-    ) -> NoReturn: ...
-
-
-def check_sensor_seconds(kwargs: Mapping[str, Any]) -> None:
-    """``poke_interval`` and ``timeout``, checked before ``BaseSensorOperator`` sees them: it
-    lets NaN through and crashes on infinity."""
-    from airflow_adf_trigger.core.config.validation import check_seconds
-
-    for name in ("poke_interval", "timeout"):
-        value = kwargs.get(name)
-        if value is not None:
-            check_seconds(name, value.total_seconds() if isinstance(value, timedelta) else value)
 
 
 class AdfFactoryTask:
@@ -154,42 +116,3 @@ class AdfFactoryTask:
             return RunOutcome.from_event(event)
         except AdfEventError as error:
             raise AirflowException(str(error)) from None
-
-    def _run_end(self, event: object) -> RunOutcome:
-        """For the sensors: the outcome when the run itself ended (Succeeded, Failed or
-        Cancelled); an error, an outage or a timeout fails the try (a retry may help)."""
-        from airflow_adf_trigger.compat import AirflowException
-
-        outcome = self._outcome(event)
-        if not outcome.kind.is_run_end:
-            raise AirflowException(outcome.message)
-        return outcome
-
-    # ------------------------------------------------------------ sensor helpers
-
-    def _poke_with(
-        self: _Sensor, read: Callable[[], T], judge: Callable[[T], bool], subject: str
-    ) -> bool:
-        """One look: ``judge(read())``. A read that cannot reach Azure (network, throttling,
-        5xx) counts as "not yet": the sensor's own ``timeout`` bounds the wait."""
-        from airflow_adf_trigger.core.errors import TRANSIENT_ERRORS
-
-        try:
-            found = read()
-        except TRANSIENT_ERRORS as error:
-            self.log.warning(
-                "Could not read %s (%s); counting it as not finished yet, next check in %g s",
-                subject,
-                error,
-                self.poke_interval,
-            )
-            return False
-        return judge(found)
-
-    def _defer_sensor(self: _Sensor, trigger: BaseTrigger) -> NoReturn:
-        """Hand the wait to the triggerer, within the sensor's ``timeout``."""
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
-        )

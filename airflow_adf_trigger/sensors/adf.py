@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
+from airflow_adf_trigger.compat import AirflowFailException
 from airflow_adf_trigger.lineage import AdfLineageMixin
-from airflow_adf_trigger.links.adf import AdfPipelineRunLink
-from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
+from airflow_adf_trigger.sensors.base import AdfSensorBase
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from airflow_adf_trigger.core.runs.models import PipelineRun
 
 
-class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):
+class AdfPipelineRunSensor(AdfLineageMixin, AdfSensorBase):
     """Succeed when the run is ``Succeeded``; fail with ADF's message on ``Failed``/``Cancelled``.
 
     Works in ``poke`` and ``reschedule`` mode, or deferrable (in the triggerer). On a failed
@@ -41,32 +40,10 @@ class AdfPipelineRunSensor(AdfLineageMixin, AdfFactoryTask, BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("run_id", "adf_conn_id", "resource_group", "factory_name")
-    operator_extra_links = (AdfPipelineRunLink(),)
-    ui_color = "#cfe6fb"
 
-    def __init__(
-        self,
-        *,
-        run_id: str,
-        adf_conn_id: str | None = None,
-        resource_group: str | None = None,
-        factory_name: str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        azure_data_factory_conn_id: str | None = None,
-        resource_group_name: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        check_sensor_seconds(kwargs)
+    def __init__(self, *, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_id = run_id
-        self._use_factory(
-            adf_conn_id,
-            resource_group,
-            factory_name,
-            azure_data_factory_conn_id=azure_data_factory_conn_id,
-            resource_group_name=resource_group_name,
-        )
-        self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
         return self._poke_with(

@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_adf_trigger.compat import AirflowFailException, BaseSensorOperator, conf
+from airflow_adf_trigger.compat import AirflowFailException
 from airflow_adf_trigger.core.config.validation import check_pipeline
 from airflow_adf_trigger.core.errors import AdfConfigurationError
-from airflow_adf_trigger.links.adf import AdfPipelineRunLink
-from airflow_adf_trigger.tasks import AdfFactoryTask, check_sensor_seconds
+from airflow_adf_trigger.sensors.base import AdfSensorBase
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +25,7 @@ LOOKBACK = timedelta(days=45)
 """Without ``started_after``, runs are looked for this far back (ADF keeps 45 days)."""
 
 
-class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
+class AdfLatestPipelineRunSensor(AdfSensorBase):
     """Succeed when the latest matching run of ``pipeline_name`` has succeeded.
 
     The latest run is the one with the newest ``runStart`` among the pipeline's runs started
@@ -54,8 +53,6 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         "resource_group",
         "factory_name",
     )
-    operator_extra_links = (AdfPipelineRunLink(),)
-    ui_color = "#cfe6fb"
 
     def __init__(
         self,
@@ -63,15 +60,8 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         pipeline_name: str,
         started_after: str | datetime | None = None,
         parameters: Mapping[str, Any] | None = None,
-        adf_conn_id: str | None = None,
-        resource_group: str | None = None,
-        factory_name: str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        azure_data_factory_conn_id: str | None = None,
-        resource_group_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        check_sensor_seconds(kwargs)
         super().__init__(**kwargs)
         if "{{" not in str(pipeline_name):
             check_pipeline(pipeline_name)
@@ -82,14 +72,6 @@ class AdfLatestPipelineRunSensor(AdfFactoryTask, BaseSensorOperator):
         self.pipeline_name = pipeline_name
         self.started_after = started_after
         self.parameters = parameters
-        self._use_factory(
-            adf_conn_id,
-            resource_group,
-            factory_name,
-            azure_data_factory_conn_id=azure_data_factory_conn_id,
-            resource_group_name=resource_group_name,
-        )
-        self.deferrable = deferrable
         self.run_id: str | None = None
 
     # ------------------------------------------------------------ looking
