@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 XCOM_RUN_ID = "run_id"
 XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
 ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
-HEARTBEAT_SECONDS = 300.0
-"""While a run's status stays the same, the worker wait logs it again this often."""
 KILL_CHECK_SECONDS = 0.25
 """The worker wait sleeps in slices this long, so a kill ends it at once."""
 
@@ -316,7 +314,18 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
         client = self.hook.client  # its sleeps end as soon as on_kill is called
         budget = self._outage_budget()
-        status_log = RunStatusLog(self.log, self.check_interval)
+
+        def report(run: PipelineRun, changed: bool) -> None:
+            still = "" if changed else "still "
+            every = "" if changed else f" (checked every {self.check_interval:g} s)"
+            self.log.info(
+                "Pipeline %r run %s is %s%s%s",
+                run.pipeline_name,
+                run.run_id,
+                still,
+                run.status.value,
+                every,
+            )
 
         def on_outage(error: AdfError, lasted: float) -> None:
             self.log.warning(
@@ -331,7 +340,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 run_id,
                 poll_interval=self._checked_interval(),
                 timeout=self.timeout,
-                on_poll=status_log,
+                on_report=report,
                 outage_budget=budget,
                 on_outage=on_outage,
             )
@@ -589,44 +598,3 @@ def is_first_try_of_series(context: Context, retries: int) -> bool:
     if not isinstance(try_number, int) or not isinstance(max_tries, int):
         return False  # unknown: keep the retry behaviour (reattach)
     return try_number - (max_tries - retries) <= 1
-
-
-class RunStatusLog:
-    """The worker wait's log: a line when the status changes, and a heartbeat while it doesn't.
-
-    One line per check would flood the task log of a long run; silence would look like a hang.
-    """
-
-    def __init__(
-        self,
-        log: Any,
-        check_interval: float,
-        *,
-        heartbeat: float = HEARTBEAT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._log = log
-        self._check_interval = check_interval
-        self._heartbeat = heartbeat
-        self._clock = clock
-        self._last: RunStatus | None = None
-        self._logged_at = 0.0
-
-    def __call__(self, run: PipelineRun) -> None:
-        now = self._clock()
-        if run.status is not self._last:
-            self._log.info(
-                "Pipeline %r run %s is %s", run.pipeline_name, run.run_id, run.status.value
-            )
-        elif now - self._logged_at >= self._heartbeat:
-            self._log.info(
-                "Pipeline %r run %s is still %s (checked every %g s)",
-                run.pipeline_name,
-                run.run_id,
-                run.status.value,
-                self._check_interval,
-            )
-        else:
-            return
-        self._last = run.status
-        self._logged_at = now

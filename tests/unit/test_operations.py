@@ -363,6 +363,30 @@ class TestWaiting:
         assert seen == [RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.SUCCEEDED]
         assert clock.sleeps == [5, 5]
 
+    def test_wait_reports_changes_and_a_heartbeat_not_every_check(
+        self, harness: Harness, fake: FakeAzure, clock: FakeClock
+    ) -> None:
+        statuses = ["Queued", "InProgress", *["InProgress"] * 40, "Succeeded"]
+        fake.on(
+            "GET",
+            f"/pipelineruns/{RUN_ID}",
+            *[(200, {}, run_json(status=status)) for status in statuses],
+        )
+        reported: list[tuple[str, bool]] = []
+        harness.call(
+            "wait_for_run",
+            RUN_ID,
+            poll_interval=15,
+            on_report=lambda r, changed: reported.append((r.status.value, changed)),
+        )
+        assert reported == [
+            ("Queued", True),
+            ("InProgress", True),
+            ("InProgress", False),  # 300 s of the same status: a heartbeat
+            ("InProgress", False),
+            ("Succeeded", True),
+        ]
+
     def test_wait_gives_up_at_its_timeout(
         self, harness: Harness, fake: FakeAzure, clock: FakeClock
     ) -> None:

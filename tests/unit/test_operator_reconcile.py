@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,8 +32,7 @@ from airflow_adf_trigger.core.runs.outcome import RunOutcome
 from airflow_adf_trigger.core.runs.reconcile import CreateAttempt, PipelineDeclaration, ServerClock
 from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY
 from airflow_adf_trigger.hooks.adf import AdfHook
-from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator, RunStatusLog
-from tests.clock import FakeClock
+from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.unit.helpers import make_settings
 
 RUN_A = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
@@ -503,25 +501,18 @@ class TestWorkerWait:
         assert kwargs["pipeline_name"] == task.pipeline_name  # narrows the shared change feed
 
 
-class TestRunStatusLog:
-    def test_logs_changes_and_a_heartbeat_not_every_check(
-        self, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        clock = FakeClock()
-        status_log = RunStatusLog(logging.getLogger("t"), 15, clock=clock)
-        with caplog.at_level(logging.INFO):
-            for status in [RunStatus.QUEUED, RunStatus.IN_PROGRESS] + [RunStatus.IN_PROGRESS] * 40:
-                status_log(run(status=status))
-                clock.advance(15)
-            status_log(run(status=RunStatus.SUCCEEDED))
-        lines = [record.getMessage() for record in caplog.records]
-        assert lines == [
-            f"Pipeline 'copy_sales' run {RUN_A} is Queued",
-            f"Pipeline 'copy_sales' run {RUN_A} is InProgress",
-            f"Pipeline 'copy_sales' run {RUN_A} is still InProgress (checked every 15 s)",
-            f"Pipeline 'copy_sales' run {RUN_A} is still InProgress (checked every 15 s)",
-            f"Pipeline 'copy_sales' run {RUN_A} is Succeeded",
-        ]
+def test_the_worker_wait_logs_what_the_watch_reports(
+    store: Store, context: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = StubClient(store)
+    operator(client, wait_for_termination=True).execute(context)  # type: ignore[arg-type]
+    capfd.readouterr()
+    report = client.wait_kwargs["on_report"]
+    report(run(status=RunStatus.IN_PROGRESS), True)
+    report(run(status=RunStatus.IN_PROGRESS), False)
+    out = capfd.readouterr().out
+    assert f"Pipeline 'copy_sales' run {RUN_A} is InProgress " in out
+    assert f"run {RUN_A} is still InProgress (checked every 15 s)" in out
 
 
 def test_the_search_follows_the_lag_this_process_saw(

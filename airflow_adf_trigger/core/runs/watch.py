@@ -22,6 +22,9 @@ from airflow_adf_trigger.core.errors import (
 )
 from airflow_adf_trigger.core.runs.models import PipelineRun
 
+HEARTBEAT_SECONDS = 300.0
+"""While a run's status stays the same, a reading is worth a line again this often."""
+
 
 class Ending(enum.Enum):
     """Why a watch stopped."""
@@ -36,13 +39,16 @@ class Ending(enum.Enum):
 class Next:
     """The driver's next move: look again after ``pause`` seconds (or ``stop`` with why).
 
-    ``changed`` says the reading showed a new status (the one worth a log line);
-    ``outage_for`` how long Azure has been unreachable, when the last look failed.
+    ``changed`` says the reading showed a new status; ``report`` that it is worth a line (a
+    change, or the same status for ``heartbeat`` seconds: one line per look would flood a long
+    run's log, silence would look like a hang); ``outage_for`` how long Azure has been
+    unreachable, when the last look failed.
     """
 
     pause: float = 0.0
     stop: Ending | None = None
     changed: bool = False
+    report: bool = False
     outage_for: float | None = None
     error: AdfError | None = None
 
@@ -55,6 +61,7 @@ class RunWatch:
     :param started: the time the wait began, on the driver's clock.
     :param timeout: seconds after ``started`` at which the wait stops; ``None``: never.
     :param outage_budget: seconds transient errors may last before the wait stops.
+    :param heartbeat: seconds after which an unchanged status is worth a line again.
     """
 
     def __init__(
@@ -65,6 +72,7 @@ class RunWatch:
         started: float,
         timeout: float | None = None,
         outage_budget: float = DEFAULT_OUTAGE_BUDGET,
+        heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.run_id = run_id
         self.interval = interval
@@ -74,6 +82,8 @@ class RunWatch:
         self.last: PipelineRun | None = None
         self.outage_since: float | None = None
         self.last_error: AdfError | None = None
+        self.heartbeat = heartbeat
+        self._reported_at = started
 
     def remaining(self, now: float) -> float | None:
         """Seconds until the deadline (at least 0); ``None`` without one."""
@@ -82,12 +92,15 @@ class RunWatch:
     def seen(self, run: PipelineRun, now: float) -> Next:
         """A reading of the run at ``now``."""
         changed = self.last is None or run.status is not self.last.status
+        report = changed or now - self._reported_at >= self.heartbeat
+        if report:
+            self._reported_at = now
         self.last, self.outage_since, self.last_error = run, None, None
         if run.status.is_terminal:
-            return Next(stop=Ending.ENDED, changed=changed)
+            return Next(stop=Ending.ENDED, changed=changed, report=report)
         if self.deadline is not None and now >= self.deadline:
-            return Next(stop=Ending.DEADLINE, changed=changed)
-        return Next(pause=self._pause(now), changed=changed)
+            return Next(stop=Ending.DEADLINE, changed=changed, report=report)
+        return Next(pause=self._pause(now), changed=changed, report=report)
 
     def failed(self, error: AdfError, now: float) -> Next:
         """A look at ``now`` ended in ``error``: transient ones are waited out, within budget."""
@@ -116,4 +129,4 @@ class RunWatch:
         return self.interval if remaining is None else min(self.interval, remaining)
 
 
-__all__ = ["Ending", "Next", "RunWatch"]
+__all__ = ["HEARTBEAT_SECONDS", "Ending", "Next", "RunWatch"]

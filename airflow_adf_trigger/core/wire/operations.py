@@ -213,6 +213,8 @@ class WaitKeywords(TypedDict, total=False):
     """Give up after this many seconds (:class:`AdfWaitTimeoutError`); ``None``: never."""
     on_poll: Callable[[PipelineRun], None] | None
     """Told of every reading of the run."""
+    on_report: Callable[[PipelineRun, bool], None] | None
+    """Told of a reading worth a line, and whether its status changed (see ``RunWatch``)."""
     outage_budget: float
     """How long transient errors may last before :class:`AdfOutageError` (default 900 s)."""
     on_outage: Callable[[AdfError, float], None] | None
@@ -227,6 +229,7 @@ def wait_for_run(
     poll_interval: float = 15.0,
     timeout: float | None = None,
     on_poll: Callable[[PipelineRun], None] | None = None,
+    on_report: Callable[[PipelineRun, bool], None] | None = None,
     outage_budget: float = DEFAULT_OUTAGE_BUDGET,
     on_outage: Callable[[AdfError, float], None] | None = None,
 ) -> Flow[PipelineRun]:
@@ -263,6 +266,8 @@ def wait_for_run(
         if on_poll is not None:
             on_poll(run)
         step = watch.seen(run, clock())
+        if on_report is not None and step.report:
+            on_report(run, step.changed)
         if step.stop is Ending.ENDED:
             return run
         if step.stop is Ending.DEADLINE:
