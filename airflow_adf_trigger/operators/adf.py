@@ -194,7 +194,9 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
 
     def execute(self, context: Context) -> str | None:
         if self.wait_for_termination:
-            self._checked_interval()  # a too-short interval fails before the run is started
+            # The 1 s floor against Azure, known once the connection is read: checked here
+            # only, before the run is started; the waits below take the value as it is.
+            self._interval_for_azure("check_interval", self.check_interval)
         self._check_request()
         if is_first_try_of_series(context, self.retries or 0):
             self._starter(context).forget_earlier_series()
@@ -338,7 +340,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         try:
             run = client.wait_for_run(
                 run_id,
-                poll_interval=self._checked_interval(),
+                poll_interval=self.check_interval,
                 timeout=self.timeout,
                 on_report=report,
                 outage_budget=budget,
@@ -386,10 +388,6 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
                 return
             self._nap(min(left, KILL_CHECK_SECONDS))
 
-    def _checked_interval(self) -> float:
-        """``check_interval``, with the 1 s floor against Azure."""
-        return self._interval_for_azure("check_interval", self.check_interval)
-
     def _outage_budget(self) -> float:
         if self.outage_budget is not None:
             return self.outage_budget
@@ -411,7 +409,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         self.defer(
             trigger=self.run_trigger(
                 self.run_id,
-                poll_interval=self._checked_interval(),
+                poll_interval=self.check_interval,
                 end_time=None if self.timeout is None else time.time() + self.timeout,
                 cancel_on_timeout=True,
                 cancel_on_kill=self.cancel_on_kill,
