@@ -82,6 +82,7 @@ class AdfHook(BaseHook):
     :param factory_name: use this factory instead of the connection's (likewise).
     :param sleep: how the client waits between checks and before retries (default
         ``time.sleep``); the operator passes one that a kill interrupts.
+    :param clock: the clients' clock (default ``time.time``; tests pass a fake one).
     """
 
     conn_name_attr = "adf_conn_id"
@@ -98,7 +99,7 @@ class AdfHook(BaseHook):
         resource_group: str | None = None,
         factory_name: str | None = None,
         sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.adf_conn_id = adf_conn_id
@@ -151,9 +152,10 @@ class AdfHook(BaseHook):
 
     @cached_property
     def client(self) -> AdfClient:
-        if self._sleep is None:
-            return AdfClient(self.settings)
-        return AdfClient(self.settings, sleep=self._sleep)
+        return self._new_client(self.settings)
+
+    def _new_client(self, settings: AdfSettings) -> AdfClient:
+        return AdfClient(settings, sleep=self._sleep or time.sleep, clock=self._clock)
 
     def get_conn(self) -> AdfClient:
         return self.client
@@ -233,7 +235,7 @@ class AdfHook(BaseHook):
         )
         key = (settings.factory.resource_group, settings.factory.factory_name)
         if key not in self._clients:
-            self._clients[key] = AdfClient(settings, sleep=self._sleep or time.sleep)
+            self._clients[key] = self._new_client(settings)
         return self._clients[key]
 
     def get_factory(
@@ -312,27 +314,29 @@ class AdfHook(BaseHook):
         :return: whether the run reached an expected status (``False``: it ended otherwise).
         :raises AzureDataFactoryPipelineRunException: neither happened within ``timeout``.
         """
-        from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
+        from airflow_adf_trigger.core.errors import AdfWaitTimeoutError
 
         expected = (
             {expected_statuses} if isinstance(expected_statuses, str) else set(expected_statuses)
         )
         client = self._client_for(resource_group_name, factory_name)
-        floor = poll_floor(client.settings.cloud.is_local)
-        interval = check_seconds("check_interval", check_interval, minimum=floor)
-        limit = check_seconds("timeout", timeout)
-        sleep = self._sleep or time.sleep
-        started = self._clock()
-        status = self.get_pipeline_run_status(run_id, resource_group_name, factory_name)
-        while status not in AzureDataFactoryPipelineRunStatus.TERMINAL_STATUSES | expected:
-            if self._clock() - started > limit:
-                raise AzureDataFactoryPipelineRunException(
-                    f"Pipeline run {run_id} has not reached a terminal status after "
-                    f"{limit:g} seconds."
-                )
-            sleep(interval)
-            status = self.get_pipeline_run_status(run_id, resource_group_name, factory_name)
-        return status in expected
+        self.log.info("Getting the status of run ID %s.", run_id)
+        try:
+            run = client.wait_for_run(
+                run_id,
+                poll_interval=check_interval,
+                timeout=timeout,
+                until=[status for status in RunStatus if status.value in expected],
+                on_poll=lambda run: self.log.info(
+                    "Current status of pipeline run %s: %s", run_id, run.status.value
+                ),
+            )
+        except AdfWaitTimeoutError:
+            raise AzureDataFactoryPipelineRunException(
+                f"Pipeline run {run_id} has not reached a terminal status after "
+                f"{timeout:g} seconds."
+            ) from None
+        return run.status.value in expected
 
     def cancel_pipeline_run(
         self,

@@ -12,6 +12,7 @@ the driver passes the time in.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from airflow_adf_trigger.core.errors import (
@@ -20,7 +21,7 @@ from airflow_adf_trigger.core.errors import (
     AdfError,
     AdfOutageError,
 )
-from airflow_adf_trigger.core.runs.models import PipelineRun
+from airflow_adf_trigger.core.runs.models import PipelineRun, RunStatus
 
 HEARTBEAT_SECONDS = 300.0
 """While a run's status stays the same, a reading is worth a line again this often."""
@@ -29,7 +30,7 @@ HEARTBEAT_SECONDS = 300.0
 class Ending(enum.Enum):
     """Why a watch stopped."""
 
-    ENDED = "the run reached Succeeded, Failed or Cancelled"
+    ENDED = "the run reached Succeeded, Failed or Cancelled (or a status the wait was until)"
     DEADLINE = "the deadline passed (the run was not touched by the watch)"
     OUTAGE = "Azure could not be read for the whole outage budget"
     ERROR = "an error that waiting cannot heal (a bad id, a refused credential, ...)"
@@ -62,6 +63,8 @@ class RunWatch:
     :param timeout: seconds after ``started`` at which the wait stops; ``None``: never.
     :param outage_budget: seconds transient errors may last before the wait stops.
     :param heartbeat: seconds after which an unchanged status is worth a line again.
+    :param until: statuses that end the wait too, though the run goes on (the official
+        hook's ``expected_statuses``).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class RunWatch:
         timeout: float | None = None,
         outage_budget: float = DEFAULT_OUTAGE_BUDGET,
         heartbeat: float = HEARTBEAT_SECONDS,
+        until: Collection[RunStatus] = (),
     ) -> None:
         self.run_id = run_id
         self.interval = interval
@@ -83,6 +87,7 @@ class RunWatch:
         self.outage_since: float | None = None
         self.last_error: AdfError | None = None
         self.heartbeat = heartbeat
+        self.until = frozenset(until)
         self._reported_at = started
 
     def remaining(self, now: float) -> float | None:
@@ -96,7 +101,7 @@ class RunWatch:
         if report:
             self._reported_at = now
         self.last, self.outage_since, self.last_error = run, None, None
-        if run.status.is_terminal:
+        if run.status.is_terminal or run.status in self.until:
             return Next(stop=Ending.ENDED, changed=changed, report=report)
         if self.deadline is not None and now >= self.deadline:
             return Next(stop=Ending.DEADLINE, changed=changed, report=report)

@@ -9,7 +9,7 @@ are written here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, Unpack
@@ -215,6 +215,8 @@ class WaitKeywords(TypedDict, total=False):
     """Told of every reading of the run."""
     on_report: Callable[[PipelineRun, bool], None] | None
     """Told of a reading worth a line, and whether its status changed (see ``RunWatch``)."""
+    until: Collection[RunStatus]
+    """Statuses that end the wait too, though the run goes on."""
     outage_budget: float
     """How long transient errors may last before :class:`AdfOutageError` (default 900 s)."""
     on_outage: Callable[[AdfError, float], None] | None
@@ -232,6 +234,7 @@ def wait_for_run(
     on_report: Callable[[PipelineRun, bool], None] | None = None,
     outage_budget: float = DEFAULT_OUTAGE_BUDGET,
     on_outage: Callable[[AdfError, float], None] | None = None,
+    until: Collection[RunStatus] = (),
 ) -> Flow[PipelineRun]:
     """Poll until the run is Succeeded, Failed or Cancelled; the run is never touched.
 
@@ -251,6 +254,7 @@ def wait_for_run(
         started=clock(),
         timeout=timeout,
         outage_budget=outage_budget,
+        until=until,
     )
     while True:
         try:
