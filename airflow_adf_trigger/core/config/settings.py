@@ -24,6 +24,8 @@ TokenApi = Literal["v2", "v1"]
 IDENTITY_KINDS = ("default", "managed_identity", "workload_identity", "azure_cli", "environment")
 """azure-identity credentials usable instead of a client secret."""
 
+_FACTORY_ID = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DataFactory/factories/{}"
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -118,10 +120,7 @@ class FactoryRef:
     @property
     def resource_id(self) -> str:
         """The factory's ARM resource id."""
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
-        )
+        return _FACTORY_ID.format(self.subscription_id, self.resource_group, self.factory_name)
 
     def monitoring_url(self, cloud: Cloud, run_id: str | None = None) -> str:
         """ADF Studio's page for a run, or the factory's run list before a run exists."""
