@@ -30,8 +30,8 @@ from airflow_adf_trigger.cli.output import (
     Progress,
     activity_json,
     format_duration,
-    print_run,
     run_json,
+    show_run,
 )
 
 
@@ -119,11 +119,7 @@ def follow_run(
         ) from None
     finally:
         progress.finish()
-    failures = _failures(client, run)
-    if console.json_mode:
-        console.document(run_json(run, settings, failures))
-    else:
-        print_run(console, run, settings, failures)
+    show_run(console, run, settings, _failures(client, run))
     return EXIT_OK if run.status.is_successful else EXIT_RUN_FAILED
 
 
@@ -199,11 +195,7 @@ def command_status(args: argparse.Namespace, settings: AdfSettings, console: Con
     run_id = _check_run_id(args.run_id)
     with _client(settings) as client:
         run = client.get_run(run_id)
-        failures = _failures(client, run)
-    if console.json_mode:
-        console.document(run_json(run, settings, failures))
-    else:
-        print_run(console, run, settings, failures)
+        show_run(console, run, settings, _failures(client, run))
     return EXIT_OK
 
 
@@ -325,6 +317,3 @@ def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str,
             raise CliError(f"--param: {pair!r} is not NAME=VALUE, e.g. --param date=2026-11-26")
         parameters[name.strip()] = value
     return parameters
-
-
-# --------------------------------------------------------------------------- argument parsing
