@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,33 +54,33 @@ def _check_run_id(run_id: str) -> str:
     return check_run_id(run_id)
 
 
+@dataclass
 class OutageReport:
     """Says on stderr that Azure cannot be read while a wait goes on through it, and when
     it answers again."""
 
-    def __init__(self, console: Console, progress: Progress, run_id: str, budget: float) -> None:
-        self._console = console
-        self._progress = progress
-        self._run_id = run_id
-        self._budget = budget
-        self._in_outage = False
+    console: Console
+    progress: Progress
+    run_id: str
+    budget: float
+    in_outage: bool = False
 
     def on_outage(self, error: AdfError, lasted: float) -> None:
-        self._in_outage = True
-        if lasted >= self._budget:
+        self.in_outage = True
+        if lasted >= self.budget:
             return  # the wait ends here, with an error that says so
-        self._progress.finish()
-        self._console.warn(
-            f"still waiting for run {self._run_id}: Azure could not be read for {lasted:.1f} s "
-            f"of the {self._budget:g} s outage budget (--outage-budget); last error: {error}"
+        self.progress.finish()
+        self.console.warn(
+            f"still waiting for run {self.run_id}: Azure could not be read for {lasted:.1f} s "
+            f"of the {self.budget:g} s outage budget (--outage-budget); last error: {error}"
         )
 
     def on_poll(self, run: PipelineRun) -> None:
-        if self._in_outage:
-            self._in_outage = False
-            self._progress.finish()
-            self._console.warn(f"Azure answers again: run {run.run_id} is {run.status.value}")
-        self._progress.update(run)
+        if self.in_outage:
+            self.in_outage = False
+            self.progress.finish()
+            self.console.warn(f"Azure answers again: run {run.run_id} is {run.status.value}")
+        self.progress.update(run)
 
 
 def follow_run(

@@ -86,20 +86,14 @@ class DoctorReport:
         return "\n".join([*lines, verdict])
 
 
+@dataclass
 class _Doctor:
-    def __init__(
-        self,
-        settings: AdfSettings,
-        client: AdfClient,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Any] = time.sleep,
-    ) -> None:
-        self.settings = settings
-        self.client = client
-        self.clock = clock
-        self.sleep = sleep
-        self.latencies: list[float] = []
-        self.checks: list[Check] = []
+    settings: AdfSettings
+    client: AdfClient
+    clock: Callable[[], float]
+    sleep: Callable[[float], Any] = time.sleep
+    latencies: list[float] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     def add(self, name: str, status: Status, detail: str, **facts: Any) -> None:
         self.checks.append(Check(name, status, detail, facts))
@@ -119,9 +113,9 @@ class _Doctor:
     def sign_in(self) -> bool:
         settings = self.settings
         where = (
-            settings.cloud.authority_host
-            if settings.client_secret is not None
-            else f"azure-identity {settings.identity} credential"
+            settings.credential_label
+            if settings.client_secret is None
+            else settings.cloud.authority_host
         )
         started = self.clock()
         try:

@@ -104,13 +104,7 @@ class FactoryRef:
 
     @classmethod
     def create(cls, subscription_id: str, resource_group: str, factory_name: str) -> FactoryRef:
-        """A validated factory reference.
-
-        :param subscription_id: the subscription (GUID).
-        :param resource_group: the resource group's name.
-        :param factory_name: the factory's name.
-        :raises AdfConfigurationError: naming the bad field.
-        """
+        """A validated factory reference; an error names the bad field."""
         return cls(
             subscription_id=check_subscription(subscription_id),
             resource_group=check_resource_group(resource_group),
