@@ -209,9 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=EPILOG,
             formatter_class=formatter,
         )
-        sub.set_defaults(handler=command.handler)
-        if command.factory_optional:
-            sub.set_defaults(factory_optional=True)
+        sub.set_defaults(handler=command.handler, factory_optional=command.factory_optional)
         for names, options in (*command.arguments, JSON, *(WAIT_OPTIONS if command.waits else ())):
             sub.add_argument(*names, **options)
         _add_settings_options(sub, top_level=False)
