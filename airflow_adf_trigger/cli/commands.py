@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,8 @@ from airflow_adf_trigger.cli.output import (
     Progress,
     activity_json,
     format_duration,
-    print_run,
     run_json,
+    show_run,
 )
 
 
@@ -53,33 +54,33 @@ def _check_run_id(run_id: str) -> str:
     return check_run_id(run_id)
 
 
+@dataclass
 class OutageReport:
     """Says on stderr that Azure cannot be read while a wait goes on through it, and when
     it answers again."""
 
-    def __init__(self, console: Console, progress: Progress, run_id: str, budget: float) -> None:
-        self._console = console
-        self._progress = progress
-        self._run_id = run_id
-        self._budget = budget
-        self._in_outage = False
+    console: Console
+    progress: Progress
+    run_id: str
+    budget: float
+    in_outage: bool = False
 
     def on_outage(self, error: AdfError, lasted: float) -> None:
-        self._in_outage = True
-        if lasted >= self._budget:
+        self.in_outage = True
+        if lasted >= self.budget:
             return  # the wait ends here, with an error that says so
-        self._progress.finish()
-        self._console.warn(
-            f"still waiting for run {self._run_id}: Azure could not be read for {lasted:.1f} s "
-            f"of the {self._budget:g} s outage budget (--outage-budget); last error: {error}"
+        self.progress.finish()
+        self.console.warn(
+            f"still waiting for run {self.run_id}: Azure could not be read for {lasted:.1f} s "
+            f"of the {self.budget:g} s outage budget (--outage-budget); last error: {error}"
         )
 
     def on_poll(self, run: PipelineRun) -> None:
-        if self._in_outage:
-            self._in_outage = False
-            self._progress.finish()
-            self._console.warn(f"Azure answers again: run {run.run_id} is {run.status.value}")
-        self._progress.update(run)
+        if self.in_outage:
+            self.in_outage = False
+            self.progress.finish()
+            self.console.warn(f"Azure answers again: run {run.run_id} is {run.status.value}")
+        self.progress.update(run)
 
 
 def follow_run(
@@ -119,11 +120,7 @@ def follow_run(
         ) from None
     finally:
         progress.finish()
-    failures = _failures(client, run)
-    if console.json_mode:
-        console.document(run_json(run, settings, failures))
-    else:
-        print_run(console, run, settings, failures)
+    show_run(console, run, settings, _failures(client, run))
     return EXIT_OK if run.status.is_successful else EXIT_RUN_FAILED
 
 
@@ -199,11 +196,7 @@ def command_status(args: argparse.Namespace, settings: AdfSettings, console: Con
     run_id = _check_run_id(args.run_id)
     with _client(settings) as client:
         run = client.get_run(run_id)
-        failures = _failures(client, run)
-    if console.json_mode:
-        console.document(run_json(run, settings, failures))
-    else:
-        print_run(console, run, settings, failures)
+        show_run(console, run, settings, _failures(client, run))
     return EXIT_OK
 
 
@@ -325,6 +318,3 @@ def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str,
             raise CliError(f"--param: {pair!r} is not NAME=VALUE, e.g. --param date=2026-11-26")
         parameters[name.strip()] = value
     return parameters
-
-
-# --------------------------------------------------------------------------- argument parsing

@@ -3,11 +3,6 @@ and the one error it reports."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 PROG = "adf-trigger"
 
 EXIT_OK = 0

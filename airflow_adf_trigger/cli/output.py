@@ -224,4 +224,11 @@ def print_run(
     console.say(f"{'Monitor:':<12}{settings.factory.monitoring_url(settings.cloud, run.run_id)}")
 
 
-# --------------------------------------------------------------------------- commands
+def show_run(
+    console: Console, run: PipelineRun, settings: AdfSettings, failures: Sequence[ActivityRun]
+) -> None:
+    """A run as --json prints it, else its human summary."""
+    if console.json_mode:
+        console.document(run_json(run, settings, failures))
+    else:
+        print_run(console, run, settings, failures)

@@ -20,85 +20,71 @@ from airflow_adf_trigger.cli.common import (
 Option = tuple[tuple[str, ...], dict[str, Any]]
 """An ``add_argument`` call: its names and its keyword arguments."""
 
-RUN_ID: Option = (("run_id",), {"metavar": "RUN_ID"})
-JSON: Option = (
-    ("--json",),
-    {"action": "store_true", "help": "print one JSON document and nothing else"},
-)
+
+def _arg(*names: str, **options: Any) -> Option:
+    return names, options
+
+
+RUN_ID: Option = _arg("run_id", metavar="RUN_ID")
+JSON: Option = _arg("--json", action="store_true", help="print one JSON document and nothing else")
 
 # Strings: they are checked with their environment variables, once the endpoint is known.
 WAIT_OPTIONS: tuple[Option, ...] = (
-    (
-        ("--poll-interval",),
-        {
-            "metavar": "S",
-            "help": f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; "
-            "$ADF_POLL_INTERVAL)",
-        },
+    _arg(
+        "--poll-interval",
+        metavar="S",
+        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; "
+        "$ADF_POLL_INTERVAL)",
     ),
-    (
-        ("--timeout",),
-        {
-            "metavar": "S",
-            "help": "give up waiting after S seconds (exit 1); the run is not cancelled "
-            "($ADF_TIMEOUT)",
-        },
+    _arg(
+        "--timeout",
+        metavar="S",
+        help="give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
     ),
-    (
-        ("--outage-budget",),
-        {
-            "metavar": "S",
-            "help": "keep waiting through network errors, throttling and Azure 5xx for up to S "
-            f"seconds in a row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); "
-            "then exit 3",
-        },
+    _arg(
+        "--outage-budget",
+        metavar="S",
+        help="keep waiting through network errors, throttling and Azure 5xx for up to S "
+        f"seconds in a row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); "
+        "then exit 3",
     ),
 )
 
 SETTINGS_OPTIONS: tuple[Option, ...] = (
-    (("--tenant-id",), {"metavar": "ID", "help": "Directory (tenant) ID"}),
-    (("--client-id",), {"metavar": "ID", "help": "Application (client) ID"}),
-    (
-        ("--client-secret-env",),
-        {
-            "metavar": "NAME",
-            "help": "name of the environment variable holding the client secret's value",
-        },
+    _arg("--tenant-id", metavar="ID", help="Directory (tenant) ID"),
+    _arg("--client-id", metavar="ID", help="Application (client) ID"),
+    _arg(
+        "--client-secret-env",
+        metavar="NAME",
+        help="name of the environment variable holding the client secret's value",
     ),
-    (("--subscription-id",), {"metavar": "ID"}),
-    (("--resource-group",), {"metavar": "NAME"}),
-    (("--factory-name",), {"metavar": "NAME"}),
-    (("--cloud",), {"metavar": "CLOUD", "help": "public (default), china or usgov"}),
-    (("--authority-host",), {"metavar": "URL", "help": "Azure AD endpoint override"}),
-    (("--management-endpoint",), {"metavar": "URL", "help": "Resource Manager endpoint override"}),
-    (
-        ("--identity",),
-        {
-            "metavar": "KIND",
-            "help": "sign in without a secret via azure-identity: default, managed_identity, "
-            "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
-        },
+    _arg("--subscription-id", metavar="ID"),
+    _arg("--resource-group", metavar="NAME"),
+    _arg("--factory-name", metavar="NAME"),
+    _arg("--cloud", metavar="CLOUD", help="public (default), china or usgov"),
+    _arg("--authority-host", metavar="URL", help="Azure AD endpoint override"),
+    _arg("--management-endpoint", metavar="URL", help="Resource Manager endpoint override"),
+    _arg(
+        "--identity",
+        metavar="KIND",
+        help="sign in without a secret via azure-identity: default, managed_identity, "
+        "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
     ),
-    (("--token-api",), {"metavar": "VERSION", "help": "Azure AD token endpoint: v2 or v1"}),
-    (("--request-timeout",), {"metavar": "S", "help": "seconds per request (30)"}),
-    (
-        ("--retry-max-attempts",),
-        {
-            "metavar": "N",
-            "help": "attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
-        },
+    _arg("--token-api", metavar="VERSION", help="Azure AD token endpoint: v2 or v1"),
+    _arg("--request-timeout", metavar="S", help="seconds per request (30)"),
+    _arg(
+        "--retry-max-attempts",
+        metavar="N",
+        help="attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
     ),
-    (
-        ("--retry-max-seconds",),
-        {"metavar": "S", "help": "time one request may take, retries included (120)"},
+    _arg(
+        "--retry-max-seconds", metavar="S", help="time one request may take, retries included (120)"
     ),
-    (
-        ("--connection-uri",),
-        {
-            "metavar": "URI",
-            "help": f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a "
-            "flag's value shows in the process list",
-        },
+    _arg(
+        "--connection-uri",
+        metavar="URI",
+        help=f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a "
+        "flag's value shows in the process list",
     ),
 )
 
@@ -121,24 +107,19 @@ COMMANDS: tuple[Command, ...] = (
         "start a pipeline run and print its run id (with --wait: follow it)",
         commands.command_run,
         (
-            (("pipeline",), {"metavar": "PIPELINE", "help": "the pipeline's name in ADF Studio"}),
-            (
-                ("--param",),
-                {
-                    "metavar": "NAME=VALUE",
-                    "action": "append",
-                    "help": "a pipeline parameter (a string); repeat for more; wins over "
-                    "--params-json",
-                },
+            _arg("pipeline", metavar="PIPELINE", help="the pipeline's name in ADF Studio"),
+            _arg(
+                "--param",
+                metavar="NAME=VALUE",
+                action="append",
+                help="a pipeline parameter (a string); repeat for more; wins over --params-json",
             ),
-            (
-                ("--params-json",),
-                {"metavar": "FILE", "help": "a JSON object file of parameters ('-' reads stdin)"},
+            _arg(
+                "--params-json",
+                metavar="FILE",
+                help="a JSON object file of parameters ('-' reads stdin)",
             ),
-            (
-                ("--wait",),
-                {"action": "store_true", "help": "wait for the run to end, as `wait` does"},
-            ),
+            _arg("--wait", action="store_true", help="wait for the run to end, as `wait` does"),
         ),
         waits=True,
     ),
@@ -161,10 +142,7 @@ COMMANDS: tuple[Command, ...] = (
         commands.command_cancel,
         (
             RUN_ID,
-            (
-                ("--no-recursive",),
-                {"action": "store_true", "help": "leave the child pipelines running"},
-            ),
+            _arg("--no-recursive", action="store_true", help="leave the child pipelines running"),
         ),
     ),
     Command(
@@ -179,24 +157,19 @@ COMMANDS: tuple[Command, ...] = (
         "starts nothing unless --run; without a factory, sign-in and the subscription",
         commands.command_doctor,
         (
-            (("--pipeline",), {"metavar": "NAME", "help": "also check that this pipeline exists"}),
-            (
-                ("--run",),
-                {
-                    "metavar": "PIPELINE",
-                    "help": "also start one run of PIPELINE, read it back and measure how late "
-                    "queries show it and its end (ADF's monitoring lag)",
-                },
+            _arg("--pipeline", metavar="NAME", help="also check that this pipeline exists"),
+            _arg(
+                "--run",
+                metavar="PIPELINE",
+                help="also start one run of PIPELINE, read it back and measure how late "
+                "queries show it and its end (ADF's monitoring lag)",
             ),
-            (
-                ("--lag-wait",),
-                {
-                    "type": float,
-                    "default": 600.0,
-                    "metavar": "SECONDS",
-                    "help": "with --run: follow the run this long to measure the lag (0: do not "
-                    "measure)",
-                },
+            _arg(
+                "--lag-wait",
+                type=float,
+                default=600.0,
+                metavar="SECONDS",
+                help="with --run: follow the run this long to measure the lag (0: do not measure)",
             ),
         ),
         # Without a factory, the doctor checks sign-in and the subscription (a connection
@@ -236,9 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=EPILOG,
             formatter_class=formatter,
         )
-        sub.set_defaults(handler=command.handler)
-        if command.factory_optional:
-            sub.set_defaults(factory_optional=True)
+        sub.set_defaults(handler=command.handler, factory_optional=command.factory_optional)
         for names, options in (*command.arguments, JSON, *(WAIT_OPTIONS if command.waits else ())):
             sub.add_argument(*names, **options)
         _add_settings_options(sub, top_level=False)

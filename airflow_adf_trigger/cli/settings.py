@@ -76,16 +76,17 @@ def resolve_wait_options(
     The poll interval has a floor of 1 s (the subscription's read budget), except against an
     emulator on this machine (``local``).
     """
-    from airflow_adf_trigger.core.config.environment import WAIT_VARIABLES, Sourced, WaitOptions
+    from airflow_adf_trigger.core.config.environment import (
+        WAIT_VARIABLES,
+        Sourced,
+        WaitOptions,
+        environment_layer,
+    )
 
-    given: dict[str, Sourced] = {}
+    given = environment_layer(environ, WAIT_VARIABLES)
     for key, flag in WAIT_FLAGS.items():
-        value = getattr(args, key, None)
-        variable = WAIT_VARIABLES[key]
-        if value is not None:
-            given[key] = Sourced(value, flag)
-        elif environ.get(variable, "").strip():
-            given[key] = Sourced(environ[variable].strip(), variable)
+        if getattr(args, key, None) is not None:
+            given[key] = Sourced(getattr(args, key), flag)
     return WaitOptions.from_sources(given, local=local)
 
 

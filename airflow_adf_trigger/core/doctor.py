@@ -86,23 +86,21 @@ class DoctorReport:
         return "\n".join([*lines, verdict])
 
 
+@dataclass
 class _Doctor:
-    def __init__(
-        self,
-        settings: AdfSettings,
-        client: AdfClient,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Any] = time.sleep,
-    ) -> None:
-        self.settings = settings
-        self.client = client
-        self.clock = clock
-        self.sleep = sleep
-        self.latencies: list[float] = []
-        self.checks: list[Check] = []
+    settings: AdfSettings
+    client: AdfClient
+    clock: Callable[[], float]
+    sleep: Callable[[float], Any] = time.sleep
+    latencies: list[float] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     def add(self, name: str, status: Status, detail: str, **facts: Any) -> None:
         self.checks.append(Check(name, status, detail, facts))
+
+    def judge(self, name: str, fine: bool, detail: str, warning: str, **facts: Any) -> None:
+        """Add a check: ok when ``fine``, else a warning, its detail followed by ``warning``."""
+        self.add(name, "ok" if fine else "warn", detail if fine else detail + warning, **facts)
 
     def call(self, request: protocol.HttpRequest) -> HttpResponse:
         started = self.clock()
@@ -115,9 +113,9 @@ class _Doctor:
     def sign_in(self) -> bool:
         settings = self.settings
         where = (
-            settings.cloud.authority_host
-            if settings.client_secret is not None
-            else f"azure-identity {settings.identity} credential"
+            settings.credential_label
+            if settings.client_secret is None
+            else settings.cloud.authority_host
         )
         started = self.clock()
         try:
@@ -170,6 +168,8 @@ class _Doctor:
         nested = body.get("error")
         code = str(nested.get("code") or "") if isinstance(nested, dict) else ""
         who = self.settings.credential_label
+        status: Status = "fail"
+        facts: dict[str, Any] = {}
         if response.status == 200:
             names = sorted(
                 str(item.get("name"))
@@ -180,30 +180,21 @@ class _Doctor:
             shown = (
                 f": {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}" if names else ""
             )
-            self.add(
-                "subscription",
-                "ok",
+            status, facts = "ok", {"factories": names}
+            detail = (
                 f"subscription {sub} answered: the {who} can see {len(names)}{more} data "
-                f"factories{shown}",
-                subscription=sub,
-                factories=names,
+                f"factories{shown}"
             )
         elif response.status == 404 and code == "SubscriptionNotFound":
-            self.add(
-                "subscription",
-                "fail",
+            detail = (
                 f"Subscription {sub} was not found, or the {who} has no access to it: check "
-                "subscription_id",
-                subscription=sub,
+                "subscription_id"
             )
         elif response.status == 401:
-            self.add(
-                "subscription",
-                "fail",
+            detail = (
                 f"Azure Resource Manager refused the access token for subscription {sub} "
                 f"({code or 'HTTP 401'}); a subscription of another tenant is refused so: "
-                "check subscription_id and tenant_id",
-                subscription=sub,
+                "check subscription_id and tenant_id"
             )
         else:
             why = (
@@ -211,14 +202,13 @@ class _Doctor:
                 if response.status == 403
                 else ""
             )
-            self.add(
-                "subscription",
-                "warn",
+            status = "warn"
+            detail = (
                 f"subscription {sub} was not confirmed: listing its data factories answered "
                 f"HTTP {response.status}{f' {code}' if code else ''}{why}; each task's factory "
-                "is checked when it runs",
-                subscription=sub,
+                "is checked when it runs"
             )
+        self.add("subscription", status, detail, subscription=sub, **facts)
 
     def pipeline(self, name: str) -> None:
         try:
@@ -241,25 +231,20 @@ class _Doctor:
             parameters=parameters,
         )
         declaration = PipelineDeclaration.from_json(name, body, None)
-        if declaration.declares_string(DEFAULT_RUN_KEY_PARAMETER):
-            self.add(
-                "run key",
-                "ok",
-                f"pipeline {name!r} declares the string parameter "
-                f"{DEFAULT_RUN_KEY_PARAMETER!r}: a retry after a lost create-run answer knows "
-                "its run by the key the operator sends in it",
-                pipeline=name,
-            )
-        else:
-            self.add(
-                "run key",
-                "warn",
-                f"pipeline {name!r} does not declare the string parameter "
-                f"{DEFAULT_RUN_KEY_PARAMETER!r}: after a lost create-run answer, a retry tells "
-                "its run from a stranger's by parameters and time only, and fails safe when it "
-                "cannot. Add the parameter (type String, no default needed) to the pipeline",
-                pipeline=name,
-            )
+        declares = declaration.declares_string(DEFAULT_RUN_KEY_PARAMETER)
+        parameter = f"the string parameter {DEFAULT_RUN_KEY_PARAMETER!r}"
+        self.add(
+            "run key",
+            "ok" if declares else "warn",
+            f"pipeline {name!r} declares {parameter}: a retry after a lost create-run answer "
+            "knows its run by the key the operator sends in it"
+            if declares
+            else f"pipeline {name!r} does not declare {parameter}: after a lost create-run "
+            "answer, a retry tells its run from a stranger's by parameters and time only, and "
+            "fails safe when it cannot. Add the parameter (type String, no default needed) to "
+            "the pipeline",
+            pipeline=name,
+        )
 
     def query_forms(self, pipeline: str | None) -> None:
         """The forms the shared poller may send, each asked once over the last five minutes."""
@@ -278,24 +263,22 @@ class _Doctor:
             try:
                 response = self.call(protocol.build_query_pipeline_runs(self.settings, query))
                 protocol.parse_pipeline_run_page(response, operations.target(self.settings))
-            except AdfRequestError as error:
-                if error.status == 400:
+            except AdfError as error:
+                if isinstance(error, AdfRequestError) and error.status == 400:
                     refused.append(label)
                     continue
                 self.add("query forms", "fail", str(error))
                 return
-            except AdfError as error:
-                self.add("query forms", "fail", str(error))
-                return
             accepted.append(label)
-        status: Status = "ok" if not refused else "warn"
-        detail = f"accepted: {', '.join(accepted) or 'none'}"
-        if refused:
-            detail += (
-                f"; refused: {', '.join(refused)} (the shared poller falls back to fewer "
-                "filters by itself)"
-            )
-        self.add("query forms", status, detail, accepted=accepted, refused=refused)
+        self.judge(
+            "query forms",
+            not refused,
+            f"accepted: {', '.join(accepted) or 'none'}",
+            f"; refused: {', '.join(refused)} (the shared poller falls back to fewer filters by "
+            "itself)",
+            accepted=accepted,
+            refused=refused,
+        )
 
     def clock_skew(self, response: HttpResponse) -> None:
         server = protocol.server_time(response)
@@ -304,17 +287,17 @@ class _Doctor:
             return
         local = datetime.fromtimestamp(response.received_at, UTC)
         skew = (local - server).total_seconds()
-        # Date has one-second resolution: under 2 s of difference is no skew at all.
-        status: Status = "ok" if abs(skew) < CLOCK_SKEW_WARNING else "warn"
         side = "ahead of" if skew > 0 else "behind"
-        detail = (
+        self.judge(
+            "clock",
+            abs(skew) < CLOCK_SKEW_WARNING,
+            # Date has one-second resolution: under 2 s of difference is no skew at all.
             "this machine's clock agrees with Azure's (within 2 s)"
             if abs(skew) < 2
-            else f"this machine's clock is {abs(skew):.0f} s {side} Azure's"
+            else f"this machine's clock is {abs(skew):.0f} s {side} Azure's",
+            "; fix the clock (NTP): reconciliation windows use it",
+            skew_seconds=round(skew, 1),
         )
-        if status == "warn":
-            detail += "; fix the clock (NTP): reconciliation windows use it"
-        self.add("clock", status, detail, skew_seconds=round(skew, 1))
 
     def read_budget(self, response: HttpResponse) -> None:
         value = response.headers.get("x-ms-ratelimit-remaining-subscription-reads")
@@ -326,23 +309,19 @@ class _Doctor:
         if bucket:
             model = "token bucket (250 reads burst, 25/s refill)"
             refill = 25.0
-            status: Status = "ok" if remaining >= LOW_BUCKET_READS else "warn"
+            low = LOW_BUCKET_READS
         else:
             model = "hourly (12,000 reads an hour)"
             refill = 12000 / 3600
-            status = "ok" if remaining >= LOW_READ_BUDGET else "warn"
-        detail = (
+            low = LOW_READ_BUDGET
+        self.judge(
+            "read budget",
+            remaining >= low,
             f"{remaining:,} ARM reads left for this subscription and principal; the headers "
             f"show ARM's {model} model: a triggerer's shared poller spends about one query "
             "a poll interval per factory and credential, plus a GET per run the change feed "
-            "does not show yet"
-        )
-        if status == "warn":
-            detail += "; other clients are using most of the budget: expect throttling"
-        self.add(
-            "read budget",
-            status,
-            detail,
+            "does not show yet",
+            "; other clients are using most of the budget: expect throttling",
             remaining_reads=remaining,
             throttling_model="token bucket" if bucket else "hourly",
             refill_reads_per_second=round(refill, 2),
@@ -430,19 +409,16 @@ class _Doctor:
                 **facts,
             )
             return
-        worst = max(appeared, end_shown)
-        status: Status = "ok" if worst <= LAG_WARNING else "warn"
-        detail = (
+        self.judge(
+            "monitoring lag",
+            max(appeared, end_shown) <= LAG_WARNING,
             f"queryPipelineRuns showed the new run {appeared:.0f} s after create-run and its "
-            f"end {end_shown:.0f} s after a GET did (every {LAG_POLL_SECONDS:.0f} s)"
+            f"end {end_shown:.0f} s after a GET did (every {LAG_POLL_SECONDS:.0f} s)",
+            f": more than the {LAG_WARNING:.0f} s the change feed re-reads by default "
+            "(it widens by itself, up to 30 min); searches that rely on queries should "
+            "wait at least this long",
+            **facts,
         )
-        if status == "warn":
-            detail += (
-                f": more than the {LAG_WARNING:.0f} s the change feed re-reads by default "
-                "(it widens by itself, up to 30 min); searches that rely on queries should "
-                "wait at least this long"
-            )
-        self.add("monitoring lag", status, detail, **facts)
 
 
 def diagnose(

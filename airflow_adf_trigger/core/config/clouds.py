@@ -35,26 +35,21 @@ class Cloud:
         return self.resource.rstrip("/") + "/.default"
 
 
-PUBLIC = Cloud(
-    name="public",
-    authority_host="https://login.microsoftonline.com",
-    management_endpoint="https://management.azure.com",
-    resource="https://management.azure.com/",
-    studio_host="adf.azure.com",
-)
-CHINA = Cloud(
-    name="china",
-    authority_host="https://login.chinacloudapi.cn",
-    management_endpoint="https://management.chinacloudapi.cn",
-    resource="https://management.chinacloudapi.cn/",
-    studio_host="adf.azure.cn",
-)
-US_GOVERNMENT = Cloud(
-    name="usgov",
-    authority_host="https://login.microsoftonline.us",
-    management_endpoint="https://management.usgovcloudapi.net",
-    resource="https://management.core.usgovcloudapi.net/",
-    studio_host="adf.azure.us",
+def _azure(name: str, login: str, management: str, studio: str, audience: str = "") -> Cloud:
+    """One of Azure's own clouds from its hosts; its ARM audience is the management host's
+    unless ``audience`` names another."""
+    resource = f"https://{audience or management}/"
+    return Cloud(name, f"https://{login}", f"https://{management}", resource, studio)
+
+
+PUBLIC = _azure("public", "login.microsoftonline.com", "management.azure.com", "adf.azure.com")
+CHINA = _azure("china", "login.chinacloudapi.cn", "management.chinacloudapi.cn", "adf.azure.cn")
+US_GOVERNMENT = _azure(
+    "usgov",
+    "login.microsoftonline.us",
+    "management.usgovcloudapi.net",
+    "adf.azure.us",
+    audience="management.core.usgovcloudapi.net",
 )
 
 CLOUDS: dict[str, Cloud] = {
@@ -93,17 +88,12 @@ def resolve_cloud(
             f"unknown cloud {name!r}",
             "use one of: public, china, usgov (or leave it empty for the public cloud)",
         )
-    cloud = CLOUDS[key]
-    if authority_host:
-        cloud = replace(
-            cloud,
-            name="custom",
-            authority_host=check_endpoint("authority_host", authority_host),
+    overrides = {
+        field: check_endpoint(field, url)
+        for field, url in (
+            ("authority_host", authority_host),
+            ("management_endpoint", management_endpoint),
         )
-    if management_endpoint:
-        cloud = replace(
-            cloud,
-            name="custom",
-            management_endpoint=check_endpoint("management_endpoint", management_endpoint),
-        )
-    return cloud
+        if url
+    }
+    return replace(CLOUDS[key], name="custom", **overrides) if overrides else CLOUDS[key]

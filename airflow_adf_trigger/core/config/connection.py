@@ -20,6 +20,7 @@ from airflow_adf_trigger.core.errors import AdfConfigurationError
 __all__ = [
     "CONNECTION_TYPES",
     "CONN_TYPE",
+    "EXTRA_KEYS",
     "OFFICIAL_CONN_TYPE",
     "ConnectionFields",
     "extra_value",
@@ -30,7 +31,7 @@ __all__ = [
     "settings_from_uri",
 ]
 
-_SETTING_KEYS = (
+EXTRA_KEYS = (
     "identity",
     "managed_identity_client_id",
     "workload_identity_tenant_id",
@@ -46,6 +47,7 @@ _SETTING_KEYS = (
     "token_api",
     "request_timeout",
 )
+"""The settings read from a connection's extras (the login and password give the others)."""
 
 
 OFFICIAL_CONN_TYPE = "azure_data_factory"
@@ -125,7 +127,7 @@ def settings_from_connection(
         (credential-only settings, see :meth:`AdfSettings.create`).
     :raises AdfConfigurationError: a field is missing or malformed; no request was sent.
     """
-    values = {key: extra_value(extra, key) for key in _SETTING_KEYS}
+    values = {key: extra_value(extra, key) for key in EXTRA_KEYS}
     return AdfSettings.create(
         client_id=login, client_secret=password, require_factory=require_factory, **values
     )

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from airflow_adf_trigger.core.config.connection import (
+    EXTRA_KEYS,
     ConnectionFields,
     extra_value,
     parse_connection_uri,
@@ -83,12 +84,6 @@ REQUIRED_SETTINGS = ("tenant_id", "subscription_id", "resource_group", "factory_
 ``client_secret`` too unless an ``identity`` is given."""
 
 _CREDENTIAL_KEYS = ("client_secret", "identity")
-_CONNECTION_KEYS = (
-    *SETTING_VARIABLES,
-    "identity",
-    "managed_identity_client_id",
-    "workload_identity_tenant_id",
-)
 
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
@@ -106,17 +101,19 @@ class Sourced:
     source: str
 
 
-def environment_layer(environ: Mapping[str, str]) -> dict[str, Sourced]:
-    """The settings the variables of :data:`SETTING_VARIABLES` give (blank ones are unset).
+def environment_layer(
+    environ: Mapping[str, str], variables: Mapping[str, str] = SETTING_VARIABLES
+) -> dict[str, Sourced]:
+    """The settings the ``variables`` give (blank ones are unset).
 
     :param environ: the environment (``os.environ``) or any mapping standing in for it.
+    :param variables: setting -> variable: :data:`SETTING_VARIABLES` or :data:`WAIT_VARIABLES`.
     """
-    layer: dict[str, Sourced] = {}
-    for key, variable in SETTING_VARIABLES.items():
-        value = environ.get(variable, "").strip()
-        if value:
-            layer[key] = Sourced(value, variable)
-    return layer
+    return {
+        key: Sourced(environ[variable].strip(), variable)
+        for key, variable in variables.items()
+        if environ.get(variable, "").strip()
+    }
 
 
 def connection_layer(connection: ConnectionFields, source: str) -> dict[str, Sourced]:
@@ -131,9 +128,7 @@ def connection_layer(connection: ConnectionFields, source: str) -> dict[str, Sou
         layer["client_id"] = Sourced(connection.login, f"{source} (login)")
     if connection.password:
         layer["client_secret"] = Sourced(connection.password, f"{source} (password)")
-    for key in _CONNECTION_KEYS:
-        if key in ("client_id", "client_secret"):
-            continue
+    for key in EXTRA_KEYS:
         value = extra_value(connection.extra, key)
         if value not in (None, ""):
             layer[key] = Sourced(str(value), source)
@@ -305,12 +300,7 @@ def wait_options_from_environment(
     :param local: see :meth:`WaitOptions.from_sources`.
     """
     environ = os.environ if environ is None else environ
-    given = {
-        key: Sourced(environ[variable].strip(), variable)
-        for key, variable in WAIT_VARIABLES.items()
-        if environ.get(variable, "").strip()
-    }
-    return WaitOptions.from_sources(given, local=local)
+    return WaitOptions.from_sources(environment_layer(environ, WAIT_VARIABLES), local=local)
 
 
 def _given_by(error: AdfConfigurationError, sourced: Sourced | None) -> AdfConfigurationError:

@@ -24,6 +24,8 @@ TokenApi = Literal["v2", "v1"]
 IDENTITY_KINDS = ("default", "managed_identity", "workload_identity", "azure_cli", "environment")
 """azure-identity credentials usable instead of a client secret."""
 
+_FACTORY_ID = "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.DataFactory/factories/{}"
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -102,13 +104,7 @@ class FactoryRef:
 
     @classmethod
     def create(cls, subscription_id: str, resource_group: str, factory_name: str) -> FactoryRef:
-        """A validated factory reference.
-
-        :param subscription_id: the subscription (GUID).
-        :param resource_group: the resource group's name.
-        :param factory_name: the factory's name.
-        :raises AdfConfigurationError: naming the bad field.
-        """
+        """A validated factory reference; an error names the bad field."""
         return cls(
             subscription_id=check_subscription(subscription_id),
             resource_group=check_resource_group(resource_group),
@@ -118,10 +114,7 @@ class FactoryRef:
     @property
     def resource_id(self) -> str:
         """The factory's ARM resource id."""
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
-        )
+        return _FACTORY_ID.format(self.subscription_id, self.resource_group, self.factory_name)
 
     def monitoring_url(self, cloud: Cloud, run_id: str | None = None) -> str:
         """ADF Studio's page for a run, or the factory's run list before a run exists."""

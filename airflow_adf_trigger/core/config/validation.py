@@ -14,7 +14,7 @@ _DOMAIN = re.compile(
     r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 _FACTORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{1,61}[A-Za-z0-9])$")
-_RESOURCE_GROUP = re.compile(r"^[\w\-.()]{1,90}$")
+_RESOURCE_GROUP = re.compile(r"^[\w\-.()]{0,89}[\w\-()]$")  # 1-90, not ending in "."
 _PIPELINE_FORBIDDEN = set(".+?/<>*%&:\\")
 
 
@@ -27,12 +27,9 @@ def require(field: str, value: str | None, fix: str) -> str:
 
 def check_guid(field: str, value: str | None, fix: str) -> str:
     """``value`` as a lower-case GUID, or an error naming ``field``."""
-    value = require(field, value, fix)
-    if not _GUID.match(value):
-        raise AdfConfigurationError(
-            field, f"{value!r} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", fix
-        )
-    return value.lower()
+    return _matching(
+        field, value, _GUID, "a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", fix
+    ).lower()
 
 
 def check_tenant(value: str | None, field: str = "tenant_id") -> str:
@@ -57,29 +54,25 @@ def check_subscription(value: str | None) -> str:
 
 def check_resource_group(value: str | None) -> str:
     """A resource group name as Azure allows it."""
+    rule = "1-90 letters, digits, '_', '-', '.', '(', ')', not ending in '.'"
     fix = "set the resource group that holds the data factory"
-    value = require("resource_group", value, fix)
-    if not _RESOURCE_GROUP.match(value) or value.endswith("."):
-        raise AdfConfigurationError(
-            "resource_group",
-            f"{value!r} is not a valid resource group name (1-90 letters, digits, "
-            "'_', '-', '.', '(', ')', not ending in '.')",
-            fix,
-        )
-    return value
+    return _matching(
+        "resource_group", value, _RESOURCE_GROUP, f"a valid resource group name ({rule})", fix
+    )
 
 
 def check_factory(value: str | None) -> str:
     """A data factory name as Azure allows it."""
+    rule = "3-63 letters, digits and hyphens, starting and ending with a letter or digit"
     fix = "set the data factory's name as shown in the Azure portal"
-    value = require("factory_name", value, fix)
-    if not _FACTORY.match(value):
-        raise AdfConfigurationError(
-            "factory_name",
-            f"{value!r} is not a valid factory name (3-63 letters, digits and hyphens, "
-            "starting and ending with a letter or digit)",
-            fix,
-        )
+    return _matching("factory_name", value, _FACTORY, f"a valid factory name ({rule})", fix)
+
+
+def _matching(field: str, value: str | None, pattern: re.Pattern[str], what: str, fix: str) -> str:
+    """``value`` stripped, if ``pattern`` matches it; else an error: it is not ``what``."""
+    value = require(field, value, fix)
+    if not pattern.match(value):
+        raise AdfConfigurationError(field, f"{value!r} is not {what}", fix)
     return value
 
 
