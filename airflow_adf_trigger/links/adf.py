@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 
@@ -12,7 +11,6 @@ if TYPE_CHECKING:
 
     from airflow_adf_trigger.tasks import AdfFactoryTask
 
-STUDIO_HOSTS = {"public": "adf.azure.com", "china": "adf.azure.cn", "usgov": "adf.azure.us"}
 FALLBACK_URL = "https://adf.azure.com/en-us/monitoring/pipelineruns"
 """Only when nothing at all can be read from the connection: ADF Studio's monitoring page."""
 
@@ -71,22 +69,20 @@ def studio_url(
     factory_name: object = None,
     run_id: str | None = None,
 ) -> str:
-    """ADF Studio's monitoring page for the cloud, with the factory when it is known."""
-    key = str(cloud or "public").strip().lower().replace(" ", "").replace("_", "")
-    key = {"azurecloud": "public", "azurechinacloud": "china"}.get(key, key)
-    if key in ("usgovernment", "azureusgovernment"):
-        key = "usgov"
-    host = STUDIO_HOSTS.get(key, STUDIO_HOSTS["public"])
-    page = f"pipelineruns/{quote(run_id, safe='')}" if run_id else "pipelineruns"
-    url = f"https://{host}/en-us/monitoring/{page}"
-    parts = [subscription_id, resource_group, factory_name]
-    if all(isinstance(part, str) and part.strip() for part in parts):
-        factory = (
-            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
-            f"/providers/Microsoft.DataFactory/factories/{factory_name}"
-        )
-        url += f"?factory={quote(factory, safe='/')}"
-    return url
+    """ADF Studio's monitoring page for the cloud (the public one when it is not known),
+    with the factory when all three of its names are given."""
+    from airflow_adf_trigger.core.config import settings
+    from airflow_adf_trigger.core.config.clouds import PUBLIC, resolve_cloud
+    from airflow_adf_trigger.core.errors import AdfConfigurationError
+
+    try:
+        studio = resolve_cloud(str(cloud) if cloud else None)
+    except AdfConfigurationError:
+        studio = PUBLIC
+    names = (subscription_id, resource_group, factory_name)
+    if all(isinstance(name, str) and name.strip() for name in names):
+        return settings.FactoryRef(*map(str, names)).monitoring_url(studio, run_id)
+    return settings.studio_url(studio, run_id)
 
 
 def _looks_like_run_id(value: object) -> bool:

@@ -118,9 +118,14 @@ class FactoryRef:
 
     def monitoring_url(self, cloud: Cloud, run_id: str | None = None) -> str:
         """ADF Studio's page for a run, or the factory's run list before a run exists."""
-        page = f"pipelineruns/{quote(run_id, safe='')}" if run_id else "pipelineruns"
-        factory = quote(self.resource_id, safe="/")
-        return f"https://{cloud.studio_host}/en-us/monitoring/{page}?factory={factory}"
+        return studio_url(cloud, run_id, self.resource_id)
+
+
+def studio_url(cloud: Cloud, run_id: str | None = None, factory_id: str | None = None) -> str:
+    """ADF Studio's monitoring page of a run (or of the run list), in the factory when named."""
+    page = f"pipelineruns/{quote(run_id, safe='')}" if run_id else "pipelineruns"
+    url = f"https://{cloud.studio_host}/en-us/monitoring/{page}"
+    return f"{url}?factory={quote(factory_id, safe='/')}" if factory_id else url
 
 
 @dataclass(frozen=True, slots=True)
