@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -252,18 +252,12 @@ def command_doctor(args: argparse.Namespace, settings: AdfSettings, console: Con
 
 def command_activities(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """List the activity runs of a run, in the order they started."""
-    from airflow_adf_trigger.core.runs.models import RunQuery
+    from airflow_adf_trigger.core.wire.operations import activity_window
 
     run_id = _check_run_id(args.run_id)
     with _client(settings) as client:
         run = client.get_run(run_id)
-        now = datetime.now(UTC)
-        start = run.run_start or run.last_updated or now - timedelta(days=30)
-        query = RunQuery(
-            last_updated_after=start - timedelta(hours=1),
-            last_updated_before=max(now, run.run_end or now) + timedelta(days=1),
-            order_by=(("ActivityRunStart", "ASC"),),
-        )
+        query = activity_window(run, order_by=(("ActivityRunStart", "ASC"),))
         activities = client.query_activity_runs(run_id, query)
     if console.json_mode:
         console.document([activity_json(activity) for activity in activities])

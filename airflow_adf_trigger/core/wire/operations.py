@@ -194,14 +194,22 @@ def failure_details(
     error code and message."""
     if isinstance(run, str):
         run = yield from get_run(settings, run)
+    activities = yield from query_activity_runs(settings, run.run_id, activity_window(run, now))
+    return [activity for activity in activities if activity.failed]
+
+
+def activity_window(
+    run: PipelineRun, now: datetime | None = None, order_by: tuple[tuple[str, str], ...] = ()
+) -> RunQuery:
+    """The query of a run's activities: from an hour before its start (or 30 days back when
+    it shows none) to a day past its end or now."""
     now = now or datetime.now(UTC)
     start = run.run_start or run.last_updated or now - timedelta(days=30)
-    query = RunQuery(
+    return RunQuery(
         last_updated_after=start - timedelta(hours=1),
         last_updated_before=max(now, run.run_end or now) + timedelta(days=1),
+        order_by=order_by,
     )
-    activities = yield from query_activity_runs(settings, run.run_id, query)
-    return [activity for activity in activities if activity.failed]
 
 
 class WaitKeywords(TypedDict, total=False):
