@@ -217,6 +217,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             key_prefix=lambda: run_key_prefix(context),
             others=lambda: runs_followed_by_others(context, self.run_id),
             on_run=lambda run_id: self._adopt(run_id, context),
+            on_send=self._sending,
             reconcile=self.reconcile_unknown_outcome,
             run_key_parameter=self.run_key_parameter,
             accept_margin=self.reconcile_accept_margin,
@@ -249,11 +250,13 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             "start_from_failure": self.start_from_failure,
         }
 
+    def _sending(self) -> None:
+        self._create_sent_at = datetime.now(UTC)  # for on_kill's warning
+
     def submit_job(self, context: Context) -> str:
         from airflow_adf_trigger.core.runs.reconcile import AdfReconcileError
         from airflow_adf_trigger.core.runs.start import AdfRunUnclearError
 
-        self._create_sent_at = datetime.now(UTC)
         try:
             return self._starter(context).start()
         except AdfRunUnclearError as error:

@@ -75,6 +75,8 @@ class RunStarter:
         only when the pipeline declares the key's parameter.
     :param others: the runs other tasks follow, asked before each search and record.
     :param on_run: told the run's id the moment it is known (started or adopted).
+    :param on_send: told just before a create-run leaves (a kill from then on may leave a run
+        behind that nothing follows yet).
     :param reconcile: keep the records and search after a lost answer (``False``: never).
     :param sleep: the search's pause between looks (a killed task's ends it).
     """
@@ -87,6 +89,7 @@ class RunStarter:
     key_prefix: Callable[[], str]
     others: Callable[[], list[str]]
     on_run: Callable[[str], None]
+    on_send: Callable[[], None] = lambda: None
     reconcile: bool = True
     run_key_parameter: str | None = DEFAULT_RUN_KEY_PARAMETER
     accept_margin: float = DEFAULT_ACCEPT_MARGIN
@@ -119,6 +122,7 @@ class RunStarter:
             # Written once the token is in hand (the pipeline read needed it): a try killed
             # before this line sent nothing and leaves nothing to look for.
             store.set(ATTEMPT_KEY, attempt.to_json())
+        self.on_send()
         try:
             run_id = client.create_run(self.pipeline_name, parameters, **self.rerun_options)
         except AdfRunOutcomeUnknownError as unknown:
