@@ -99,6 +99,16 @@ def test_an_intermediate_status_can_be_awaited(hook: AzureDataFactoryHook) -> No
     assert hook.get_pipeline_run_status(run_id, **FACTORY) == "InProgress"
 
 
+def test_wait_for_pipeline_run_status_rides_out_an_outage(
+    hook: AzureDataFactoryHook, emulator: EmulatorServer
+) -> None:
+    run_id = hook.run_pipeline("copy_sales", **FACTORY).run_id
+    # More 502s than one request's retries: the official hook would fail on the first.
+    emulator.add_fault(operation="get run", action="status", status=502, times=30)
+    assert hook.wait_for_pipeline_run_status(run_id, "Succeeded", **FACTORY, check_interval=1)
+    assert [fault["remaining"] for fault in emulator.faults()] == [0]
+
+
 def test_wait_for_pipeline_run_status_gives_up_after_its_timeout(
     hook: AzureDataFactoryHook, emulator: EmulatorServer
 ) -> None:
