@@ -528,3 +528,9 @@ def test_the_search_follows_the_lag_this_process_saw(
     assert "lagged 200 s in this process: searching 300 s past the window" in (
         capfd.readouterr().out
     )
+
+
+def test_the_starter_and_the_mixin_keep_the_run_under_one_key() -> None:
+    from airflow_adf_trigger.core.runs.start import RUN_KEY
+
+    assert AdfRunPipelineOperator.external_id_key == RUN_KEY
