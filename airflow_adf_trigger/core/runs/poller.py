@@ -152,6 +152,7 @@ class _Watch:
     watchers: int = 1
 
 
+@dataclass(eq=False)
 class PipelineFeed:
     """Every run of some pipelines that ends, as the shared change feed sees it.
 
@@ -160,22 +161,17 @@ class PipelineFeed:
     ``lastUpdated`` order, never one whose ``lastUpdated`` is before ``since``.
     """
 
-    def __init__(
-        self,
-        pipelines: frozenset[str],
-        statuses: frozenset[RunStatus],
-        interval: float,
-        since: datetime,
-    ) -> None:
-        self.pipelines = pipelines
-        self.statuses = statuses
-        self.interval = interval
-        self.since = since
-        """Server time from which ended runs are reported (runs at ``since`` included)."""
-        self.fresh = True
-        """Not yet served by a successful read: the next window reaches back to ``since``."""
-        self._queue: asyncio.Queue[PipelineRun | AdfError] = asyncio.Queue()
-        self._seen: dict[str, datetime | None] = {}
+    pipelines: frozenset[str]
+    statuses: frozenset[RunStatus]
+    interval: float
+    since: datetime
+    """Server time from which ended runs are reported (runs at ``since`` included)."""
+    fresh: bool = field(default=True, init=False)
+    """Not yet served by a successful read: the next window reaches back to ``since``."""
+    _queue: asyncio.Queue[PipelineRun | AdfError] = field(
+        default_factory=asyncio.Queue, init=False, repr=False
+    )
+    _seen: dict[str, datetime | None] = field(default_factory=dict, init=False, repr=False)
 
     async def next_run(self) -> PipelineRun:
         """The next ended run; raises the error when the feed cannot go on (bad credential,
@@ -185,10 +181,6 @@ class PipelineFeed:
             self._queue.put_nowait(item)  # every later call fails the same way
             raise item
         return item
-
-    def pending(self) -> int:
-        """Runs handed to the feed and not yet taken by :meth:`next_run`."""
-        return self._queue.qsize()
 
     def _offer(self, runs: list[PipelineRun]) -> None:
         for run in runs:
@@ -214,9 +206,6 @@ class PipelineFeed:
         for run_id, updated in list(self._seen.items()):
             if updated is not None and updated < moment:
                 del self._seen[run_id]
-
-    def _fail(self, error: AdfError) -> None:
-        self._queue.put_nowait(error)
 
 
 FeedForm = tuple[str, ...]
@@ -557,7 +546,7 @@ class SharedRunPoller:
             except FATAL_ERRORS as error:
                 self._fail(list(self._watches.values()), error)
                 for feed in self._feeds:
-                    feed._fail(error)
+                    feed._queue.put_nowait(error)
                 return False
             except AdfError as error:
                 log.warning(
