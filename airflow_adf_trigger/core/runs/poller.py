@@ -310,19 +310,12 @@ class SharedRunPoller:
         Pollers are keyed by the whole settings (credential, endpoints, retry policy,
         timeouts): two connections differing in any of them never share one.
         """
-        loop = asyncio.get_running_loop()
-        key = (id(loop), settings)
-        poller = cls._pollers.get(key)
-        if poller is None:
-            poller = cls(settings, client_factory(settings), **options)
-            cls._pollers[key] = poller
-        poller._add(run_id, poll_interval, pipeline_name)
-        try:
-            yield poller
-        finally:
-            if poller._remove(run_id) and cls._pollers.get(key) is poller:
-                del cls._pollers[key]
-                await poller._stop()
+        async with cls._shared(settings, client_factory, options) as poller:
+            poller._add(run_id, poll_interval, pipeline_name)
+            try:
+                yield poller
+            finally:
+                poller._remove(run_id)
 
     @classmethod
     @asynccontextmanager
@@ -343,25 +336,35 @@ class SharedRunPoller:
         the server's clock as last seen) are reported, through the same one query per tick
         that serves the run watchers of these settings.
         """
-        loop = asyncio.get_running_loop()
-        key = (id(loop), settings)
-        poller = cls._pollers.get(key)
-        if poller is None:
-            poller = cls(settings, client_factory(settings), **options)
-            cls._pollers[key] = poller
         wanted = frozenset(statuses)
         if not wanted or any(not status.is_terminal for status in wanted):
             raise ValueError("statuses: give end states only (Succeeded, Failed, Cancelled)")
-        start = since if since is not None else poller._server_moment(poller._clock())
-        feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
-        poller._feeds.append(feed)
-        if poller._task is None or poller._task.done():
-            poller._task = asyncio.create_task(poller._run(), name="adf-shared-run-poller")
-        poller._wake.set()
+        async with cls._shared(settings, client_factory, options) as poller:
+            start = since if since is not None else poller._server_moment(poller._clock())
+            feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
+            poller._feeds.append(feed)
+            poller._start()
+            try:
+                yield feed
+            finally:
+                poller._feeds.remove(feed)
+
+    @classmethod
+    @asynccontextmanager
+    async def _shared(
+        cls,
+        settings: AdfSettings,
+        client_factory: Callable[[AdfSettings], AsyncAdfClient],
+        options: dict[str, Any],
+    ) -> AsyncIterator[SharedRunPoller]:
+        """The poller of the running loop for ``settings``, stopped once nothing is watched."""
+        key = (id(asyncio.get_running_loop()), settings)
+        poller = cls._pollers.get(key)
+        if poller is None:
+            poller = cls._pollers[key] = cls(settings, client_factory(settings), **options)
         try:
-            yield feed
+            yield poller
         finally:
-            poller._feeds.remove(feed)
             if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
                 del cls._pollers[key]
                 await poller._stop()
@@ -376,18 +379,21 @@ class SharedRunPoller:
             watch.pipeline_name = watch.pipeline_name or pipeline_name
         else:
             self._watches[run_id] = _Watch(run_id, interval, self._clock(), pipeline_name)
-        if start and (self._task is None or self._task.done()):
+        if start:
+            self._start()
+        self._wake.set()
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="adf-shared-run-poller")
         self._wake.set()  # a paused poller recomputes its pause for the new interval
 
-    def _remove(self, run_id: str) -> bool:
-        """Forget a watcher; True when it was the last one of this poller."""
+    def _remove(self, run_id: str) -> None:
         watch = self._watches.get(run_id)
         if watch is not None:
             watch.watchers -= 1
             if watch.watchers <= 0:
                 del self._watches[run_id]
-        return not self._watches and not self._feeds
 
     async def _stop(self) -> None:
         if self._task is not None:
