@@ -572,7 +572,7 @@ class SharedRunPoller:
         self._feed_end = changes.server_time or self._server_moment(local_now)
         self._last_read_runs = len(changes.runs) + len(changes.unreadable)
         for run in changes.runs:
-            self._note_version(run)
+            self._measure(run, "a later query", from_feed=True)
             changed = self._watches.get(run.run_id)
             if changed is not None:
                 changed.in_feed = True
@@ -602,27 +602,21 @@ class SharedRunPoller:
                 watch.changed.set()  # the outage is over: tell the watcher
         return True
 
-    def _note_version(self, run: PipelineRun) -> None:
-        """Remember the newest version of ``run`` the feed showed; a version an earlier read
-        covered without showing it measures ADF's lag."""
+    def _measure(self, run: PipelineRun, how: str, *, from_feed: bool = False) -> None:
+        """A version of ``run`` newer than the feed showed, which an earlier read covered,
+        measures ADF's lag; the feed's own newest version of each run is remembered."""
         moment = run.last_updated
-        if moment is None:
-            return
         known = self._versions.get(run.run_id)
-        if known is not None and known >= moment:
+        if moment is None or (known is not None and known >= moment):
             return
-        self._versions[run.run_id] = moment
-        covering = self._last_covering(run)
-        if covering is not None:
-            self._behind((covering.end - moment).total_seconds(), run, "a later query")
-
-    def _last_covering(self, run: PipelineRun) -> _Read | None:
+        if from_feed:
+            self._versions[run.run_id] = moment
         for read in reversed(self._reads):
             if read.covers(run):
-                return read
-            if run.last_updated is not None and read.end < run.last_updated:
-                return None  # reads are in time order: no earlier one reaches it
-        return None
+                self._behind((read.end - moment).total_seconds(), run, how)
+                break
+            if read.end < moment:
+                break  # reads are in time order: no earlier one reaches it
 
     def _behind(self, lag: float, run: PipelineRun, how: str) -> None:
         """ADF showed a change of ``run`` at least ``lag`` seconds late: widen if needed."""
@@ -790,25 +784,13 @@ class SharedRunPoller:
                 else:
                     watch.read_at = self._clock()
                     watch.unreadable = False
-                    self._got(watch, run)
+                    reach = self._server_moment(watch.registered_at) - self._new_run_lookback
+                    if run.last_updated is not None and run.last_updated < reach:
+                        watch.in_feed = True  # no window of the hold reaches it
+                    self._measure(run, "a GET")
                     self._observe(watch, run)
 
         await asyncio.gather(*(get(watch) for watch in watches))
-
-    def _got(self, watch: _Watch, run: PipelineRun) -> None:
-        """A GET's answer: a version newer than the feed showed, which an earlier read
-        covered, measures ADF's lag; a run older than the hold's reach ends the hold."""
-        moment = run.last_updated
-        if moment is None:
-            return
-        if moment < self._server_moment(watch.registered_at) - self._new_run_lookback:
-            watch.in_feed = True  # no window of the hold reaches it: nothing to wait for
-        known = self._versions.get(run.run_id)
-        if known is not None and known >= moment:
-            return
-        covering = self._last_covering(run)
-        if covering is not None:
-            self._behind((covering.end - moment).total_seconds(), run, "a GET")
 
     def _observe(self, watch: _Watch, run: PipelineRun) -> None:
         current = watch.state
