@@ -470,7 +470,7 @@ class SharedRunPoller:
         holding = [w for w in watches if self._holding(w)]
         deep = self._deep_read_every > 0 and self._next_deep_tick <= self.ticks
         start = self._window_start(holding, deep)
-        read = await self._read_feed(start, self._wanted_form(watches, bool(holding)))
+        read = await self._read_feed(start, self._wanted_form(bool(holding)))
         if deep:
             # About one page a tick at most: a deep read of n pages waits n ticks for the next.
             pages = -(-self._last_read_runs // PAGE_RUNS)
@@ -514,11 +514,16 @@ class SharedRunPoller:
             starts.append(self._server_moment(self._clock()) - self._overlap)
         return min(starts)
 
-    def _wanted_form(self, watches: list[_Watch], any_unresolved: bool) -> FeedForm:
-        form: list[str] = []
-        names: set[str | None] = {w.pipeline_name for w in watches}
+    def _pipelines(self) -> set[str | None]:
+        """The pipelines of every watch (None: a run's not known yet) and every feed."""
+        names: set[str | None] = {w.pipeline_name for w in self._watches.values()}
         for feed in self._feeds:
             names.update(feed.pipelines)
+        return names
+
+    def _wanted_form(self, any_unresolved: bool) -> FeedForm:
+        form: list[str] = []
+        names = self._pipelines()
         if None not in names and len(names) <= MAX_PIPELINE_VALUES:
             form.append("PipelineName")
         if not any_unresolved:  # new runs must be seen in any state, not only at their end
@@ -705,10 +710,7 @@ class SharedRunPoller:
     def _form_pipelines(self, form: FeedForm) -> frozenset[str] | None:
         if "PipelineName" not in form:
             return None
-        wanted = {w.pipeline_name for w in self._watches.values() if w.pipeline_name}
-        for feed in self._feeds:
-            wanted.update(feed.pipelines)
-        return frozenset(wanted)
+        return frozenset(name for name in self._pipelines() if name)
 
     async def _query(self, start: datetime, form: FeedForm) -> Any:
         filters = []
