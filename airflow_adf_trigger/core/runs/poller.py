@@ -281,8 +281,6 @@ class SharedRunPoller:
         self.gets = 0
         self.deep_reads = 0
         self._last_read_runs = 0
-        self.late_changes = 0
-        """Changes the feed showed (or a GET found) later than a query that should have."""
         self.monitoring_lag = 0.0
         """The largest lag this poller measured, in seconds."""
 
@@ -629,7 +627,6 @@ class SharedRunPoller:
         if lag <= 0:
             return
         now = self._clock()
-        self.late_changes += 1
         self._lags.append((now, lag))
         _process_lags.append((time.monotonic(), lag))
         self.monitoring_lag = max(self.monitoring_lag, lag)
