@@ -341,7 +341,7 @@ class SharedRunPoller:
             start = since if since is not None else poller._server_moment(poller._clock())
             feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
             poller._feeds.append(feed)
-            poller._start()
+            poller._wake_up()
             try:
                 yield feed
             finally:
@@ -377,12 +377,11 @@ class SharedRunPoller:
             watch.pipeline_name = watch.pipeline_name or pipeline_name
         else:
             self._watches[run_id] = _Watch(run_id, interval, self._clock(), pipeline_name)
-        if start:
-            self._start()
-        self._wake.set()
+        self._wake_up(start)
 
-    def _start(self) -> None:
-        if self._task is None or self._task.done():
+    def _wake_up(self, start: bool = True) -> None:
+        """Start the task (if ``start`` and it is not running) and cut a pause short."""
+        if start and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name="adf-shared-run-poller")
         self._wake.set()  # a paused poller recomputes its pause for the new interval
 
@@ -533,9 +532,8 @@ class SharedRunPoller:
         refused = self._refused_forms.setdefault(self.settings.cloud.management_endpoint, set())
         form = wanted
         while True:
-            if form in refused and form:
+            while form and form in refused:
                 form = form[:-1]
-                continue
             try:
                 changes = await self._query(start, form)
             except AdfBadRequestError as error:
@@ -550,8 +548,7 @@ class SharedRunPoller:
                     " and ".join(form),
                     error,
                 )
-                form = form[:-1]
-                continue
+                continue  # with the form less its last filter, or less still
             except FATAL_ERRORS as error:
                 self._fail(list(self._watches.values()), error)
                 for feed in self._feeds:
@@ -592,13 +589,12 @@ class SharedRunPoller:
             self._versions = {k: v for k, v in self._versions.items() if v >= forget_before}
         if self._feeds:
             ordered = sorted(changes.runs, key=_updated_order)
-            floor = forget_before
             for feed in list(self._feeds):
                 feed._offer(ordered)
                 if start <= feed.since:  # this window reached back to the feed's start
                     feed.fresh = False
                 if not feed.fresh:
-                    feed._raise_floor(floor)
+                    feed._raise_floor(forget_before)
         for watch in self._watches.values():
             watch.transient = None
             if watch.in_outage:
