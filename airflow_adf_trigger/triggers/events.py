@@ -147,7 +147,6 @@ class MarkStore:
         return self.mark
 
     async def save(self, mark: EventMark) -> None:
-        """Store ``mark`` (and keep it as the current one)."""
         self.mark = mark
         if self._accessor is not None:
             await self._accessor.aset(self._key, mark.to_json())
