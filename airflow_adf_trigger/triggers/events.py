@@ -72,10 +72,6 @@ class EventMark:
     high_water: datetime | None = None
     reported: Mapping[str, str] = field(default_factory=dict)
 
-    def has(self, run_id: str) -> bool:
-        """Whether this run was reported already."""
-        return run_id in self.reported
-
     def resume_from(self) -> datetime | None:
         """The moment a restarted trigger reads the feed from.
 
@@ -86,7 +82,7 @@ class EventMark:
             return None
         start = self.high_water - REPORTED_WINDOW
         if len(self.reported) >= MAX_REPORTED:
-            start = max(start, min(_moment(text) for text in self.reported.values()))
+            start = max(start, min(map(datetime.fromisoformat, self.reported.values())))
         return start
 
     def with_reported(self, items: Iterable[tuple[str, datetime | None]]) -> EventMark:
@@ -101,8 +97,8 @@ class EventMark:
         if high is not None:
             floor = high - REPORTED_WINDOW
             kept = sorted(
-                ((rid, text) for rid, text in reported.items() if _moment(text) >= floor),
-                key=lambda pair: _moment(pair[1]),
+                (pair for pair in reported.items() if datetime.fromisoformat(pair[1]) >= floor),
+                key=lambda pair: datetime.fromisoformat(pair[1]),
             )
             reported = dict(kept[-MAX_REPORTED:])
         return EventMark(high, reported)
@@ -128,10 +124,6 @@ class EventMark:
         )
 
 
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 class MarkStore:
     """The mark in the asset state store (when the triggerer gave one), else in memory."""
 
@@ -155,7 +147,6 @@ class MarkStore:
         return self.mark
 
     async def save(self, mark: EventMark) -> None:
-        """Store ``mark`` (and keep it as the current one)."""
         self.mark = mark
         if self._accessor is not None:
             await self._accessor.aset(self._key, mark.to_json())
@@ -375,7 +366,7 @@ class RunEndProducer(SharedStreamProducer):
         ) as feed:
             while True:
                 run = await feed.next_run()
-                if self.store.mark.has(run.run_id):
+                if run.run_id in self.store.mark.reported:
                     continue
                 log.info(
                     "Pipeline %r run %s ended %s", run.pipeline_name, run.run_id, run.status.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
 from airflow_adf_trigger.core.runs.status import RunStatus
@@ -30,16 +31,9 @@ def parse_timestamp(value: str | None) -> datetime | None:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     head, sep, rest = text.partition(".")
-    if sep:
-        digits = ""
-        for index, char in enumerate(rest):
-            if not char.isdigit():
-                rest = rest[index:]
-                break
-            digits += char
-        else:
-            rest = ""
-        text = f"{head}.{(digits + '000000')[:6]}{rest}"
+    if sep:  # Python reads six fractional digits: pad or cut the fraction to six
+        digits = "".join(takewhile(str.isdigit, rest))
+        text = f"{head}.{(digits + '000000')[:6]}{rest[len(digits) :]}"
     return datetime.fromisoformat(text)
 
 

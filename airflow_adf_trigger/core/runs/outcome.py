@@ -42,7 +42,7 @@ class OutcomeKind(StrEnum):
     @property
     def is_run_end(self) -> bool:
         """Succeeded, Failed or Cancelled: the run itself ended, and cannot change again."""
-        return self in _RUN_ENDS
+        return self in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED)
 
     @property
     def event_status(self) -> str:
@@ -50,7 +50,6 @@ class OutcomeKind(StrEnum):
         return OutcomeKind.ERROR.value if self is OutcomeKind.OUTAGE else self.value
 
 
-_RUN_ENDS = frozenset({OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED})
 _BY_EVENT_STATUS: dict[str, OutcomeKind] = {
     kind.event_status: kind for kind in OutcomeKind if kind is not OutcomeKind.OUTAGE
 }
@@ -104,13 +103,19 @@ class RunOutcome:
         *,
         run_page_url: str | None = None,
     ) -> RunOutcome:
-        """A finished run (Succeeded, Failed or Cancelled), with its failed activities."""
+        """A finished run (Succeeded, Failed or Cancelled), with its failed activities: it
+        succeeded, or ADF's message and each failed activity's own error (the message of
+        :class:`AdfPipelineRunError`)."""
         if not run.status.is_terminal:
             raise ValueError(f"run {run.run_id} is {run.status.value}, not finished")
         return cls(
             kind=OutcomeKind(run.status.value),
             run_id=run.run_id,
-            message=run_message(run, failures),
+            message=(
+                f"Pipeline {run.pipeline_name!r} run {run.run_id} succeeded"
+                if run.status.is_successful
+                else str(AdfPipelineRunError(run, failures))
+            ),
             pipeline_name=run.pipeline_name,
             failures=tuple(failure.describe() for failure in failures),
             run_page_url=run_page_url,
@@ -209,14 +214,6 @@ class RunOutcome:
             failures=tuple(failures),
             run_page_url=_text_or_none(event, "run_page_url", run_id),
         )
-
-
-def run_message(run: PipelineRun, failures: Sequence[ActivityRun] = ()) -> str:
-    """The sentence for a finished run: it succeeded, or ADF's message and each failed
-    activity's own error (the message of :class:`AdfPipelineRunError`)."""
-    if run.status.is_successful:
-        return f"Pipeline {run.pipeline_name!r} run {run.run_id} succeeded"
-    return str(AdfPipelineRunError(run, failures))
 
 
 def timeout_message(

@@ -152,6 +152,7 @@ class _Watch:
     watchers: int = 1
 
 
+@dataclass(eq=False)
 class PipelineFeed:
     """Every run of some pipelines that ends, as the shared change feed sees it.
 
@@ -160,22 +161,17 @@ class PipelineFeed:
     ``lastUpdated`` order, never one whose ``lastUpdated`` is before ``since``.
     """
 
-    def __init__(
-        self,
-        pipelines: frozenset[str],
-        statuses: frozenset[RunStatus],
-        interval: float,
-        since: datetime,
-    ) -> None:
-        self.pipelines = pipelines
-        self.statuses = statuses
-        self.interval = interval
-        self.since = since
-        """Server time from which ended runs are reported (runs at ``since`` included)."""
-        self.fresh = True
-        """Not yet served by a successful read: the next window reaches back to ``since``."""
-        self._queue: asyncio.Queue[PipelineRun | AdfError] = asyncio.Queue()
-        self._seen: dict[str, datetime | None] = {}
+    pipelines: frozenset[str]
+    statuses: frozenset[RunStatus]
+    interval: float
+    since: datetime
+    """Server time from which ended runs are reported (runs at ``since`` included)."""
+    fresh: bool = field(default=True, init=False)
+    """Not yet served by a successful read: the next window reaches back to ``since``."""
+    _queue: asyncio.Queue[PipelineRun | AdfError] = field(
+        default_factory=asyncio.Queue, init=False, repr=False
+    )
+    _seen: dict[str, datetime | None] = field(default_factory=dict, init=False, repr=False)
 
     async def next_run(self) -> PipelineRun:
         """The next ended run; raises the error when the feed cannot go on (bad credential,
@@ -185,10 +181,6 @@ class PipelineFeed:
             self._queue.put_nowait(item)  # every later call fails the same way
             raise item
         return item
-
-    def pending(self) -> int:
-        """Runs handed to the feed and not yet taken by :meth:`next_run`."""
-        return self._queue.qsize()
 
     def _offer(self, runs: list[PipelineRun]) -> None:
         for run in runs:
@@ -214,9 +206,6 @@ class PipelineFeed:
         for run_id, updated in list(self._seen.items()):
             if updated is not None and updated < moment:
                 del self._seen[run_id]
-
-    def _fail(self, error: AdfError) -> None:
-        self._queue.put_nowait(error)
 
 
 FeedForm = tuple[str, ...]
@@ -292,8 +281,6 @@ class SharedRunPoller:
         self.gets = 0
         self.deep_reads = 0
         self._last_read_runs = 0
-        self.late_changes = 0
-        """Changes the feed showed (or a GET found) later than a query that should have."""
         self.monitoring_lag = 0.0
         """The largest lag this poller measured, in seconds."""
 
@@ -321,19 +308,13 @@ class SharedRunPoller:
         Pollers are keyed by the whole settings (credential, endpoints, retry policy,
         timeouts): two connections differing in any of them never share one.
         """
-        loop = asyncio.get_running_loop()
-        key = (id(loop), settings)
-        poller = cls._pollers.get(key)
-        if poller is None:
-            poller = cls(settings, client_factory(settings), **options)
-            cls._pollers[key] = poller
+        key, poller = cls._shared(settings, client_factory, options)
         poller._add(run_id, poll_interval, pipeline_name)
         try:
             yield poller
         finally:
-            if poller._remove(run_id) and cls._pollers.get(key) is poller:
-                del cls._pollers[key]
-                await poller._stop()
+            poller._remove(run_id)
+            await cls._release(key, poller)
 
     @classmethod
     @asynccontextmanager
@@ -354,28 +335,40 @@ class SharedRunPoller:
         the server's clock as last seen) are reported, through the same one query per tick
         that serves the run watchers of these settings.
         """
-        loop = asyncio.get_running_loop()
-        key = (id(loop), settings)
-        poller = cls._pollers.get(key)
-        if poller is None:
-            poller = cls(settings, client_factory(settings), **options)
-            cls._pollers[key] = poller
         wanted = frozenset(statuses)
         if not wanted or any(not status.is_terminal for status in wanted):
             raise ValueError("statuses: give end states only (Succeeded, Failed, Cancelled)")
+        key, poller = cls._shared(settings, client_factory, options)
         start = since if since is not None else poller._server_moment(poller._clock())
         feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
         poller._feeds.append(feed)
-        if poller._task is None or poller._task.done():
-            poller._task = asyncio.create_task(poller._run(), name="adf-shared-run-poller")
-        poller._wake.set()
+        poller._wake_up()
         try:
             yield feed
         finally:
             poller._feeds.remove(feed)
-            if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
-                del cls._pollers[key]
-                await poller._stop()
+            await cls._release(key, poller)
+
+    @classmethod
+    def _shared(
+        cls,
+        settings: AdfSettings,
+        client_factory: Callable[[AdfSettings], AsyncAdfClient],
+        options: dict[str, Any],
+    ) -> tuple[tuple[int, AdfSettings], SharedRunPoller]:
+        """The poller of the running loop for ``settings`` (made if there is none)."""
+        key = (id(asyncio.get_running_loop()), settings)
+        poller = cls._pollers.get(key)
+        if poller is None:
+            poller = cls._pollers[key] = cls(settings, client_factory(settings), **options)
+        return key, poller
+
+    @classmethod
+    async def _release(cls, key: tuple[int, AdfSettings], poller: SharedRunPoller) -> None:
+        """Stop ``poller`` once nothing is watched through it."""
+        if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
+            del cls._pollers[key]
+            await poller._stop()
 
     def _add(
         self, run_id: str, interval: float, pipeline_name: str | None, *, start: bool = True
@@ -387,18 +380,20 @@ class SharedRunPoller:
             watch.pipeline_name = watch.pipeline_name or pipeline_name
         else:
             self._watches[run_id] = _Watch(run_id, interval, self._clock(), pipeline_name)
+        self._wake_up(start)
+
+    def _wake_up(self, start: bool = True) -> None:
+        """Start the task (if ``start`` and it is not running) and cut a pause short."""
         if start and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name="adf-shared-run-poller")
         self._wake.set()  # a paused poller recomputes its pause for the new interval
 
-    def _remove(self, run_id: str) -> bool:
-        """Forget a watcher; True when it was the last one of this poller."""
+    def _remove(self, run_id: str) -> None:
         watch = self._watches.get(run_id)
         if watch is not None:
             watch.watchers -= 1
             if watch.watchers <= 0:
                 del self._watches[run_id]
-        return not self._watches and not self._feeds
 
     async def _stop(self) -> None:
         if self._task is not None:
@@ -475,7 +470,7 @@ class SharedRunPoller:
         holding = [w for w in watches if self._holding(w)]
         deep = self._deep_read_every > 0 and self._next_deep_tick <= self.ticks
         start = self._window_start(holding, deep)
-        read = await self._read_feed(start, self._wanted_form(watches, bool(holding)))
+        read = await self._read_feed(start, self._wanted_form(bool(holding)))
         if deep:
             # About one page a tick at most: a deep read of n pages waits n ticks for the next.
             pages = -(-self._last_read_runs // PAGE_RUNS)
@@ -519,11 +514,16 @@ class SharedRunPoller:
             starts.append(self._server_moment(self._clock()) - self._overlap)
         return min(starts)
 
-    def _wanted_form(self, watches: list[_Watch], any_unresolved: bool) -> FeedForm:
-        form: list[str] = []
-        names: set[str | None] = {w.pipeline_name for w in watches}
+    def _pipelines(self) -> set[str | None]:
+        """The pipelines of every watch (None: a run's not known yet) and every feed."""
+        names: set[str | None] = {w.pipeline_name for w in self._watches.values()}
         for feed in self._feeds:
             names.update(feed.pipelines)
+        return names
+
+    def _wanted_form(self, any_unresolved: bool) -> FeedForm:
+        form: list[str] = []
+        names = self._pipelines()
         if None not in names and len(names) <= MAX_PIPELINE_VALUES:
             form.append("PipelineName")
         if not any_unresolved:  # new runs must be seen in any state, not only at their end
@@ -535,9 +535,8 @@ class SharedRunPoller:
         refused = self._refused_forms.setdefault(self.settings.cloud.management_endpoint, set())
         form = wanted
         while True:
-            if form in refused and form:
+            while form and form in refused:
                 form = form[:-1]
-                continue
             try:
                 changes = await self._query(start, form)
             except AdfBadRequestError as error:
@@ -552,12 +551,11 @@ class SharedRunPoller:
                     " and ".join(form),
                     error,
                 )
-                form = form[:-1]
-                continue
+                continue  # with the form less its last filter, or less still
             except FATAL_ERRORS as error:
                 self._fail(list(self._watches.values()), error)
                 for feed in self._feeds:
-                    feed._fail(error)
+                    feed._queue.put_nowait(error)
                 return False
             except AdfError as error:
                 log.warning(
@@ -577,7 +575,7 @@ class SharedRunPoller:
         self._feed_end = changes.server_time or self._server_moment(local_now)
         self._last_read_runs = len(changes.runs) + len(changes.unreadable)
         for run in changes.runs:
-            self._note_version(run)
+            self._measure(run, "a later query", from_feed=True)
             changed = self._watches.get(run.run_id)
             if changed is not None:
                 changed.in_feed = True
@@ -594,40 +592,33 @@ class SharedRunPoller:
             self._versions = {k: v for k, v in self._versions.items() if v >= forget_before}
         if self._feeds:
             ordered = sorted(changes.runs, key=_updated_order)
-            floor = forget_before
             for feed in list(self._feeds):
                 feed._offer(ordered)
                 if start <= feed.since:  # this window reached back to the feed's start
                     feed.fresh = False
                 if not feed.fresh:
-                    feed._raise_floor(floor)
+                    feed._raise_floor(forget_before)
         for watch in self._watches.values():
             watch.transient = None
             if watch.in_outage:
                 watch.changed.set()  # the outage is over: tell the watcher
         return True
 
-    def _note_version(self, run: PipelineRun) -> None:
-        """Remember the newest version of ``run`` the feed showed; a version an earlier read
-        covered without showing it measures ADF's lag."""
+    def _measure(self, run: PipelineRun, how: str, *, from_feed: bool = False) -> None:
+        """A version of ``run`` newer than the feed showed, which an earlier read covered,
+        measures ADF's lag; the feed's own newest version of each run is remembered."""
         moment = run.last_updated
-        if moment is None:
-            return
         known = self._versions.get(run.run_id)
-        if known is not None and known >= moment:
+        if moment is None or (known is not None and known >= moment):
             return
-        self._versions[run.run_id] = moment
-        covering = self._last_covering(run)
-        if covering is not None:
-            self._behind((covering.end - moment).total_seconds(), run, "a later query")
-
-    def _last_covering(self, run: PipelineRun) -> _Read | None:
+        if from_feed:
+            self._versions[run.run_id] = moment
         for read in reversed(self._reads):
             if read.covers(run):
-                return read
-            if run.last_updated is not None and read.end < run.last_updated:
-                return None  # reads are in time order: no earlier one reaches it
-        return None
+                self._behind((read.end - moment).total_seconds(), run, how)
+                break
+            if read.end < moment:
+                break  # reads are in time order: no earlier one reaches it
 
     def _behind(self, lag: float, run: PipelineRun, how: str) -> None:
         """ADF showed a change of ``run`` at least ``lag`` seconds late: widen if needed."""
@@ -635,7 +626,6 @@ class SharedRunPoller:
         if lag <= 0:
             return
         now = self._clock()
-        self.late_changes += 1
         self._lags.append((now, lag))
         _process_lags.append((time.monotonic(), lag))
         self.monitoring_lag = max(self.monitoring_lag, lag)
@@ -716,10 +706,7 @@ class SharedRunPoller:
     def _form_pipelines(self, form: FeedForm) -> frozenset[str] | None:
         if "PipelineName" not in form:
             return None
-        wanted = {w.pipeline_name for w in self._watches.values() if w.pipeline_name}
-        for feed in self._feeds:
-            wanted.update(feed.pipelines)
-        return frozenset(wanted)
+        return frozenset(name for name in self._pipelines() if name)
 
     async def _query(self, start: datetime, form: FeedForm) -> Any:
         filters = []
@@ -795,25 +782,13 @@ class SharedRunPoller:
                 else:
                     watch.read_at = self._clock()
                     watch.unreadable = False
-                    self._got(watch, run)
+                    reach = self._server_moment(watch.registered_at) - self._new_run_lookback
+                    if run.last_updated is not None and run.last_updated < reach:
+                        watch.in_feed = True  # no window of the hold reaches it
+                    self._measure(run, "a GET")
                     self._observe(watch, run)
 
         await asyncio.gather(*(get(watch) for watch in watches))
-
-    def _got(self, watch: _Watch, run: PipelineRun) -> None:
-        """A GET's answer: a version newer than the feed showed, which an earlier read
-        covered, measures ADF's lag; a run older than the hold's reach ends the hold."""
-        moment = run.last_updated
-        if moment is None:
-            return
-        if moment < self._server_moment(watch.registered_at) - self._new_run_lookback:
-            watch.in_feed = True  # no window of the hold reaches it: nothing to wait for
-        known = self._versions.get(run.run_id)
-        if known is not None and known >= moment:
-            return
-        covering = self._last_covering(run)
-        if covering is not None:
-            self._behind((covering.end - moment).total_seconds(), run, "a GET")
 
     def _observe(self, watch: _Watch, run: PipelineRun) -> None:
         current = watch.state
