@@ -372,3 +372,28 @@ def test_a_lagging_feed_never_takes_back_an_end_a_get_showed() -> None:
         return seen  # type: ignore[return-value]
 
     assert asyncio.run(follow()) == [ended, ended]
+
+
+def test_a_pipeline_watched_during_a_read_is_not_taken_as_read_by_it() -> None:
+    clock = FakeClock(START)
+    adf = ScriptedAdf(clock)
+    poller = make_poller(clock, adf, safety_net_per_tick=0)
+
+    def feed(query: RunQuery) -> RunChanges:
+        if RUN_B not in poller._watches:  # a task defers on another pipeline mid-query
+            poller._add(RUN_B, 10, "weekly", start=False)
+        return RunChanges((), None)
+
+    adf.feed = feed
+
+    async def one_read() -> None:
+        poller._add(RUN_A, 10, "nightly", start=False)
+        poller._watches[RUN_A].state = run(RUN_A, "InProgress", 0)
+        poller._watches[RUN_A].in_feed = True
+        await poller.tick()
+
+    asyncio.run(one_read())
+    (names,) = {f.values for f in adf.queries[0].filters if f.operand == "PipelineName"}
+    assert names == ("nightly",)
+    # Otherwise a weekly run the next read shows would count as a monitoring lag.
+    assert poller._reads[-1].pipelines == frozenset({"nightly"})

@@ -537,8 +537,10 @@ class SharedRunPoller:
         while True:
             while form and form in refused:
                 form = form[:-1]
+            # Fixed before the await: a pipeline a watcher adds meanwhile was not read.
+            pipelines = self._form_pipelines(form)
             try:
-                changes = await self._query(start, form)
+                changes = await self._query(start, form, pipelines)
             except AdfBadRequestError as error:
                 self.refused_queries += 1
                 if not form:
@@ -582,9 +584,7 @@ class SharedRunPoller:
                 changed.unreadable = False
                 self._observe(changed, run)
         self._note_unreadable(changes)
-        self._reads.append(
-            _Read(start, self._feed_end, "Status" in form, self._form_pipelines(form))
-        )
+        self._reads.append(_Read(start, self._feed_end, "Status" in form, pipelines))
         forget_before = self._feed_end - 2 * self._max_overlap
         while self._reads and self._reads[0].end < forget_before:
             self._reads.popleft()
@@ -708,9 +708,10 @@ class SharedRunPoller:
             return None
         return frozenset(name for name in self._pipelines() if name)
 
-    async def _query(self, start: datetime, form: FeedForm) -> Any:
+    async def _query(
+        self, start: datetime, form: FeedForm, pipelines: frozenset[str] | None
+    ) -> Any:
         filters = []
-        pipelines = self._form_pipelines(form)
         if pipelines is not None:
             names = tuple(sorted(pipelines))
             filters.append(RunFilter("PipelineName", "Equals" if len(names) == 1 else "In", names))
