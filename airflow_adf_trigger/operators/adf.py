@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 XCOM_RUN_ID = "run_id"
 XCOM_ACTIVITY_OUTPUTS = "activity_outputs"
-ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 KILL_CHECK_SECONDS = 0.25
 """The worker wait sleeps in slices this long, so a kill ends it at once."""
 
@@ -293,7 +292,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         return self.hook.client.get_run(str(external_id)).status.value
 
     def is_job_active(self, status: str) -> bool:
-        return RunStatus.parse(status) in ACTIVE
+        return RunStatus.parse(status).is_active
 
     def is_job_succeeded(self, status: str) -> bool:
         return RunStatus.parse(status).is_successful

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from airflow_adf_trigger.core.errors import AdfError, AdfRunOutcomeUnknownError
-from airflow_adf_trigger.core.runs.models import RunStatus
 from airflow_adf_trigger.core.runs.poller import observed_monitoring_lag
 from airflow_adf_trigger.core.runs.reconcile import (
     DEFAULT_ACCEPT_MARGIN,
@@ -41,7 +40,6 @@ ATTEMPT_KEY = "adf_create_run_attempt"
 NOT_MINE_KEY = "adf_runs_of_earlier_series"
 """Store key of the runs earlier (cleared) series started."""
 NOT_MINE_KEPT = 20
-ACTIVE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 
 
 class RunStore(Protocol):
@@ -316,7 +314,7 @@ class RunStarter:
         store.delete(RUN_KEY)
         try:
             run = self.client.get_run(str(earlier))
-            if run.status in ACTIVE:
+            if run.status.is_active:
                 result = self.client.cancel_run(run.run_id, is_recursive=True)
                 self.log.info(
                     "Task cleared: starting a new run; the earlier try's %s (child pipelines "
@@ -366,7 +364,6 @@ class RunStarter:
 
 
 __all__ = [
-    "ACTIVE",
     "ATTEMPT_KEY",
     "NOT_MINE_KEY",
     "RUN_KEY",

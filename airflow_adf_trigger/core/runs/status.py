@@ -21,6 +21,12 @@ class RunStatus(StrEnum):
         return self in _TERMINAL
 
     @property
+    def is_active(self) -> bool:
+        """Queued or InProgress: the run goes on (a retry reattaches, a clear cancels it);
+        Canceling is on its way to Cancelled."""
+        return self in (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
+
+    @property
     def is_successful(self) -> bool:
         """Succeeded."""
         return self is RunStatus.SUCCEEDED
