@@ -278,41 +278,50 @@ def factory_url(settings: AdfSettings, factory: FactoryRef | None = None) -> str
     )
 
 
+def _arm_request(
+    method: str,
+    url: str,
+    operation: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    idempotent: bool = True,
+) -> HttpRequest:
+    """A request to Resource Manager: its API version, JSON accepted (and sent, with a body)."""
+    headers = {"Accept": _JSON, **({"Content-Type": _JSON} if body is not None else {})}
+    return HttpRequest(
+        method=method,
+        url=url,
+        params={"api-version": API_VERSION, **(params or {})},
+        headers=headers,
+        body=body,
+        idempotent=idempotent,
+        operation=operation,
+    )
+
+
 def build_get_factory(settings: AdfSettings) -> HttpRequest:
     """``GET`` the factory itself: the cheapest authenticated check that everything is right."""
-    return HttpRequest(
-        method="GET",
-        url=factory_url(settings),
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON},
-        operation="read the factory",
-    )
+    return _arm_request("GET", factory_url(settings), "read the factory")
 
 
 def build_list_factories(settings: AdfSettings) -> HttpRequest:
     """``GET`` the subscription's data factories (Factories_List): the check of a connection
     that names no factory, as it needs only the subscription."""
     subscription = quote(settings.subscription_id, safe="")
-    return HttpRequest(
-        method="GET",
-        url=f"{settings.cloud.management_endpoint}/subscriptions/{subscription}"
+    return _arm_request(
+        "GET",
+        f"{settings.cloud.management_endpoint}/subscriptions/{subscription}"
         "/providers/Microsoft.DataFactory/factories",
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON},
-        operation="list the subscription's data factories",
+        "list the subscription's data factories",
     )
 
 
 def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest:
     """``GET .../pipelines/{name}``: proves the pipeline is published, starts nothing."""
     pipeline = check_pipeline(pipeline_name)
-    return HttpRequest(
-        method="GET",
-        url=f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}",
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON},
-        operation="read the pipeline",
-    )
+    url = f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}"
+    return _arm_request("GET", url, "read the pipeline")
 
 
 def parse_factory(response: HttpResponse, target: Target) -> dict[str, Any]:
@@ -346,7 +355,7 @@ def build_create_run(
     unknown = set(options) - RerunOptions.__optional_keys__
     if unknown:
         raise TypeError(f"unknown create-run option(s): {', '.join(sorted(unknown))}")
-    params: dict[str, str] = {"api-version": API_VERSION}
+    params: dict[str, str] = {}
     reference = options.get("reference_pipeline_run_id")
     if reference:
         params["referencePipelineRunId"] = check_run_id(reference, "reference_pipeline_run_id")
@@ -360,7 +369,6 @@ def build_create_run(
     if start_from_failure is not None:
         params["startFromFailure"] = _bool(start_from_failure)
     body: bytes | None = None
-    headers = {"Accept": _JSON}
     if parameters:
         if not isinstance(parameters, Mapping):
             raise AdfConfigurationError(
@@ -376,15 +384,13 @@ def build_create_run(
                 f"cannot be sent as JSON ({error})",
                 "use only strings, numbers, booleans, lists, dicts and None as values",
             ) from None
-        headers["Content-Type"] = _JSON
-    return HttpRequest(
-        method="POST",
-        url=f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}/createRun",
+    return _arm_request(
+        "POST",
+        f"{factory_url(settings)}/pipelines/{quote(pipeline, safe='')}/createRun",
+        "create run",
         params=params,
-        headers=headers,
         body=body,
         idempotent=False,
-        operation="create run",
     )
 
 
@@ -424,15 +430,13 @@ def _create_unknown(
     )
 
 
+def _run_url(settings: AdfSettings, run_id: str) -> str:
+    return f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}"
+
+
 def build_get_run(settings: AdfSettings, run_id: str) -> HttpRequest:
     """``GET .../pipelineruns/{runId}``; the run id must be a GUID."""
-    return HttpRequest(
-        method="GET",
-        url=f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}",
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON},
-        operation="get run",
-    )
+    return _arm_request("GET", _run_url(settings, run_id), "get run")
 
 
 def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
@@ -451,12 +455,11 @@ def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
 
 def build_cancel_run(settings: AdfSettings, run_id: str, *, is_recursive: bool) -> HttpRequest:
     """``POST .../pipelineruns/{runId}/cancel``; recursive by default so child pipelines stop."""
-    return HttpRequest(
-        method="POST",
-        url=f"{factory_url(settings)}/pipelineruns/{quote(check_run_id(run_id), safe='')}/cancel",
-        params={"api-version": API_VERSION, "isRecursive": _bool(is_recursive)},
-        headers={"Accept": _JSON},
-        operation="cancel run",
+    return _arm_request(
+        "POST",
+        f"{_run_url(settings, run_id)}/cancel",
+        "cancel run",
+        params={"isRecursive": _bool(is_recursive)},
     )
 
 
@@ -485,29 +488,18 @@ def build_query_pipeline_runs(
     settings: AdfSettings, query: RunQuery, continuation_token: str | None = None
 ) -> HttpRequest:
     """``POST .../queryPipelineRuns``: a read, so it may be retried."""
-    return HttpRequest(
-        method="POST",
-        url=f"{factory_url(settings)}/queryPipelineRuns",
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON, "Content-Type": _JSON},
-        body=_query_body(query, continuation_token),
-        operation="query pipeline runs",
-    )
+    body = _query_body(query, continuation_token)
+    url = f"{factory_url(settings)}/queryPipelineRuns"
+    return _arm_request("POST", url, "query pipeline runs", body=body)
 
 
 def build_query_activity_runs(
     settings: AdfSettings, run_id: str, query: RunQuery, continuation_token: str | None = None
 ) -> HttpRequest:
     """``POST .../pipelineruns/{runId}/queryActivityruns``: a read, so it may be retried."""
-    run = quote(check_run_id(run_id), safe="")
-    return HttpRequest(
-        method="POST",
-        url=f"{factory_url(settings)}/pipelineruns/{run}/queryActivityruns",
-        params={"api-version": API_VERSION},
-        headers={"Accept": _JSON, "Content-Type": _JSON},
-        body=_query_body(query, continuation_token),
-        operation="query activity runs",
-    )
+    body = _query_body(query, continuation_token)
+    url = f"{_run_url(settings, run_id)}/queryActivityruns"
+    return _arm_request("POST", url, "query activity runs", body=body)
 
 
 def server_time(response: HttpResponse) -> datetime | None:
