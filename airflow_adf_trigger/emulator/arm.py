@@ -174,13 +174,7 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
     scenario = state.scenario
     spec = scenario.pipelines.get(pipeline)
     if spec is None:
-        # Source: the code is the one the azure-facts list gives (a 404 PipelineNotFound);
-        # the wording is a guess.
-        return arm_error(
-            404,
-            "PipelineNotFound",
-            f"Pipeline '{pipeline}' was not found in factory '{scenario.factory_name}'.",
-        )
+        return _pipeline_not_found(state, pipeline)
     query = request.query
     reference_id = query.get("referencePipelineRunId") or None
     parameters = _body(request)
@@ -406,6 +400,16 @@ def _body(request: Request) -> dict[str, Any]:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
+def _pipeline_not_found(state: EmulatorState, pipeline: str) -> Response:
+    """Source: the code is the one the azure-facts list gives (a 404 PipelineNotFound); the
+    wording is a guess."""
+    return arm_error(
+        404,
+        "PipelineNotFound",
+        f"Pipeline '{pipeline}' was not found in factory '{state.scenario.factory_name}'.",
+    )
+
+
 def _get_pipeline(state: EmulatorState, pipeline: str) -> Response:
     """The pipeline resource. Source: Pipelines_Get.json (id, name, type, etag, properties
     with activities and parameters); the activities' type properties are left out (a guess
@@ -413,11 +417,7 @@ def _get_pipeline(state: EmulatorState, pipeline: str) -> Response:
     scenario = state.scenario
     spec = scenario.pipelines.get(pipeline)
     if spec is None:
-        return arm_error(
-            404,
-            "PipelineNotFound",
-            f"Pipeline '{pipeline}' was not found in factory '{scenario.factory_name}'.",
-        )
+        return _pipeline_not_found(state, pipeline)
     return Response(
         200,
         {
