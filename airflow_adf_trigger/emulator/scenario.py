@@ -355,14 +355,19 @@ def _outcome_status(value: object, where: str) -> str:
     return status
 
 
-def _outcomes(pipeline: str, raw: object) -> tuple[OutcomeSpec, ...]:
+def _list(where: str, raw: object) -> Sequence[Any]:
+    """A scenario list: absent is empty; present, it must be a non-empty list."""
     if raw is None:
         return ()
-    where = f"pipelines.{pipeline}.outcomes"
     if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
         raise ScenarioError(f"{where}: must be a non-empty list")
+    return raw
+
+
+def _outcomes(pipeline: str, raw: object) -> tuple[OutcomeSpec, ...]:
+    where = f"pipelines.{pipeline}.outcomes"
     outcomes = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(_list(where, raw)):
         if isinstance(item, Mapping):
             status = _outcome_status(item.get("outcome"), f"{where}[{index}].outcome")
             message = item.get("message")
@@ -380,13 +385,9 @@ def _outcomes(pipeline: str, raw: object) -> tuple[OutcomeSpec, ...]:
 
 
 def _activities(pipeline: str, raw: object) -> tuple[ActivitySpec, ...]:
-    if raw is None:
-        return ()
     where = f"pipelines.{pipeline}.activities"
-    if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
-        raise ScenarioError(f"{where}: must be a non-empty list")
     activities: list[ActivitySpec] = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(_list(where, raw)):
         if not isinstance(item, Mapping) or not item.get("name"):
             raise ScenarioError(f"{where}[{index}]: needs a name")
         duration = item.get("duration_seconds")

@@ -340,25 +340,12 @@ class _Handler(BaseHTTPRequestHandler):
             timestamp = self.state.wall(self.state.clock()).timestamp()
         return super().date_time_string(timestamp)
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
+    def _any_method(self) -> None:
+        self._dispatch(self.command)
 
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    # Methods no route serves still get a JSON error in the service's own shape (ARM: 405
-    # MethodNotAllowed), never the standard library's HTML 501 page.
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_PATCH(self) -> None:
-        self._dispatch("PATCH")
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch("OPTIONS")
+    # Methods no route serves (PUT, PATCH, OPTIONS) still get a JSON error in the service's
+    # own shape (ARM: 405 MethodNotAllowed), never the standard library's HTML 501 page.
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = _any_method
 
     def _dispatch(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
