@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 REFRESH_MARGIN_SECONDS = 300.0
 """A cached token is replaced this long before it expires (or a tenth of its life if shorter)."""
 
+HEADER_SAFE_TOKEN = re.compile(r"^[!-~]+$")
+"""A token that can go into an HTTP header: printable ASCII, no spaces or control characters."""
+
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
@@ -126,7 +129,7 @@ def credential_token(
             f"{_identity_intro(settings)} could not get a token: {first_line[:500]}"
         ) from None
     token = str(getattr(result, "token", "") or "")
-    if not token or not _HEADER_SAFE.match(token):
+    if not token or not HEADER_SAFE_TOKEN.match(token):
         raise AdfAuthenticationError(
             f"{_identity_intro(settings)} returned an access token that cannot be sent in an "
             "HTTP header (empty, or with spaces or control characters); it was not used"
@@ -138,9 +141,6 @@ def credential_token(
             f"{_identity_intro(settings)} returned a token without a readable expiry"
         ) from None
     return AccessToken(token=token, expires_at=expires_at, obtained_at=now)
-
-
-_HEADER_SAFE = re.compile(r"^[!-~]+$")
 
 
 def _identity_intro(settings: AdfSettings | None) -> str:

@@ -19,7 +19,6 @@ import logging
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -176,10 +175,5 @@ def _log_retry(
 def _outcome_unknown(
     request: HttpRequest, subject: str | None, answer: Answered, cause: str
 ) -> AdfRunOutcomeUnknownError:
-    return AdfRunOutcomeUnknownError(
-        subject or request.operation, _moment(answer.started), _moment(answer.finished), cause
-    )
-
-
-def _moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+    subject = subject or request.operation
+    return protocol.outcome_unknown(subject, answer.started, answer.finished, cause)

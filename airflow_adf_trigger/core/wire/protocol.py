@@ -42,7 +42,7 @@ from airflow_adf_trigger.core.runs.models import (
     RunStatus,
     UnreadableRun,
 )
-from airflow_adf_trigger.core.wire.auth import AccessToken
+from airflow_adf_trigger.core.wire.auth import HEADER_SAFE_TOKEN, AccessToken
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,6 @@ def parse_token_response(
     response: HttpResponse, now: float, settings: AdfSettings | None = None
 ) -> AccessToken:
     """Read a v2 body (integers) or a v1 body (numbers as strings) into an AccessToken."""
-    client_id = settings.client_id if settings else None
-    tenant = settings.tenant_id if settings else None
     if response.status == 429 or response.status >= 500:
         # Azure AD is throttling or failing, not refusing: a wait may go on (transient).
         error_type = AdfThrottledError if response.status == 429 else AdfServiceError
@@ -152,7 +150,7 @@ def parse_token_response(
             request_id=response.request_id,
         )
     if response.status != 200:
-        raise token_error(response, client_id, tenant, settings.token_api if settings else None)
+        raise token_error(response, settings)
     try:
         body = _json_object(response)
     except ValueError as error:
@@ -177,15 +175,12 @@ def parse_token_response(
     return AccessToken(token=token, expires_at=expires_at)
 
 
-_HEADER_SAFE_TOKEN = re.compile(r"^[!-~]+$")
-
-
 def check_token_text(token: str, issuer: str) -> None:
     """A token goes into an HTTP header: refuse one with spaces or control characters.
 
     The error never quotes the token.
     """
-    if not _HEADER_SAFE_TOKEN.match(token):
+    if not HEADER_SAFE_TOKEN.match(token):
         raise AdfAuthenticationError(
             f"{issuer} issued an access token with characters that cannot be sent in an HTTP "
             "header (spaces, line breaks or other control characters); it was not used. The "
@@ -220,12 +215,10 @@ _AADSTS_ADVICE = {
 
 
 def token_error(
-    response: HttpResponse,
-    client_id: str | None = None,
-    tenant: str | None = None,
-    token_api: str | None = None,
+    response: HttpResponse, settings: AdfSettings | None = None
 ) -> AdfAuthenticationError:
-    """Turn an Azure AD error body into one readable line, keeping the AADSTS code."""
+    """Turn an Azure AD error body into one readable line, keeping the AADSTS code; the
+    settings name the client and tenant in the advice."""
     try:
         body = _json_object(response)
     except ValueError:
@@ -239,12 +232,14 @@ def token_error(
         code = int(digits) if digits.isdigit() else None
     advice = _AADSTS_ADVICE.get(code) if code is not None else None
     if advice:
+        client_id = settings.client_id if settings else None
+        tenant = settings.tenant_id if settings else None
         message = advice.format(client_id=client_id or "(client id)", tenant=tenant or "")
     elif first_line:
         message = f"Azure AD refused to issue a token: {cap_text(first_line)}"
     else:
         message = f"Azure AD refused to issue a token (HTTP {response.status})"
-    if response.status == 404 and token_api != "v1":
+    if response.status == 404 and (settings is None or settings.token_api != "v1"):
         message += (
             ". A 404 from the token endpoint can mean the authority only serves the v1 "
             "endpoint: set token_api=v1 (connection extra), --token-api v1 or ADF_TOKEN_API=v1"
@@ -260,9 +255,9 @@ def token_error(
 # --------------------------------------------------------------------------- ADF REST
 
 
-def factory_url(settings: AdfSettings, factory: FactoryRef | None = None) -> str:
+def factory_url(settings: AdfSettings) -> str:
     """The ARM URL of the factory, each path segment quoted."""
-    ref = factory or settings.factory
+    ref = settings.factory
     return settings.cloud.management_endpoint + "".join(
         f"/{quote(part, safe='')}"
         for part in (
@@ -422,10 +417,19 @@ _RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 def _create_unknown(
     response: HttpResponse, target: Target, cause: str
 ) -> AdfRunOutcomeUnknownError:
+    subject = target.pipeline_name or "(unknown pipeline)"
+    return outcome_unknown(subject, response.sent_at, response.received_at, cause)
+
+
+def outcome_unknown(
+    subject: str, sent_at: float, gave_up_at: float, cause: str
+) -> AdfRunOutcomeUnknownError:
+    """The error of a create-run that may have started a run, between two readings of the
+    client's clock (seconds since the epoch)."""
     return AdfRunOutcomeUnknownError(
-        target.pipeline_name or "(unknown pipeline)",
-        datetime.fromtimestamp(response.sent_at, UTC),
-        datetime.fromtimestamp(response.received_at, UTC),
+        subject,
+        datetime.fromtimestamp(sent_at, UTC),
+        datetime.fromtimestamp(gave_up_at, UTC),
         cause,
     )
 
@@ -488,8 +492,8 @@ def build_query_pipeline_runs(
     settings: AdfSettings, query: RunQuery, continuation_token: str | None = None
 ) -> HttpRequest:
     """``POST .../queryPipelineRuns``: a read, so it may be retried."""
-    body = _query_body(query, continuation_token)
     url = f"{factory_url(settings)}/queryPipelineRuns"
+    body = _query_body(query, continuation_token)
     return _arm_request("POST", url, "query pipeline runs", body=body)
 
 
@@ -497,8 +501,9 @@ def build_query_activity_runs(
     settings: AdfSettings, run_id: str, query: RunQuery, continuation_token: str | None = None
 ) -> HttpRequest:
     """``POST .../pipelineruns/{runId}/queryActivityruns``: a read, so it may be retried."""
+    run = quote(check_run_id(run_id), safe="")  # the run id is checked before the factory
+    url = f"{factory_url(settings)}/pipelineruns/{run}/queryActivityruns"
     body = _query_body(query, continuation_token)
-    url = f"{_run_url(settings, run_id)}/queryActivityruns"
     return _arm_request("POST", url, "query activity runs", body=body)
 
 
