@@ -124,9 +124,8 @@ def credential_token(
     try:
         result = credential.get_token(scope)
     except Exception as error:  # azure-identity raises its own tree; keep only the message
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise AdfAuthenticationError(
-            f"{_identity_intro(settings)} could not get a token: {first_line[:500]}"
+            f"{_identity_intro(settings)} could not get a token: {_first_line(error)}"
         ) from None
     token = str(getattr(result, "token", "") or "")
     if not token or not HEADER_SAFE_TOKEN.match(token):
@@ -154,6 +153,11 @@ def _identity_intro(settings: AdfSettings | None) -> str:
     return f"The azure-identity {kind} credential"
 
 
+def _first_line(error: Exception) -> str:
+    """The first line of an azure-identity error (at most 500 characters), or its type."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+
+
 _CREDENTIALS: dict[CacheKey, TokenCredential] = {}
 _CREDENTIALS_GUARD = threading.Lock()
 
@@ -168,11 +172,10 @@ def identity_credential(settings: AdfSettings) -> TokenCredential:
             except ValueError as error:  # e.g. azure-identity refusing a non-https authority
                 if isinstance(error, AdfConfigurationError):
                     raise
-                first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 raise AdfConfigurationError(
                     "client_secret",
                     f"is not set, and the azure-identity {settings.identity or 'default'} "
-                    f"credential tried instead refused the settings: {first_line[:500]}",
+                    f"credential tried instead refused the settings: {_first_line(error)}",
                     "set the client secret value of the app registration, or an https "
                     "authority_host that azure-identity accepts",
                 ) from None
@@ -197,27 +200,24 @@ def _build_identity_credential(settings: AdfSettings) -> TokenCredential:
     custom: dict[str, Any] = (
         {"disable_instance_discovery": True} if settings.cloud.name == "custom" else {}
     )
-    credential: TokenCredential
     # The official connection's extras name the managed identity and the workload identity's
     # tenant apart from the login and tenantId; they win when given.
     managed_client_id = settings.managed_identity_client_id or client_id
     workload_tenant = settings.workload_identity_tenant_id or settings.tenant_id
     if kind == "managed_identity":
-        credential = identity.ManagedIdentityCredential(client_id=managed_client_id)
-    elif kind == "workload_identity":
-        credential = identity.WorkloadIdentityCredential(
+        return identity.ManagedIdentityCredential(client_id=managed_client_id)
+    if kind == "workload_identity":
+        return identity.WorkloadIdentityCredential(
             tenant_id=workload_tenant, client_id=client_id, authority=authority, **custom
         )
-    elif kind == "azure_cli":
-        credential = identity.AzureCliCredential(tenant_id=settings.tenant_id or "")
-    elif kind == "environment":
-        credential = identity.EnvironmentCredential(authority=authority, **custom)
-    else:
-        credential = identity.DefaultAzureCredential(
-            authority=authority,
-            managed_identity_client_id=managed_client_id,
-            workload_identity_client_id=client_id,
-            workload_identity_tenant_id=workload_tenant,
-            **custom,
-        )
-    return credential
+    if kind == "azure_cli":
+        return identity.AzureCliCredential(tenant_id=settings.tenant_id or "")
+    if kind == "environment":
+        return identity.EnvironmentCredential(authority=authority, **custom)
+    return identity.DefaultAzureCredential(
+        authority=authority,
+        managed_identity_client_id=managed_client_id,
+        workload_identity_client_id=client_id,
+        workload_identity_tenant_id=workload_tenant,
+        **custom,
+    )
