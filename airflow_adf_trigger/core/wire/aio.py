@@ -84,7 +84,7 @@ class AsyncAdfClient(ClientBase):
 
     async def get_factory(self) -> dict[str, Any]:
         """Read the factory's ARM resource; proves the credentials, the role and the names."""
-        return await self._drive(operations.get_factory(self.settings))
+        return await self.drive(operations.get_factory(self.settings))
 
     async def create_run(
         self,
@@ -94,34 +94,34 @@ class AsyncAdfClient(ClientBase):
     ) -> str:
         """Start a run of ``pipeline_name``; its run id (never sent twice: see AdfClient)."""
         flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
-        return await self._drive(flow)
+        return await self.drive(flow)
 
     async def get_run(self, run_id: str) -> PipelineRun:
         """The run as ADF describes it now."""
-        return await self._drive(operations.get_run(self.settings, run_id))
+        return await self.drive(operations.get_run(self.settings, run_id))
 
     async def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
         """Cancel a run (and, by default, the child pipelines it started)."""
         flow = operations.cancel_run(self.settings, run_id, is_recursive=is_recursive)
-        return await self._drive(flow)
+        return await self.drive(flow)
 
     async def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
         """Every run matching ``query``, all pages."""
-        return await self._drive(operations.query_pipeline_runs(self.settings, query))
+        return await self.drive(operations.query_pipeline_runs(self.settings, query))
 
     async def query_run_changes(self, query: RunQuery) -> RunChanges:
         """Every run matching ``query``, with the server's time (for change feeds)."""
-        return await self._drive(operations.query_run_changes(self.settings, query))
+        return await self.drive(operations.query_run_changes(self.settings, query))
 
     async def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
         """Every activity run of ``run_id`` matching ``query``, all pages."""
-        return await self._drive(operations.query_activity_runs(self.settings, run_id, query))
+        return await self.drive(operations.query_activity_runs(self.settings, run_id, query))
 
     async def failure_details(
         self, run: PipelineRun | str, now: datetime | None = None
     ) -> list[ActivityRun]:
         """The failed activities of a run, with ADF's own error code and message."""
-        return await self._drive(operations.failure_details(self.settings, run, now))
+        return await self.drive(operations.failure_details(self.settings, run, now))
 
     async def wait_for_run(self, run_id: str, **options: Unpack[WaitKeywords]) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it.
@@ -130,7 +130,7 @@ class AsyncAdfClient(ClientBase):
         those of :class:`~airflow_adf_trigger.core.wire.operations.WaitKeywords`.
         """
         flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
-        return await self._drive(flow)
+        return await self.drive(flow)
 
     async def sign_in(self) -> AccessToken:
         """A token for these settings (from the cache when it holds a fresh one)."""
@@ -141,9 +141,6 @@ class AsyncAdfClient(ClientBase):
         return await self._run(flow)
 
     # ------------------------------------------------------------------ driver primitives
-
-    async def _drive(self, flow: Flow[T]) -> T:
-        return await self._run(flow)
 
     async def _send(self, request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
         return await self._transport(request, timeout)

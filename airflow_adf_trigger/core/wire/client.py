@@ -91,11 +91,11 @@ class AdfClient(ClientBase):
 
     def get_factory(self) -> dict[str, Any]:
         """Read the factory's ARM resource; proves the credentials, the role and the names."""
-        return self._drive(operations.get_factory(self.settings))
+        return self.drive(operations.get_factory(self.settings))
 
     def read_pipeline(self, pipeline_name: str) -> PipelineDeclaration:
         """The pipeline's declared parameters, and Azure's clock on the answer."""
-        return self._drive(operations.read_pipeline(self.settings, pipeline_name))
+        return self.drive(operations.read_pipeline(self.settings, pipeline_name))
 
     def create_run(
         self,
@@ -109,33 +109,33 @@ class AdfClient(ClientBase):
         :class:`~airflow_adf_trigger.core.errors.AdfRunOutcomeUnknownError` says where to look.
         """
         flow = operations.create_run(self.settings, pipeline_name, parameters, **options)
-        return self._drive(flow)
+        return self.drive(flow)
 
     def get_run(self, run_id: str) -> PipelineRun:
         """The run as ADF describes it now."""
-        return self._drive(operations.get_run(self.settings, run_id))
+        return self.drive(operations.get_run(self.settings, run_id))
 
     def cancel_run(self, run_id: str, *, is_recursive: bool = True) -> CancelResult:
         """Cancel a run (and, by default, the child pipelines it started)."""
-        return self._drive(operations.cancel_run(self.settings, run_id, is_recursive=is_recursive))
+        return self.drive(operations.cancel_run(self.settings, run_id, is_recursive=is_recursive))
 
     def query_pipeline_runs(self, query: RunQuery) -> list[PipelineRun]:
         """Every run matching ``query``, following ``continuationToken`` to the last page."""
-        return self._drive(operations.query_pipeline_runs(self.settings, query))
+        return self.drive(operations.query_pipeline_runs(self.settings, query))
 
     def query_run_changes(self, query: RunQuery) -> RunChanges:
         """Every run matching ``query``, with the server's time (for change feeds)."""
-        return self._drive(operations.query_run_changes(self.settings, query))
+        return self.drive(operations.query_run_changes(self.settings, query))
 
     def query_activity_runs(self, run_id: str, query: RunQuery) -> list[ActivityRun]:
         """Every activity run of ``run_id`` matching ``query``, all pages."""
-        return self._drive(operations.query_activity_runs(self.settings, run_id, query))
+        return self.drive(operations.query_activity_runs(self.settings, run_id, query))
 
     def failure_details(
         self, run: PipelineRun | str, now: datetime | None = None
     ) -> list[ActivityRun]:
         """The failed activities of a run, with ADF's own error code and message."""
-        return self._drive(operations.failure_details(self.settings, run, now))
+        return self.drive(operations.failure_details(self.settings, run, now))
 
     def wait_for_run(self, run_id: str, **options: Unpack[WaitKeywords]) -> PipelineRun:
         """Poll until the run is Succeeded, Failed or Cancelled, and return it.
@@ -144,7 +144,7 @@ class AdfClient(ClientBase):
         those of :class:`~airflow_adf_trigger.core.wire.operations.WaitKeywords`.
         """
         flow = operations.wait_for_run(self.settings, run_id, clock=self._clock, **options)
-        return self._drive(flow)
+        return self.drive(flow)
 
     def sign_in(self) -> AccessToken:
         """A token for these settings (from the cache when it holds a fresh one)."""
@@ -152,12 +152,9 @@ class AdfClient(ClientBase):
 
     def drive(self, flow: Flow[T]) -> T:
         """Carry out any flow of :mod:`.operations` (e.g. ``send``)."""
-        return self._drive(flow)
+        return run_to_end(self._run(flow))
 
     # ------------------------------------------------------------------ driver primitives
-
-    def _drive(self, flow: Flow[T]) -> T:
-        return run_to_end(self._run(flow))
 
     async def _send(self, request: HttpRequest, timeout: float) -> HttpResponse | TransportFailure:
         return self._transport(request, timeout)

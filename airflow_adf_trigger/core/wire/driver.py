@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import Any, TypeVar
 
 from airflow_adf_trigger.core.config.settings import AdfSettings
@@ -159,12 +158,7 @@ class HeldThreadLock(AbstractAsyncContextManager[None]):
     async def __aenter__(self) -> None:
         self._lock.acquire()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._lock.release()
 
 
