@@ -13,6 +13,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2018-06-01"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-_FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
 
 
@@ -131,7 +131,7 @@ def build_token_request(settings: AdfSettings) -> HttpRequest:
     return HttpRequest(
         method="POST",
         url=settings.cloud.authority_host + path,
-        headers={"Content-Type": _FORM, "Accept": _JSON},
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": _JSON},
         body=urlencode(form).encode(),
         operation="get an Azure AD token",
     )
@@ -351,17 +351,13 @@ def build_create_run(
     if unknown:
         raise TypeError(f"unknown create-run option(s): {', '.join(sorted(unknown))}")
     params: dict[str, str] = {}
-    reference = options.get("reference_pipeline_run_id")
-    if reference:
+    if reference := options.get("reference_pipeline_run_id"):
         params["referencePipelineRunId"] = check_run_id(reference, "reference_pipeline_run_id")
-    is_recovery = options.get("is_recovery")
-    if is_recovery is not None:
+    if (is_recovery := options.get("is_recovery")) is not None:
         params["isRecovery"] = _bool(is_recovery)
-    start_activity_name = options.get("start_activity_name")
-    if start_activity_name:
+    if start_activity_name := options.get("start_activity_name"):
         params["startActivityName"] = start_activity_name
-    start_from_failure = options.get("start_from_failure")
-    if start_from_failure is not None:
+    if (start_from_failure := options.get("start_from_failure")) is not None:
         params["startFromFailure"] = _bool(start_from_failure)
     body: bytes | None = None
     if parameters:
@@ -477,13 +473,10 @@ def parse_cancel(response: HttpResponse, target: Target) -> CancelResult:
         return CancelResult(run_id=run_id, cancel_requested=True)
     error = arm_error(response, target, "cancel")
     if 400 <= response.status < 500 and error.code == "PipelineRunNotRunning":
-        match = _FINISHED_STATUS.search(error.message)
         status = None
-        if match:
-            try:
+        if match := _FINISHED_STATUS.search(error.message):
+            with suppress(ValueError):  # a status this client does not know
                 status = RunStatus.parse(match.group(1))
-            except ValueError:
-                status = None
         return CancelResult(run_id=run_id, cancel_requested=False, finished_status=status)
     raise error
 
@@ -720,19 +713,13 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     """Azure's wait hint: ``retry-after-ms``, ``x-ms-retry-after-ms``, then ``Retry-After``."""
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        value = lowered.get(name)
-        if value is not None:
-            try:
+        if (value := lowered.get(name)) is not None:
+            with suppress(ValueError):
                 return max(0.0, float(value) / 1000.0)
-            except ValueError:
-                pass
-    value = lowered.get("retry-after")
-    if value is None:
+    if (value := lowered.get("retry-after")) is None:
         return None
-    try:
+    with suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
