@@ -283,16 +283,9 @@ def _arm_request(
     idempotent: bool = True,
 ) -> HttpRequest:
     """A request to Resource Manager: its API version, JSON accepted (and sent, with a body)."""
+    query = {"api-version": API_VERSION, **(params or {})}
     headers = {"Accept": _JSON, **({"Content-Type": _JSON} if body is not None else {})}
-    return HttpRequest(
-        method=method,
-        url=url,
-        params={"api-version": API_VERSION, **(params or {})},
-        headers=headers,
-        body=body,
-        idempotent=idempotent,
-        operation=operation,
-    )
+    return HttpRequest(method, url, query, headers, body, idempotent, operation)
 
 
 def build_get_factory(settings: AdfSettings) -> HttpRequest:
