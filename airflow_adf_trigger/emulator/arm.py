@@ -6,11 +6,9 @@ table of all of them is docs/emulator-fidelity.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
-import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,7 +18,8 @@ from airflow_adf_trigger.emulator.queries import (
     parse_query,
     run_query,
 )
-from airflow_adf_trigger.emulator.runs import CANCELLABLE, TERMINAL, EmulatedRun, plan_run
+from airflow_adf_trigger.emulator.runs import CANCELLABLE, TERMINAL, EmulatedRun
+from airflow_adf_trigger.emulator.scenario import PipelineSpec
 from airflow_adf_trigger.emulator.state import READS, WRITES, EmulatorState
 from airflow_adf_trigger.emulator.wire import (
     BadRequest,
@@ -122,10 +121,20 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
     try:
         if call.operation == "get factory":
             return Response(200, _factory_json(state))
-        if call.operation == "get pipeline" and call.pipeline is not None:
-            return _get_pipeline(state, call.pipeline)
-        if call.operation == "create run" and call.pipeline is not None:
-            return _create_run(state, call.pipeline, request)
+        if call.pipeline is not None:  # get pipeline or create run
+            spec = state.scenario.pipelines.get(call.pipeline)
+            if spec is None:
+                # Source: the code is the one the azure-facts list gives (a 404
+                # PipelineNotFound); the wording is a guess.
+                return arm_error(
+                    404,
+                    "PipelineNotFound",
+                    f"Pipeline '{call.pipeline}' was not found in factory "
+                    f"'{state.scenario.factory_name}'.",
+                )
+            if call.operation == "get pipeline":
+                return _get_pipeline(state, spec)
+            return _create_run(state, spec, request)
         if call.run_id is not None:
             with state.lock:
                 run = state.runs.get(call.run_id.lower())
@@ -163,7 +172,7 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
 # ---------------------------------------------------------------------- operations
 
 
-def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Response:
+def _create_run(state: EmulatorState, spec: PipelineSpec, request: Request) -> Response:
     """Start a run, or a rerun of ``referencePipelineRunId``.
 
     A rerun keeps the reference run's parameters and ignores (and does not check) the body.
@@ -171,10 +180,7 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
     not specified". Recovery joins the reference run's group (isLatest moves to the rerun):
     Source: datafactory.json ``isRecovery``; the group bookkeeping is inferred.
     """
-    scenario = state.scenario
-    spec = scenario.pipelines.get(pipeline)
-    if spec is None:
-        return _pipeline_not_found(state, pipeline)
+    pipeline = spec.name
     query = request.query
     reference_id = query.get("referencePipelineRunId") or None
     parameters = _body(request)
@@ -201,7 +207,6 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
             f"The start activity '{start_activity}' was not found in pipeline '{pipeline}'.",
             "startActivityName",
         )
-    run_id = str(uuid.uuid4())
     with state.lock:
         now = state.clock()
         reference = None
@@ -213,34 +218,16 @@ def _create_run(state: EmulatorState, pipeline: str, request: Request) -> Respon
                 start_at = start_activity
             elif start_from_failure:
                 start_at = reference.failed_activity_name(now)
-        ordinal = state.runs_by_pipeline[pipeline]
-        plan = plan_run(
+        run = state.start_run(
             spec,
-            spec.outcome_for(ordinal),
-            [str(uuid.uuid4()) for _ in activity_names],
-            start_at,
-        )
-        run = EmulatedRun(
-            run_id=run_id,
-            spec=spec,
-            parameters=(
-                dict(reference.parameters)
-                if reference is not None
-                else {k: _as_parameter_string(v) for k, v in parameters.items()}
-            ),
-            created_wall=state.wall(now),
-            created_at=now,
-            run_group_id=(
-                reference.run_group_id if is_recovery and reference is not None else run_id
-            ),
-            plan=plan,
-            ordinal=ordinal,
-            invoked_by_id=uuid.uuid4().hex,
+            parameters if reference is None else reference.parameters,
+            now,
+            start_activity=start_at,
+            run_group_id=reference.run_group_id if is_recovery and reference is not None else None,
             reference_run_id=None if reference is None else reference.run_id,
         )
-        state.add_run(run)
-    log.debug("created run %s of pipeline %s (outcome %s)", run_id, pipeline, plan.outcome)
-    return Response(200, {"runId": run_id})
+    log.debug("created run %s of pipeline %s (outcome %s)", run.run_id, pipeline, run.plan.outcome)
+    return Response(200, {"runId": run.run_id})
 
 
 def _reference_run(state: EmulatorState, pipeline: str, reference_id: str) -> EmulatedRun:
@@ -400,29 +387,15 @@ def _body(request: Request) -> dict[str, Any]:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
-def _pipeline_not_found(state: EmulatorState, pipeline: str) -> Response:
-    """Source: the code is the one the azure-facts list gives (a 404 PipelineNotFound); the
-    wording is a guess."""
-    return arm_error(
-        404,
-        "PipelineNotFound",
-        f"Pipeline '{pipeline}' was not found in factory '{state.scenario.factory_name}'.",
-    )
-
-
-def _get_pipeline(state: EmulatorState, pipeline: str) -> Response:
+def _get_pipeline(state: EmulatorState, spec: PipelineSpec) -> Response:
     """The pipeline resource. Source: Pipelines_Get.json (id, name, type, etag, properties
     with activities and parameters); the activities' type properties are left out (a guess
     that no reader of ours needs them). An unknown pipeline gets the 404 of create-run."""
-    scenario = state.scenario
-    spec = scenario.pipelines.get(pipeline)
-    if spec is None:
-        return _pipeline_not_found(state, pipeline)
     return Response(
         200,
         {
-            "id": f"{scenario.factory_id}/pipelines/{pipeline}",
-            "name": pipeline,
+            "id": f"{state.scenario.factory_id}/pipelines/{spec.name}",
+            "name": spec.name,
             "type": "Microsoft.DataFactory/factories/pipelines",
             "properties": {
                 "activities": [
@@ -458,12 +431,3 @@ def _factory_json(state: EmulatorState) -> dict[str, Any]:
         "location": "westeurope",
         "tags": {},
     }
-
-
-def _as_parameter_string(value: object) -> str:
-    """ADF reports run parameters as strings; objects and arrays as their JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)

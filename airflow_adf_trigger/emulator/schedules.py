@@ -10,11 +10,9 @@ Source for the field names: datafactory.json PipelineRunInvokedBy (``name``, ``i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_adf_trigger.emulator.runs import EmulatedRun, plan_run
 from airflow_adf_trigger.emulator.scenario import TriggerSpec
 from airflow_adf_trigger.emulator.state import EmulatorState
 
@@ -66,29 +64,11 @@ def fire_due(state: EmulatorState) -> list[str]:
 def _start(
     state: EmulatorState, trigger: TriggerSpec, parameters: dict[str, Any], at: float | None
 ) -> str:
-    from airflow_adf_trigger.emulator.arm import _as_parameter_string
-
-    spec = state.scenario.pipelines[trigger.pipeline]
-    moment = state.clock() if at is None else at
-    run_id = str(uuid.uuid4())
-    ordinal = state.runs_by_pipeline[spec.name]
-    plan = plan_run(
-        spec,
-        spec.outcome_for(ordinal),
-        [str(uuid.uuid4()) for _ in spec.activity_plan()],
-    )
-    run = EmulatedRun(
-        run_id=run_id,
-        spec=spec,
-        parameters={k: _as_parameter_string(v) for k, v in parameters.items()},
-        created_wall=state.wall(moment),
-        created_at=moment,
-        run_group_id=run_id,
-        plan=plan,
-        ordinal=ordinal,
-        invoked_by_id=uuid.uuid4().hex,
+    run = state.start_run(
+        state.scenario.pipelines[trigger.pipeline],
+        parameters,
+        state.clock() if at is None else at,
         invoked_by={"name": trigger.name, "invokedByType": trigger.type},
     )
-    state.add_run(run)
     state.trigger_runs[trigger.name] += 1
-    return run_id
+    return run.run_id

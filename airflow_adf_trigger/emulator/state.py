@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -11,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import FaultBook
-from airflow_adf_trigger.emulator.runs import EmulatedRun
-from airflow_adf_trigger.emulator.scenario import Scenario
+from airflow_adf_trigger.emulator.runs import EmulatedRun, plan_run
+from airflow_adf_trigger.emulator.scenario import PipelineSpec, Scenario
 from airflow_adf_trigger.emulator.wire import Request, Response
 
 Handler = Callable[["EmulatorState", Request], Response]
@@ -177,11 +178,39 @@ class EmulatorState:
         """Whether ``run`` is the newest of its run group (the caller holds the lock)."""
         return self.latest_in_group.get(run.run_group_id) == run.run_id
 
-    def add_run(self, run: EmulatedRun) -> None:
-        """Remember a new run; it becomes the latest of its group (the caller holds the lock)."""
-        self.runs[run.run_id] = run
-        self.runs_by_pipeline[run.pipeline_name] += 1
-        self.latest_in_group[run.run_group_id] = run.run_id
+    def start_run(
+        self,
+        spec: PipelineSpec,
+        parameters: Mapping[str, Any],
+        at: float,
+        *,
+        start_activity: str | None = None,
+        run_group_id: str | None = None,
+        reference_run_id: str | None = None,
+        invoked_by: Mapping[str, str] | None = None,
+    ) -> EmulatedRun:
+        """Plan and remember a new run of ``spec`` created at clock time ``at``; it becomes the
+        latest of its group (its own, unless ``run_group_id``). The caller holds the lock."""
+        run_id = str(uuid.uuid4())
+        ordinal = self.runs_by_pipeline[spec.name]
+        activity_ids = [str(uuid.uuid4()) for _ in spec.activity_plan()]
+        run = EmulatedRun(
+            run_id=run_id,
+            spec=spec,
+            parameters={k: _as_parameter_string(v) for k, v in parameters.items()},
+            created_wall=self.wall(at),
+            created_at=at,
+            run_group_id=run_group_id or run_id,
+            plan=plan_run(spec, spec.outcome_for(ordinal), activity_ids, start_activity),
+            ordinal=ordinal,
+            invoked_by_id=uuid.uuid4().hex,
+            reference_run_id=reference_run_id,
+            invoked_by=invoked_by,
+        )
+        self.runs[run_id] = run
+        self.runs_by_pipeline[spec.name] += 1
+        self.latest_in_group[run.run_group_id] = run_id
+        return run
 
     def stats(self) -> dict[str, Any]:
         """The counters ``GET /_emulator/stats`` reports (the caller holds the lock)."""
@@ -215,3 +244,12 @@ class EmulatorState:
             }
             for run in self.runs.values()
         ]
+
+
+def _as_parameter_string(value: object) -> str:
+    """ADF reports run parameters as strings; objects and arrays as their JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
