@@ -38,11 +38,11 @@ class Operand:
 
 @dataclass(frozen=True, slots=True)
 class QueryKind:
-    """What one query endpoint can filter and order on."""
+    """What one query endpoint can filter on, and which of those operands it orders by."""
 
     name: str
     operands: Mapping[str, Operand]
-    order_fields: Mapping[str, Operand]
+    order_fields: tuple[str, ...]
 
 
 PIPELINE_RUNS = QueryKind(
@@ -57,12 +57,7 @@ PIPELINE_RUNS = QueryKind(
         # No PipelineRunId: it is not in the spec's RunQueryFilterOperand enum
         # [datafactory.json 2018-06-01, RunQueryFilter]; ADF refuses it (400).
     },
-    order_fields={
-        "RunStart": Operand("runStart", "time"),
-        "RunEnd": Operand("runEnd", "time"),
-        "PipelineName": Operand("pipelineName", "text"),
-        "Status": Operand("status", "text"),
-    },
+    order_fields=("RunStart", "RunEnd", "PipelineName", "Status"),
 )
 ACTIVITY_RUNS = QueryKind(
     name="activity runs",
@@ -73,12 +68,7 @@ ACTIVITY_RUNS = QueryKind(
         "ActivityRunStart": Operand("activityRunStart", "time"),
         "ActivityRunEnd": Operand("activityRunEnd", "time"),
     },
-    order_fields={
-        "ActivityRunStart": Operand("activityRunStart", "time"),
-        "ActivityRunEnd": Operand("activityRunEnd", "time"),
-        "ActivityName": Operand("activityName", "text"),
-        "Status": Operand("status", "text"),
-    },
+    order_fields=("ActivityRunStart", "ActivityRunEnd", "ActivityName", "Status"),
 )
 
 
@@ -92,21 +82,14 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
-class Order:
-    """One ``{"orderBy", "order"}`` entry."""
-
-    field: str
-    descending: bool
-
-
-@dataclass(frozen=True, slots=True)
 class RunQuery:
     """A validated query body."""
 
     last_updated_after: datetime
     last_updated_before: datetime
     filters: tuple[Filter, ...]
-    order_by: tuple[Order, ...]
+    order_by: tuple[tuple[str, bool], ...]
+    """``{"orderBy", "order"}`` entries as (operand, descending)."""
     continuation_token: str | None
     fingerprint: str
 
@@ -128,7 +111,7 @@ def parse_query(body: Mapping[str, Any], kind: QueryKind, scope: str) -> RunQuer
             after.isoformat(),
             before.isoformat(),
             [[f.operand, f.operator, list(f.values)] for f in filters],
-            [[o.field, o.descending] for o in order_by],
+            [list(o) for o in order_by],
         ]
     )
     fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -148,8 +131,8 @@ def run_query(
         if query.last_updated_after <= updated <= query.last_updated_before
         and all(_matches(body, f, kind) for f in query.filters)
     ]
-    for order in reversed(query.order_by):
-        chosen.sort(key=_sort_key_for(kind.order_fields[order.field]), reverse=order.descending)
+    for operand, descending in reversed(query.order_by):
+        chosen.sort(key=_sort_key_for(kind.operands[operand]), reverse=descending)
     offset = 0
     if query.continuation_token is not None:
         offset = decode_token(query.continuation_token, query.fingerprint)
@@ -254,7 +237,7 @@ def _filter(raw: object, kind: QueryKind, index: int) -> Filter:
     return Filter(operand, operator, tuple(values))
 
 
-def _order(raw: object, kind: QueryKind, index: int) -> Order:
+def _order(raw: object, kind: QueryKind, index: int) -> tuple[str, bool]:
     where = f"orderBy[{index}]"
     if not isinstance(raw, dict):
         raise BadRequest(f"'{where}' must be an object with orderBy and order.", where)
@@ -265,12 +248,10 @@ def _order(raw: object, kind: QueryKind, index: int) -> Order:
             f"Supported: {', '.join(kind.order_fields)}.",
             f"{where}.orderBy",
         )
-    order_text = raw.get("order", "ASC")
-    order = order_text.upper() if isinstance(order_text, str) else None
-    order = order if order in ORDERS else None
-    if order is None:
+    order = raw.get("order", "ASC")
+    if not isinstance(order, str) or order.upper() not in ORDERS:
         raise BadRequest(f"The order '{raw.get('order')}' is not ASC or DESC.", f"{where}.order")
-    return Order(field, order == "DESC")
+    return field, order.upper() == "DESC"
 
 
 def _matches(body: Mapping[str, Any], filter_: Filter, kind: QueryKind) -> bool:
