@@ -83,11 +83,7 @@ class PipelineSpec:
 
     @classmethod
     def from_json(cls, name: str, body: Mapping[str, Any]) -> PipelineSpec:
-        """Parse one ``pipelines.<name>`` entry of a scenario file.
-
-        :param name: the pipeline's name.
-        :param body: its entry.
-        """
+        """Parse the ``pipelines.<name>`` entry ``body`` of a scenario file."""
         if not isinstance(body, Mapping):
             raise ScenarioError(f"pipelines.{name}: must be an object")
         if "outcome" in body and "outcomes" in body:
@@ -153,12 +149,7 @@ class TriggerSpec:
     def from_json(
         cls, index: int, body: Mapping[str, Any], pipelines: Sequence[str]
     ) -> TriggerSpec:
-        """Parse one ``triggers[index]`` entry; the pipeline must be in the scenario.
-
-        :param index: where the entry is in ``triggers``, to name it in errors.
-        :param body: the entry.
-        :param pipelines: the scenario's pipeline names.
-        """
+        """Parse the ``triggers[index]`` entry ``body``; its pipeline must be in ``pipelines``."""
         where = f"triggers[{index}]"
         if not isinstance(body, Mapping) or not body.get("name") or not body.get("pipeline"):
             raise ScenarioError(f"{where}: needs a name and a pipeline")
