@@ -151,9 +151,9 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
             if call.operation == "cancel run":
                 return _cancel_run(state, run, request)
             if call.operation == "query activity runs":
-                return _query_activity_runs(state, run, request)
+                return _query_runs(state, request, run)
         if call.operation == "query pipeline runs":
-            return _query_pipeline_runs(state, request)
+            return _query_runs(state, request, None)
     except BadRequest as error:
         return arm_error(400, error.code, error.message, error.target)
     if request.method not in ("GET", "POST"):
@@ -273,29 +273,27 @@ def _cancel_run(state: EmulatorState, run: EmulatedRun, request: Request) -> Res
     return Response(200)
 
 
-def _query_pipeline_runs(state: EmulatorState, request: Request) -> Response:
-    query = parse_query(_body(request), PIPELINE_RUNS, "pipelineRuns")
+def _query_runs(state: EmulatorState, request: Request, run: EmulatedRun | None) -> Response:
+    """queryPipelineRuns, or (given ``run``) queryActivityruns of that run."""
+    kind = PIPELINE_RUNS if run is None else ACTIVITY_RUNS
+    scope = "pipelineRuns" if run is None else f"activityRuns/{run.run_id}"
+    query = parse_query(_body(request), kind, scope)
     with state.lock:
-        # Monitoring lag (a guess: no public source bounds it): the query answers from the
-        # runs as they were `monitoring_lag_seconds` ago; a run created since is not there
-        # yet. Get-run reads the run itself and shows it now.
-        seen = state.clock() - state.settings.monitoring_lag_seconds
-        factory_id = state.scenario.factory_id
-        records = [
-            (run.last_updated_at(seen), run.to_json(seen, state.is_latest(run), factory_id))
-            for run in state.runs.values()
-            if run.created_at <= seen
-        ]
+        if run is not None:
+            records = [(a.last_updated, a.body) for a in run.activity_runs(state.clock())]
+        else:
+            # Monitoring lag (a guess: no public source bounds it): the query answers from
+            # the runs as they were `monitoring_lag_seconds` ago; a run created since is not
+            # there yet. Get-run reads the run itself and shows it now.
+            seen = state.clock() - state.settings.monitoring_lag_seconds
+            factory_id = state.scenario.factory_id
+            records = [
+                (r.last_updated_at(seen), r.to_json(seen, state.is_latest(r), factory_id))
+                for r in state.runs.values()
+                if r.created_at <= seen
+            ]
         page_size = state.settings.page_size
-    return Response(200, run_query(records, query, PIPELINE_RUNS, page_size))
-
-
-def _query_activity_runs(state: EmulatorState, run: EmulatedRun, request: Request) -> Response:
-    query = parse_query(_body(request), ACTIVITY_RUNS, f"activityRuns/{run.run_id}")
-    with state.lock:
-        records = [(a.last_updated, a.body) for a in run.activity_runs(state.clock())]
-        page_size = state.settings.page_size
-    return Response(200, run_query(records, query, ACTIVITY_RUNS, page_size))
+    return Response(200, run_query(records, query, kind, page_size))
 
 
 # ---------------------------------------------------------------------- checks
