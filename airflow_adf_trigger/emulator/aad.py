@@ -156,29 +156,16 @@ def issue_token(state: EmulatorState, request: Request) -> Response:
         lifetime = state.settings.token_lifetime_seconds
         now = state.clock()
         state.tokens[token] = (client_id, now + lifetime)
+    expires = str(lifetime) if v1 else lifetime
+    body: dict[str, object] = {
+        "token_type": "Bearer",
+        "expires_in": expires,
+        "ext_expires_in": expires,
+    }
     if v1:
         issued = int(state.wall(now).timestamp())
-        return Response(
-            200,
-            {
-                "token_type": "Bearer",
-                "expires_in": str(lifetime),
-                "ext_expires_in": str(lifetime),
-                "expires_on": str(issued + lifetime),
-                "not_before": str(issued),
-                "resource": audience,
-                "access_token": token,
-            },
-        )
-    return Response(
-        200,
-        {
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "ext_expires_in": lifetime,
-            "access_token": token,
-        },
-    )
+        body.update(expires_on=str(issued + lifetime), not_before=str(issued), resource=audience)
+    return Response(200, {**body, "access_token": token})
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
