@@ -17,21 +17,13 @@ SETTINGS = ("token_lifetime_seconds", "page_size", "monitoring_lag_seconds")
 
 
 def handle(state: EmulatorState, request: Request) -> Response:
-    """Serve stats, runs, faults and settings."""
-    route = (request.method, "/".join(request.segments[1:]))
+    """Serve stats, runs, triggers, faults and settings, and the extensions' own views."""
+    path = "/".join(request.segments[1:])
     try:
-        if route == ("GET", "stats"):
+        view = _view(state, request)
+        if view is not None:
             with state.lock:
-                return Response(200, state.stats())
-        if route == ("GET", "runs"):
-            with state.lock:
-                return Response(200, state.run_summaries())
-        extension = _extension_admin(state, request)
-        if extension is not None:
-            with state.lock:
-                return Response(200, extension(state))
-        if route == ("GET", "triggers"):
-            return _triggers(state)
+                return Response(200, view(state))
         if (
             request.method == "POST"
             and len(request.segments) == 4
@@ -39,43 +31,47 @@ def handle(state: EmulatorState, request: Request) -> Response:
             and request.segments[3] == "fire"
         ):
             return _fire(state, request.segments[2], request)
-        if route[1] == "faults" and request.method in ("GET", "POST", "DELETE"):
+        if path == "faults" and request.method in ("GET", "POST", "DELETE"):
             return _faults(state, request)
-        if route[1] == "settings" and request.method in ("GET", "POST"):
+        if path == "settings" and request.method in ("GET", "POST"):
             return _settings(state, request)
     except ValueError as error:
-        return _bad_request(str(error))
-    return Response(404, {"error": {"code": "NotFound", "message": "Unknown admin path"}})
+        return _error(400, "BadRequest", str(error))
+    return _error(404, "NotFound", "Unknown admin path")
 
 
-def _extension_admin(
-    state: EmulatorState, request: Request
-) -> Callable[[EmulatorState], Any] | None:
-    """What an extension serves at ``GET /_emulator/{name}/{path}``, if one does."""
-    if request.method != "GET" or len(request.segments) < 3:
+def _triggers(state: EmulatorState) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": t.name,
+            "type": t.type,
+            "pipeline": t.pipeline,
+            "every_seconds": t.every_seconds,
+            "runs_started": state.trigger_runs[t.name],
+        }
+        for t in state.scenario.triggers
+    ]
+
+
+_VIEWS: dict[str, Callable[[EmulatorState], Any]] = {
+    "stats": EmulatorState.stats,
+    "runs": EmulatorState.run_summaries,
+    "triggers": _triggers,
+}
+
+
+def _view(state: EmulatorState, request: Request) -> Callable[[EmulatorState], Any] | None:
+    """What a ``GET /_emulator/{path}`` or an extension's ``GET /_emulator/{name}/{path}``
+    answers (computed with the lock held), if anything does."""
+    if request.method != "GET" or len(request.segments) < 2:
         return None
+    if len(request.segments) == 2:
+        return _VIEWS.get(request.segments[1])
     name, path = request.segments[1], "/".join(request.segments[2:])
     for extension in state.extensions:
         if extension.name == name and path in extension.admin:
             return extension.admin[path]
     return None
-
-
-def _triggers(state: EmulatorState) -> Response:
-    with state.lock:
-        return Response(
-            200,
-            [
-                {
-                    "name": t.name,
-                    "type": t.type,
-                    "pipeline": t.pipeline,
-                    "every_seconds": t.every_seconds,
-                    "runs_started": state.trigger_runs[t.name],
-                }
-                for t in state.scenario.triggers
-            ],
-        )
 
 
 def _fire(state: EmulatorState, name: str, request: Request) -> Response:
@@ -89,19 +85,16 @@ def _fire(state: EmulatorState, name: str, request: Request) -> Response:
         with state.lock:
             run_id = fire(state, name, body.get("parameters"))
     except UnknownTrigger:
-        return Response(404, {"error": {"code": "NotFound", "message": f"No trigger {name!r}"}})
+        return _error(404, "NotFound", f"No trigger {name!r}")
     return Response(200, {"runId": run_id})
 
 
 def _faults(state: EmulatorState, request: Request) -> Response:
-    if request.method == "POST":
-        faults = parse_faults(request.json_body())
-        with state.lock:
-            state.faults.add(faults)
-    elif request.method == "DELETE":
-        with state.lock:
-            state.faults.clear()
+    faults = parse_faults(request.json_body()) if request.method == "POST" else ()
     with state.lock:
+        state.faults.add(faults)
+        if request.method == "DELETE":
+            state.faults.clear()
         return Response(200, state.faults.to_json())
 
 
@@ -131,5 +124,5 @@ def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
             setattr(state.settings, key, value)
 
 
-def _bad_request(message: str) -> Response:
-    return Response(400, {"error": {"code": "BadRequest", "message": message}})
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(status, {"error": {"code": code, "message": message}})

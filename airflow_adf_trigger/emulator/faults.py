@@ -15,7 +15,7 @@ Faults are consumed in order: the first armed fault that matches, with times lef
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
@@ -36,19 +36,6 @@ with every 429 (Source: learn.microsoft.com, "Understand how Azure Resource Mana
 throttles requests"). The value is the emulator's choice, short so tests stay fast."""
 ACTIONS = ("status", "drop", "delay", "lose_response")
 FOREVER = -1
-
-_FIELDS = (
-    "operation",
-    "action",
-    "status",
-    "retry_after",
-    "retry_after_ms",
-    "delay_seconds",
-    "times",
-    "pipeline",
-    "code",
-    "message",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +82,9 @@ class FaultSpec:
     def to_json(self) -> dict[str, Any]:
         """The fault as JSON, leaving out fields that are not set."""
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+_FIELDS = tuple(f.name for f in fields(FaultSpec))
 
 
 def parse_fault(body: object) -> FaultSpec:

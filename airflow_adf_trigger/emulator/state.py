@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,11 +63,7 @@ class EmulatorSettings:
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON."""
-        return {
-            "token_lifetime_seconds": self.token_lifetime_seconds,
-            "page_size": self.page_size,
-            "monitoring_lag_seconds": self.monitoring_lag_seconds,
-        }
+        return asdict(self)
 
 
 READS = "x-ms-ratelimit-remaining-subscription-reads"
