@@ -26,7 +26,6 @@ from airflow_adf_trigger.emulator.wire import (
     Request,
     Response,
     arm_error,
-    json_object,
     parse_bool,
     timestamp,
 )
@@ -377,12 +376,16 @@ def _check_factory(state: EmulatorState, request: Request) -> Response | None:
 
 
 def _body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``), or BadRequest."""
     try:
-        return json_object(request.json_body())
-    except ValueError as error:
-        if isinstance(error, BadRequest):
-            raise
+        value = request.json_body()
+    except ValueError:
         raise BadRequest("The request body is not valid JSON.") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return value
 
 
 def _get_pipeline(state: EmulatorState, spec: PipelineSpec) -> Response:

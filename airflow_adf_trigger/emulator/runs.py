@@ -64,14 +64,13 @@ def plan_run(
     name is not in the list); activities after it never run.
     """
     plan = list(spec.activity_plan())
+    names = [activity.name for activity, _ in plan]
     if start_activity is not None:
-        names = [activity.name for activity, _ in plan]
         plan = plan[names.index(start_activity) :]
+        names = names[names.index(start_activity) :]
     stop = len(plan) - 1
-    if outcome.status != "Succeeded":
-        names = [activity.name for activity, _ in plan]
-        if spec.failed_activity in names:
-            stop = names.index(spec.failed_activity)
+    if outcome.status != "Succeeded" and spec.failed_activity in names:
+        stop = names.index(spec.failed_activity)
     plan = plan[: stop + 1]
     message = outcome.message
     if message is None:
@@ -224,9 +223,8 @@ class EmulatedRun:
                 end = cancel_at + self.spec.cancel_seconds
                 status = "Cancelled"
             if now < end:
-                answer.append(self._activity_json(planned, "InProgress", start, None))
-            else:
-                answer.append(self._activity_json(planned, status, start, end))
+                status = "InProgress"
+            answer.append(self._activity_json(planned, status, start, None if now < end else end))
             if interrupted:
                 break
         return answer
@@ -238,14 +236,13 @@ class EmulatedRun:
         quickstart's real output (an empty ``error`` object with ``target`` on success);
         ``failureType`` UserError on failure is inferred. Activities run one after the
         other: a guess (the scenario has no dependency graph)."""
-        error = {"errorCode": "", "message": "", "failureType": "", "target": planned.name}
-        if status == "Failed":
-            error = {
-                "errorCode": self.plan.error_code,
-                "message": self.plan.message,
-                "failureType": "UserError",
-                "target": planned.name,
-            }
+        failed = status == "Failed"
+        error = {
+            "errorCode": self.plan.error_code if failed else "",
+            "message": self.plan.message if failed else "",
+            "failureType": "UserError" if failed else "",
+            "target": planned.name,
+        }
         body = {
             "activityRunId": planned.activity_run_id,
             "activityName": planned.name,

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -119,12 +118,3 @@ def parse_bool(query: Mapping[str, str], name: str) -> bool:
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     raise BadRequest(f"The value '{raw}' of query parameter '{name}' is not a valid boolean.", name)
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    """Narrow a parsed JSON value to an object, or raise BadRequest."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return value
