@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
-from airflow_adf_trigger.emulator.scenario import is_seconds
+from airflow_adf_trigger.emulator.scenario import is_count, is_seconds
 from airflow_adf_trigger.emulator.state import EmulatorState
 from airflow_adf_trigger.emulator.wire import Request, Response
 
@@ -117,7 +117,7 @@ def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
         if key == "monitoring_lag_seconds":
             if not is_seconds(value):
                 raise ValueError(f"{key}: must be a number of seconds, 0 or more")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        elif not is_count(value):
             raise ValueError(f"{key}: must be a positive integer")
     with state.lock:
         for key, value in changes.items():

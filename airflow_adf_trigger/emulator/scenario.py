@@ -177,6 +177,11 @@ class TriggerSpec:
 RATE_LIMIT_MODELS = ("hourly", "token_bucket")
 
 
+def is_count(value: object) -> bool:
+    """Whether ``value`` is a positive integer (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def is_seconds(value: object) -> bool:
     """Whether ``value`` is a finite, non-negative number of seconds (not a bool)."""
     return (
@@ -258,7 +263,7 @@ class Scenario:
             for name, spec in (body.get("pipelines") or {}).items()
         }
         page_size = body.get("page_size", DEFAULT_PAGE_SIZE)
-        if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+        if not is_count(page_size):
             raise ScenarioError("page_size: must be a positive integer")
         lag = body.get("monitoring_lag_seconds", 0.0)
         if not is_seconds(lag):
