@@ -17,8 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from airflow_adf_trigger.emulator import admin
-from airflow_adf_trigger.emulator.scenario import Scenario, ScenarioError, is_seconds
+from airflow_adf_trigger.emulator.scenario import Scenario, is_seconds
 from airflow_adf_trigger.emulator.server import EmulatorServer
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
@@ -81,7 +80,7 @@ def main(
     )
     try:
         scenario = load(args.scenario)
-    except (OSError, ValueError, ScenarioError) as error:
+    except (OSError, ValueError) as error:  # ScenarioError included
         print(f"cannot load scenario {args.scenario}: {error}", file=sys.stderr)
         return 2
     if args.ca_file and not args.tls:
@@ -92,7 +91,7 @@ def main(
         return 2
     server = serve(scenario, host=args.host, port=args.port, tls=args.tls)
     if args.monitoring_lag is not None:
-        admin.apply_settings(server.state, {"monitoring_lag_seconds": args.monitoring_lag})
+        server.update_settings(monitoring_lag_seconds=args.monitoring_lag)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -100,14 +100,13 @@ def handle(state: EmulatorState, request: Request) -> Response:
         # Throttled before any processing (the token-bucket model only; wording a guess).
         seconds = str(max(1, math.ceil(wait)))
         kind = "read" if header == READS else "write"
-        throttled = arm_error(
+        return arm_error(
             429,
             "TooManyRequests",
             f"The request is being throttled as the limit has been reached for operation "
             f"type {kind}. Retry after {seconds} seconds.",
-        )
-        return replace(
-            throttled, headers={**throttled.headers, **remaining, "Retry-After": seconds}
+            **remaining,
+            **{"Retry-After": seconds},
         )
     response = _checked(state, request, call)
     return replace(response, headers={**response.headers, **remaining})

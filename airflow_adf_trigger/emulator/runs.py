@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_adf_trigger.emulator.scenario import OutcomeSpec, PipelineSpec
+from airflow_adf_trigger.emulator.scenario import TERMINAL_OUTCOMES, OutcomeSpec, PipelineSpec
 from airflow_adf_trigger.emulator.wire import timestamp
 
 # Source: datafactory.json PipelineRun.status and the azure-facts list (Queued, InProgress,
 # Succeeded, Failed, Canceling, Cancelled; terminal: the last three but Canceling).
-TERMINAL = frozenset({"Succeeded", "Failed", "Cancelled"})
+TERMINAL = frozenset(TERMINAL_OUTCOMES)
 CANCELLABLE = frozenset({"Queued", "InProgress"})
 
 
