@@ -341,35 +341,24 @@ def _check_factory(state: EmulatorState, request: Request) -> Response | None:
             f"The supported version is '{API_VERSION}'.",
         )
     scenario = state.scenario
-    segments = request.segments
-    if len(segments) < 2 or segments[1].lower() != scenario.subscription_id:
-        sub = segments[1] if len(segments) > 1 else ""
+    s = (*request.segments, *[""] * 8)  # a missing segment reads as ""
+    if s[1].lower() != scenario.subscription_id:
         return arm_error(
-            404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
+            404, "SubscriptionNotFound", f"The subscription '{s[1]}' could not be found."
         )
     # ``resourcegroups`` works as well as ``resourceGroups``: inferred from ARM treating
     # resource ids case-insensitively (learn.microsoft.com, "Naming rules and restrictions
     # for Azure resources": names are case-insensitive) and from lower-cased ids in the wild.
-    if (
-        len(segments) < 4
-        or segments[2].lower() != "resourcegroups"
-        or segments[3].lower() != scenario.resource_group.lower()
-    ):
-        group = segments[3] if len(segments) > 3 else ""
+    if s[2].lower() != "resourcegroups" or s[3].lower() != scenario.resource_group.lower():
         return arm_error(
-            404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found."
+            404, "ResourceGroupNotFound", f"Resource group '{s[3]}' could not be found."
         )
-    if (
-        len(segments) < 8
-        or tuple(s.lower() for s in segments[4:7]) != _PROVIDER
-        or segments[7].lower() != scenario.factory_name.lower()
-    ):
-        name = segments[7] if len(segments) > 7 else ""
+    if tuple(x.lower() for x in s[4:8]) != (*_PROVIDER, scenario.factory_name.lower()):
         return arm_error(
             404,
             "ResourceNotFound",
-            f"The Resource 'Microsoft.DataFactory/factories/{name}' under resource group "
-            f"'{segments[3]}' was not found.",
+            f"The Resource 'Microsoft.DataFactory/factories/{s[7]}' under resource group "
+            f"'{s[3]}' was not found.",
         )
     return None
 
