@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, fields
 from http import HTTPStatus
 from typing import Any
 
+from airflow_adf_trigger.emulator.wire import Response, aad_error, arm_error
+
 OPERATIONS = (
     "token",
     "get factory",
@@ -178,25 +180,23 @@ class FaultBook:
         return [{**a.spec.to_json(), "remaining": a.remaining} for a in self._armed]
 
 
-def arm_fault_body(fault: FaultSpec, status: int) -> dict[str, Any]:
-    """The ARM error body a ``status`` fault answers with.
+def fault_response(fault: FaultSpec, operation: str) -> Response:
+    """The answer of a ``status`` fault: Azure AD's error shape for tokens, ARM's otherwise.
 
     Inferred: ARM's envelope; TooManyRequests for 429 is ARM's documented throttling code;
-    the other codes and every default message are a guess."""
-    code = fault.code or _ARM_CODES.get(status) or _camel(status)
-    message = fault.message or _ARM_MESSAGES.get(status) or f"{_phrase(status)}."
-    return {"error": {"code": code, "message": message, "target": None}}
-
-
-def aad_fault_error(fault: FaultSpec, status: int) -> tuple[str, int, str]:
-    """The (error, AADSTS code, description) of a ``status`` fault on the token endpoint.
-
-    A guess: temporarily_unavailable with AADSTS90033 for 429/5xx, invalid_request else."""
+    the other codes and every default message are a guess. So is Azure AD's answer:
+    temporarily_unavailable with AADSTS90033 for 429/5xx, invalid_request else."""
+    status = fault.status or 500
+    text = fault.message or f"{_phrase(status)}."
+    if operation != "token":
+        code = fault.code or _ARM_CODES.get(status) or _camel(status)
+        text = fault.message or _ARM_MESSAGES.get(status) or text
+        return arm_error(status, code, text, **fault.headers())
     if status == 429 or status >= 500:
         error = fault.code or "temporarily_unavailable"
         text = fault.message or "A transient error has occurred. Please try again."
-        return error, 90033, text
-    return fault.code or "invalid_request", 90000, fault.message or f"{_phrase(status)}."
+        return aad_error(status, error, 90033, text, **fault.headers())
+    return aad_error(status, fault.code or "invalid_request", 90000, text, **fault.headers())
 
 
 _ARM_CODES = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}

@@ -26,8 +26,7 @@ from airflow_adf_trigger.emulator import aad, admin, arm, schedules
 from airflow_adf_trigger.emulator.extensions import Extension, Handler
 from airflow_adf_trigger.emulator.faults import (
     FaultSpec,
-    aad_fault_error,
-    arm_fault_body,
+    fault_response,
     parse_fault,
     parse_faults,
 )
@@ -39,7 +38,7 @@ from airflow_adf_trigger.emulator.tls import (
     self_signed_certificate,
     server_context,
 )
-from airflow_adf_trigger.emulator.wire import Request, Response, aad_error, arm_error
+from airflow_adf_trigger.emulator.wire import Request, Response, arm_error
 
 __all__ = ["EmulatedRun", "EmulatorServer", "EmulatorState"]
 
@@ -311,15 +310,6 @@ def resolve(state: EmulatorState, request: Request) -> Route:
         None,
         lambda _state, _request: arm_error(404, "NotFound", "Unknown path"),
     )
-
-
-def fault_response(fault: FaultSpec, operation: str) -> Response:
-    """The answer of a ``status`` fault: AAD's error shape for tokens, ARM's otherwise."""
-    status = fault.status or 500
-    if operation == "token":
-        error, code, text = aad_fault_error(fault, status)
-        return aad_error(status, error, code, text, **fault.headers())
-    return Response(status, arm_fault_body(fault, status), fault.headers())
 
 
 class _Handler(BaseHTTPRequestHandler):
