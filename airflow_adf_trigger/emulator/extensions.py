@@ -2,15 +2,8 @@
 
 Whoever starts the emulator may register extensions (``EmulatorServer(scenario,
 extensions=[...])``); the emulator itself knows nothing of what they emulate. An extension
-
-- claims the requests it answers (e.g. every path under ``/api/``); claims are checked after
-  Azure AD's and the admin routes, before ADF's, in the order the extensions were given;
-- answers them from state of its own, holding the emulator's ``state.lock`` while it reads or
-  changes it (the handler is called without the lock);
-- names each request's operation, counted in ``GET /_emulator/stats`` like ADF's;
-- may add read-only admin endpoints, ``GET /_emulator/{name}/{path}``, and entries to the
-  stats (both called with the lock held);
-- is not hit by armed faults unless ``faultable`` (a fault answers in Azure's error shapes).
+(see :class:`Extension` for its fields) answers the requests it claims from state of its
+own, holding the emulator's ``state.lock`` while it reads or changes it.
 
 Example, a health endpoint that counts its calls::
 

@@ -30,8 +30,10 @@ class Extension:
 
     :param name: names the extension in logs and in its admin paths,
         ``/_emulator/{name}/...``; unique among an emulator's extensions.
-    :param claims: whether a request is this extension's to answer.
-    :param handle: answers a claimed request (see :data:`Handler`).
+    :param claims: whether a request is this extension's to answer (e.g. every path under
+        ``/api/``); asked after Azure AD's and the admin routes, before ADF's, in the order
+        the extensions were given.
+    :param handle: answers a claimed request, called without the lock (see :data:`Handler`).
     :param operation: the operation name a claimed request is counted under in the stats
         (and matched by faults when ``faultable``); ``None`` leaves it uncounted.
     :param admin: path after ``/_emulator/{name}/`` -> what a ``GET`` there answers, as JSON,
@@ -39,7 +41,8 @@ class Extension:
     :param stats: entries added to ``GET /_emulator/stats`` (the lock held).
     :param describe: given the emulator's base URL, one line that
         ``python -m airflow_adf_trigger.emulator`` prints at start.
-    :param faultable: whether armed faults may hit its requests.
+    :param faultable: whether armed faults may hit its requests (they answer in Azure's
+        error shapes).
     """
 
     name: str
