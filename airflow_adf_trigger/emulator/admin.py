@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
 from airflow_adf_trigger.emulator.scenario import is_count, is_seconds
+from airflow_adf_trigger.emulator.schedules import UnknownTrigger, fire
 from airflow_adf_trigger.emulator.state import EmulatorState
 from airflow_adf_trigger.emulator.wire import Request, Response
 
@@ -76,8 +77,6 @@ def _view(state: EmulatorState, request: Request) -> Callable[[EmulatorState], A
 
 def _fire(state: EmulatorState, name: str, request: Request) -> Response:
     """Start a run as the factory's trigger ``name`` would; body ``{"parameters": {...}}``."""
-    from airflow_adf_trigger.emulator.schedules import UnknownTrigger, fire
-
     body = request.json_body() if request.body else {}
     if not isinstance(body, dict) or not isinstance(body.get("parameters") or {}, dict):
         raise ValueError('the body must be {"parameters": {...}} or empty')

@@ -162,8 +162,7 @@ class EmulatorServer:
         :raises ValueError: the fault is malformed.
         """
         spec = parse_fault(fault)
-        with self.state.lock:
-            self.state.faults.add([spec])
+        self.add_faults([spec])
         return spec
 
     def add_faults(self, faults: Iterable[Mapping[str, Any] | FaultSpec]) -> tuple[FaultSpec, ...]:

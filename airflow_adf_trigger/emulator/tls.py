@@ -32,8 +32,7 @@ def self_signed_certificate(
 ) -> CertificateFiles:
     """Write a self-signed certificate for 127.0.0.1 and localhost, and its key, to directory.
 
-    The certificate is its own CA (``BasicConstraints(ca=True)``), so a client that trusts the
-    certificate file accepts the server. The key file is readable by its owner only.
+    It is its own CA (``BasicConstraints(ca=True)``); the key file is readable by its owner only.
     """
     # cryptography comes with Airflow; imported here so plain-http use never loads it.
     from cryptography import x509
