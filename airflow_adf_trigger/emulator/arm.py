@@ -34,15 +34,6 @@ log = logging.getLogger("airflow_adf_trigger.emulator")
 
 API_VERSION = "2018-06-01"
 _PROVIDER = ("providers", "microsoft.datafactory", "factories")
-_RATE_LIMIT_HEADERS = {
-    "get factory": READS,
-    "get pipeline": READS,
-    "get run": READS,
-    "query pipeline runs": READS,
-    "query activity runs": READS,
-    "create run": WRITES,
-    "cancel run": WRITES,
-}
 _RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -91,9 +82,9 @@ def handle(state: EmulatorState, request: Request) -> Response:
     if refusal is not None:
         return refusal
     call = classify(request)
-    header = _RATE_LIMIT_HEADERS.get(call.operation or "")
-    if header is None:
+    if call.operation is None:
         return _checked(state, request, call)
+    header = WRITES if call.operation in ("create run", "cancel run") else READS
     with state.lock:
         remaining, wait = state.rate_limits.take(header, state.clock())
     if wait is not None:

@@ -46,11 +46,9 @@ def fire_due(state: EmulatorState) -> list[str]:
     for trigger in state.scenario.triggers:
         if trigger.every_seconds is None:
             continue
-        first = (
-            trigger.every_seconds
-            if trigger.first_after_seconds is None
-            else trigger.first_after_seconds
-        )
+        first = trigger.first_after_seconds
+        if first is None:
+            first = trigger.every_seconds
         while True:
             count = state.schedule_fired[trigger.name]
             due = state.clock_origin + first + count * trigger.every_seconds
