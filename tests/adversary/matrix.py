@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_adf_trigger import compat
 from airflow_adf_trigger.compat import AirflowFailException
+from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY
 from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.adversary.world import (
@@ -376,6 +377,9 @@ def kill_at(step: str, *, stranger_after: bool = False) -> Any:
         elif step == "answer read, run id not yet stored":
             assert task.store is not None
             task.store.kill_on = task.task.external_id_key
+        elif step == "run id stored, record not yet dropped":
+            assert task.store is not None
+            task.store.kill_on_delete = ATTEMPT_KEY
         task.run_try()
         if stranger_after:
             world.advance(10)
@@ -383,6 +387,25 @@ def kill_at(step: str, *, stranger_after: bool = False) -> Any:
         task.run_try()
 
     return play
+
+
+def stale_record_then_clear(harness: Harness) -> None:
+    """The worker dies after storing the run id, before dropping the create-run record; a
+    stranger starts an equal run inside that record's window; a user clears the task. The
+    clear cancels the task's own run and leaves the stranger's alone."""
+    world = harness.world
+    world.create_plan = ["ok", "ok"]
+    task = harness.instance()
+    assert task.store is not None
+    task.store.kill_on_delete = ATTEMPT_KEY
+    task.run_try()
+    world.advance(10)
+    stranger = world.start({"region": "emea"})
+    task.clear()
+    task.run_try()
+    own, _new = world.task_runs()
+    assert world.runs[stranger].status is RunStatus.IN_PROGRESS, "the stranger's run is untouched"
+    assert own.status is RunStatus.CANCELLED, "the cleared series' own run is cancelled"
 
 
 def mark_failed_mid_create_then_clear(harness: Harness) -> None:
@@ -622,6 +645,16 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "kill before the run id is stored", HOLDS, kill_at("answer read, run id not yet stored")
+    ),
+    Scenario(
+        "kill after the run id is stored, before the record is dropped, stranger after",
+        HOLDS,
+        kill_at("run id stored, record not yet dropped", stranger_after=True),
+    ),
+    Scenario(
+        "kill after the run id is stored, before the record is dropped, stranger, clear",
+        HOLDS,
+        stale_record_then_clear,
     ),
     Scenario("mark failed mid create-run, then clear", HOLDS, mark_failed_mid_create_then_clear),
     Scenario("Variable store: answer lost", HOLDS, lost_then_retry, store_kind="variable"),

@@ -232,9 +232,10 @@ class FakeClient:
 
 class Store(dict[str, Any]):
     """Airflow 3.3's task state store of one task instance, over a dict; ``kill_on`` makes the
-    worker die as a key is written."""
+    worker die as a key is written, ``kill_on_delete`` as one is deleted."""
 
     kill_on: str | None = None
+    kill_on_delete: str | None = None
 
     def set(self, key: str, value: Any, **_options: Any) -> None:
         if key == self.kill_on:
@@ -243,6 +244,9 @@ class Store(dict[str, Any]):
         self[key] = value
 
     def delete(self, key: str) -> None:
+        if key == self.kill_on_delete:
+            self.kill_on_delete = None
+            raise Killed
         self.pop(key, None)
 
 

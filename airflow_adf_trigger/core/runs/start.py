@@ -191,6 +191,22 @@ class RunStarter:
         self.store.delete(ATTEMPT_KEY)
         self.on_run(run_id)
 
+    def _left_behind(self, attempt: CreateAttempt) -> bool:
+        """Whether ``attempt``'s record outlived its run: a try died in ``_follow``, between
+        storing the run id and dropping the record. The stored run id is then that attempt's
+        own run (a run id stored before the record was written is in its ``excluded``), so
+        there is nothing to look for, and a search that excludes it could only find others'."""
+        run_id = self.store.get(RUN_KEY)
+        if not run_id or str(run_id) in attempt.excluded:
+            return False
+        self.log.info(
+            "The create-run record of run %s outlived a try that stopped after storing the "
+            "run id; dropping it (nothing to look for)",
+            run_id,
+        )
+        self.store.delete(ATTEMPT_KEY)
+        return True
+
     def _not_mine(self) -> list[str]:
         """Runs a search must never adopt: this series' earlier run, a cleared series' runs,
         and the runs other tasks follow."""
@@ -250,6 +266,8 @@ class RunStarter:
                 "ADF monitoring; mark this task successful if the run is there, or clear it to "
                 "start a new run."
             ) from None
+        if self._left_behind(attempt):
+            return None
         self.log.info(
             "An earlier try of this task got no answer to its create-run; looking for %s, until "
             "ADF's run list is %g s past that window, before starting another",
@@ -340,6 +358,8 @@ class RunStarter:
         (so that the clear cancels it too); otherwise a warning naming what was seen."""
         try:
             attempt = CreateAttempt.from_json(self.store.get(ATTEMPT_KEY))
+            if self._left_behind(attempt):
+                return None
             result = self._search(attempt)
         except (ValueError, AdfError) as error:
             self.log.warning(
