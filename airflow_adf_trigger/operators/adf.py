@@ -197,8 +197,10 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             # only, before the run is started; the waits below take the value as it is.
             self._interval_for_azure("check_interval", self.check_interval)
         self._check_request()
-        if is_first_try_of_series(context, self.retries or 0):
-            self._starter(context).forget_earlier_series()
+        series = series_of(context, self.retries or 0)
+        if series is not None:
+            first_try = is_first_try_of_series(context, self.retries or 0)
+            self._starter(context).enter_series(series, first_try=first_try)
         self.execute_resumable(context)
         return self.run_id
 
@@ -592,9 +594,14 @@ def is_first_try_of_series(context: Context, retries: int) -> bool:
     series and more for its retries. The task state store is *not* emptied by a clear, so
     this is what keeps a cleared task from reattaching to the run it was cleared from.
     """
-    ti = context.get("ti")
-    try_number = getattr(ti, "try_number", None)
-    max_tries = getattr(ti, "max_tries", None)
-    if not isinstance(try_number, int) or not isinstance(max_tries, int):
+    series, try_number = series_of(context, retries), getattr(context.get("ti"), "try_number", None)
+    if series is None or not isinstance(try_number, int):
         return False  # unknown: keep the retry behaviour (reattach)
-    return try_number - (max_tries - retries) <= 1
+    return try_number - series <= 1
+
+
+def series_of(context: Context, retries: int) -> int | None:
+    """The series of tries this one belongs to, as the number of tries before it
+    (``max_tries - retries``, see :func:`is_first_try_of_series`); ``None`` when unknown."""
+    max_tries = getattr(context.get("ti"), "max_tries", None)
+    return max_tries - retries if isinstance(max_tries, int) else None

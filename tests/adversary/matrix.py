@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_adf_trigger import compat
 from airflow_adf_trigger.compat import AirflowFailException
-from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY
+from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY, NOT_MINE_KEY
 from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.operators.adf import AdfRunPipelineOperator
 from tests.adversary.world import (
@@ -408,6 +408,38 @@ def stale_record_then_clear(harness: Harness) -> None:
     assert own.status is RunStatus.CANCELLED, "the cleared series' own run is cancelled"
 
 
+def clear_killed_at(step: str) -> Any:
+    """Series 1 starts a run; a user clears the task; the first try of series 2 dies while
+    forgetting series 1 (``step``); its retry finishes the forgetting: series 1's run is
+    cancelled, never reattached to, and one new run starts."""
+
+    def play(harness: Harness) -> None:
+        world = harness.world
+        world.create_plan = ["ok", "ok"]
+        task = harness.instance()
+        task.run_try()
+        task.clear()
+        assert task.store is not None
+        if step == "remembering the cleared run":
+            task.store.kill_on = NOT_MINE_KEY
+        else:  # cancelling it
+            client = task.task.hook.client  # type: ignore[attr-defined]
+            real = client.cancel_run
+
+            def dying(*args: Any, **kwargs: Any) -> Any:
+                client.cancel_run = real
+                raise Killed
+
+            client.cancel_run = dying
+        assert task.run_try() == "killed"
+        task.run_try()
+        first, *_ = world.task_runs()
+        assert first.status is RunStatus.CANCELLED, "the cleared series' run is cancelled"
+        assert task.followed() != first.run_id, "the cleared series' run is not followed"
+
+    return play
+
+
 def mark_failed_mid_create_then_clear(harness: Harness) -> None:
     """A user marks the task failed while its create-run hangs (on_kill: no run id yet),
     then clears it: the lost run is found and cancelled, one new run starts."""
@@ -655,6 +687,16 @@ SCENARIOS: list[Scenario] = [
         "kill after the run id is stored, before the record is dropped, stranger, clear",
         HOLDS,
         stale_record_then_clear,
+    ),
+    Scenario(
+        "clear, killed while remembering the cleared run, retry",
+        HOLDS,
+        clear_killed_at("remembering the cleared run"),
+    ),
+    Scenario(
+        "clear, killed while cancelling the cleared run, retry",
+        HOLDS,
+        clear_killed_at("cancelling the cleared run"),
     ),
     Scenario("mark failed mid create-run, then clear", HOLDS, mark_failed_mid_create_then_clear),
     Scenario("Variable store: answer lost", HOLDS, lost_then_retry, store_kind="variable"),

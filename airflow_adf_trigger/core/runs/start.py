@@ -40,6 +40,8 @@ ATTEMPT_KEY = "adf_create_run_attempt"
 NOT_MINE_KEY = "adf_runs_of_earlier_series"
 """Store key of the runs earlier (cleared) series started."""
 NOT_MINE_KEPT = 20
+SERIES_KEY = "adf_series"
+"""Store key of the series of tries whose start has been handled (earlier series forgotten)."""
 
 
 class RunStore(Protocol):
@@ -312,6 +314,17 @@ class RunStarter:
 
     # ------------------------------------------------------------ a clear
 
+    def enter_series(self, series: int, *, first_try: bool) -> None:
+        """Forget what earlier series started, once per ``series`` (a number that changes when
+        the task is cleared). Its mark is written only once that is done, so a try killed half
+        way through leaves the rest to its retry, which then never reattaches to the cleared
+        run. A store written before the mark existed falls back on ``first_try``."""
+        mark = self.store.get(SERIES_KEY)
+        if first_try if mark is None else mark != series:
+            self.forget_earlier_series()
+        if mark != series:
+            self.store.set(SERIES_KEY, series)
+
     def forget_earlier_series(self) -> None:
         """A clear means rerun: never reattach to (or adopt) what an earlier series started.
 
@@ -321,15 +334,18 @@ class RunStarter:
         search never takes it for a lost run of this one.
         """
         store = self.store
-        earlier = store.get(RUN_KEY)
-        if store.get(ATTEMPT_KEY):
-            earlier = self._find_lost_run() or earlier
-            store.delete(ATTEMPT_KEY)
-        if not earlier:
-            return
-        known = [run for run in store.get(NOT_MINE_KEY) or [] if run != str(earlier)]
-        store.set(NOT_MINE_KEY, [*known, str(earlier)][-NOT_MINE_KEPT:])
-        store.delete(RUN_KEY)
+        followed, attempt = store.get(RUN_KEY), store.get(ATTEMPT_KEY)
+        earlier = (attempt and self._find_lost_run()) or followed
+        if earlier:
+            known = [run for run in store.get(NOT_MINE_KEY) or [] if run != str(earlier)]
+            store.set(NOT_MINE_KEY, [*known, str(earlier)][-NOT_MINE_KEPT:])
+            self._cancel_earlier(str(earlier))
+        # Dropped last: a try killed before these lines leaves its retry all it needs.
+        for key, value in ((ATTEMPT_KEY, attempt), (RUN_KEY, followed)):
+            if value:
+                store.delete(key)
+
+    def _cancel_earlier(self, earlier: str) -> None:
         try:
             run = self.client.get_run(str(earlier))
             if run.status.is_active:
@@ -387,6 +403,7 @@ __all__ = [
     "ATTEMPT_KEY",
     "NOT_MINE_KEY",
     "RUN_KEY",
+    "SERIES_KEY",
     "AdfReconcileError",
     "AdfRunUnclearError",
     "RunStarter",
