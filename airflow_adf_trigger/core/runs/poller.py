@@ -308,13 +308,12 @@ class SharedRunPoller:
         Pollers are keyed by the whole settings (credential, endpoints, retry policy,
         timeouts): two connections differing in any of them never share one.
         """
-        key, poller = cls._shared(settings, client_factory, options)
-        poller._add(run_id, poll_interval, pipeline_name)
-        try:
-            yield poller
-        finally:
-            poller._remove(run_id)
-            await cls._release(key, poller)
+        async with cls._joined(settings, client_factory, options) as poller:
+            poller._add(run_id, poll_interval, pipeline_name)
+            try:
+                yield poller
+            finally:
+                poller._remove(run_id)
 
     @classmethod
     @asynccontextmanager
@@ -338,37 +337,36 @@ class SharedRunPoller:
         wanted = frozenset(statuses)
         if not wanted or any(not status.is_terminal for status in wanted):
             raise ValueError("statuses: give end states only (Succeeded, Failed, Cancelled)")
-        key, poller = cls._shared(settings, client_factory, options)
-        start = since if since is not None else poller._server_moment(poller._clock())
-        feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
-        poller._feeds.append(feed)
-        poller._wake_up()
-        try:
-            yield feed
-        finally:
-            poller._feeds.remove(feed)
-            await cls._release(key, poller)
+        async with cls._joined(settings, client_factory, options) as poller:
+            start = since if since is not None else poller._server_moment(poller._clock())
+            feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
+            poller._feeds.append(feed)
+            poller._wake_up()
+            try:
+                yield feed
+            finally:
+                poller._feeds.remove(feed)
 
     @classmethod
-    def _shared(
+    @asynccontextmanager
+    async def _joined(
         cls,
         settings: AdfSettings,
         client_factory: Callable[[AdfSettings], AsyncAdfClient],
         options: dict[str, Any],
-    ) -> tuple[tuple[int, AdfSettings], SharedRunPoller]:
-        """The poller of the running loop for ``settings`` (made if there is none)."""
+    ) -> AsyncIterator[SharedRunPoller]:
+        """The poller of the running loop for ``settings`` (made if there is none), stopped on
+        leaving once nothing is watched through it."""
         key = (id(asyncio.get_running_loop()), settings)
         poller = cls._pollers.get(key)
         if poller is None:
             poller = cls._pollers[key] = cls(settings, client_factory(settings), **options)
-        return key, poller
-
-    @classmethod
-    async def _release(cls, key: tuple[int, AdfSettings], poller: SharedRunPoller) -> None:
-        """Stop ``poller`` once nothing is watched through it."""
-        if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
-            del cls._pollers[key]
-            await poller._stop()
+        try:
+            yield poller
+        finally:
+            if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
+                del cls._pollers[key]
+                await poller._stop()
 
     def _add(
         self, run_id: str, interval: float, pipeline_name: str | None, *, start: bool = True
@@ -507,12 +505,15 @@ class SharedRunPoller:
             starts.append(self._feed_end - (self._max_overlap if deep else self._overlap))
             self.deep_reads += deep
         if holding or (self._feed_end is None and self._watches):
-            registered = min(w.registered_at for w in holding or self._watches.values())
-            starts.append(self._server_moment(registered) - self._new_run_lookback)
+            starts.append(
+                self._reach(min(w.registered_at for w in holding or self._watches.values()))
+            )
         starts.extend(feed.since for feed in self._feeds if feed.fresh)
-        if not starts:  # only feeds, all served: cannot happen without a feed end
-            starts.append(self._server_moment(self._clock()) - self._overlap)
-        return min(starts)
+        return min(starts)  # never empty: tick returns early with nothing watched
+
+    def _reach(self, registered_at: float) -> datetime:
+        """The server time a window holding a run registered at ``registered_at`` starts at."""
+        return self._server_moment(registered_at) - self._new_run_lookback
 
     def _pipelines(self) -> set[str | None]:
         """The pipelines of every watch (None: a run's not known yet) and every feed."""
@@ -538,7 +539,11 @@ class SharedRunPoller:
             while form and form in refused:
                 form = form[:-1]
             # Fixed before the await: a pipeline a watcher adds meanwhile was not read.
-            pipelines = self._form_pipelines(form)
+            pipelines = (
+                frozenset(name for name in self._pipelines() if name)
+                if "PipelineName" in form
+                else None
+            )
             try:
                 changes = await self._query(start, form, pipelines)
             except AdfBadRequestError as error:
@@ -583,7 +588,7 @@ class SharedRunPoller:
                 changed.in_feed = True
                 changed.unreadable = False
                 self._observe(changed, run)
-        self._note_unreadable(changes)
+        self._note_unreadable(changes.unreadable)
         self._reads.append(_Read(start, self._feed_end, "Status" in form, pipelines))
         forget_before = self._feed_end - 2 * self._max_overlap
         while self._reads and self._reads[0].end < forget_before:
@@ -682,35 +687,27 @@ class SharedRunPoller:
                 self._overlap.total_seconds(),
             )
 
-    def _note_unreadable(self, changes: RunChanges) -> None:
-        for item in changes.unreadable:
-            self._warn_unreadable(item)
+    def _note_unreadable(self, unreadable: Iterable[UnreadableRun]) -> None:
+        for item in unreadable:
             watch = self._watches.get(item.run_id) if item.run_id else None
             if watch is not None:
                 watch.unreadable = True  # still running as far as we know: read it by GET
-
-    def _warn_unreadable(self, item: UnreadableRun) -> None:
-        key = item.run_id or item.reason
-        if key in self._warned_unreadable:
-            return
-        if len(self._warned_unreadable) >= 10_000:
-            self._warned_unreadable.clear()
-        self._warned_unreadable.add(key)
-        log.warning(
-            "Shared ADF run poller: skipped run %s of a query page, which this client cannot "
-            "read (%s); a watched one is read by GET instead",
-            item.run_id or "(no run id)",
-            item.reason,
-        )
-
-    def _form_pipelines(self, form: FeedForm) -> frozenset[str] | None:
-        if "PipelineName" not in form:
-            return None
-        return frozenset(name for name in self._pipelines() if name)
+            key = item.run_id or item.reason
+            if key in self._warned_unreadable:
+                continue
+            if len(self._warned_unreadable) >= 10_000:
+                self._warned_unreadable.clear()
+            self._warned_unreadable.add(key)
+            log.warning(
+                "Shared ADF run poller: skipped run %s of a query page, which this client "
+                "cannot read (%s); a watched one is read by GET instead",
+                item.run_id or "(no run id)",
+                item.reason,
+            )
 
     async def _query(
         self, start: datetime, form: FeedForm, pipelines: frozenset[str] | None
-    ) -> Any:
+    ) -> RunChanges:
         filters = []
         if pipelines is not None:
             names = tuple(sorted(pipelines))
@@ -783,7 +780,7 @@ class SharedRunPoller:
                 else:
                     watch.read_at = self._clock()
                     watch.unreadable = False
-                    reach = self._server_moment(watch.registered_at) - self._new_run_lookback
+                    reach = self._reach(watch.registered_at)
                     if run.last_updated is not None and run.last_updated < reach:
                         watch.in_feed = True  # no window of the hold reaches it
                     self._measure(run, "a GET")
@@ -796,12 +793,13 @@ class SharedRunPoller:
         if current is not None and _older(run, current):
             return  # a lagging feed's older version: keep the newer one a GET showed
         watch.pipeline_name = run.pipeline_name or watch.pipeline_name
-        if run.status.is_terminal and run.duration_ms is not None and watch.state != run:
+        if run == current:
+            return
+        if run.status.is_terminal and run.duration_ms is not None:
             recent = self._durations.setdefault(run.pipeline_name, deque(maxlen=20))
             recent.append(run.duration_ms / 1000)
-        if run != watch.state:
-            watch.state = run
-            watch.changed.set()
+        watch.state = run
+        watch.changed.set()
 
     def _fail(self, watches: list[_Watch], error: AdfError) -> None:
         for watch in watches:
