@@ -37,6 +37,11 @@ def parse_timestamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
+def _int(body: Mapping[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineRun:
     """One pipeline run as ``GET .../pipelineruns/{runId}`` describes it."""
@@ -65,9 +70,10 @@ class PipelineRun:
         :param body: the parsed JSON of ``GET .../pipelineruns/{runId}``, or one ``value``
             entry of ``queryPipelineRuns``.
         """
-        invoked_by = body.get("invokedBy") or {}
+        invoked_by = body.get("invokedBy")
+        if not isinstance(invoked_by, Mapping):
+            invoked_by = {}
         dimensions = body.get("runDimensions") or body.get("runDimension") or {}
-        duration = body.get("durationInMs")
         return cls(
             run_id=str(body["runId"]),
             pipeline_name=str(body.get("pipelineName") or ""),
@@ -78,12 +84,10 @@ class PipelineRun:
             parameters=dict(body.get("parameters") or {}),
             run_start=parse_timestamp(body.get("runStart")),
             run_end=parse_timestamp(body.get("runEnd")),
-            duration_ms=None if duration is None else int(duration),
+            duration_ms=_int(body, "durationInMs"),
             last_updated=parse_timestamp(body.get("lastUpdated")),
-            invoked_by=invoked_by.get("name") if isinstance(invoked_by, Mapping) else None,
-            invoked_by_type=(
-                invoked_by.get("invokedByType") if isinstance(invoked_by, Mapping) else None
-            ),
+            invoked_by=invoked_by.get("name"),
+            invoked_by_type=invoked_by.get("invokedByType"),
             run_dimensions=dict(dimensions) if isinstance(dimensions, Mapping) else {},
         )
 
@@ -138,8 +142,6 @@ class ActivityRun:
                 failure_type=str(raw_error.get("failureType") or ""),
                 target=str(raw_error.get("target") or ""),
             )
-        duration = body.get("durationInMs")
-        retry = body.get("retryAttempt")
         return cls(
             activity_run_id=str(body["activityRunId"]),
             activity_name=str(body.get("activityName") or ""),
@@ -149,8 +151,8 @@ class ActivityRun:
             pipeline_name=str(body.get("pipelineName") or ""),
             run_start=parse_timestamp(body.get("activityRunStart")),
             run_end=parse_timestamp(body.get("activityRunEnd")),
-            duration_ms=None if duration is None else int(duration),
-            retry_attempt=None if retry is None else int(retry),
+            duration_ms=_int(body, "durationInMs"),
+            retry_attempt=_int(body, "retryAttempt"),
             error=error,
             output=body.get("output"),
         )
