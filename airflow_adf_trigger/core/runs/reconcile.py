@@ -101,13 +101,9 @@ def canonical(value: Any) -> Any:
         except ValueError:
             return value
         return parsed if isinstance(parsed, str) else canonical(parsed)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return int(value)
-        return value
-    if isinstance(value, int):
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, int | float):  # bool is an int
         return value
     if isinstance(value, Mapping):
         return {str(key): canonical(item) for key, item in value.items()}
@@ -276,9 +272,7 @@ class CreateAttempt:
                 for name, value in pipeline.defaults.items()
                 if name not in shown
             }
-        others = list(excluded)
-        if reference is not None:
-            others.append(reference.run_id)
+        others = [*excluded, reference.run_id] if reference is not None else list(excluded)
         return cls(
             pipeline_name=pipeline_name,
             window_start=start,
@@ -401,16 +395,17 @@ class CreateAttempt:
                     return f"parameter {name!r} differs"
             elif expected not in _NULL_FINGERPRINTS:
                 return f"parameter {name!r} missing"
+        if self.defaults is None:
+            return None  # the unsent parameters cannot be checked: judge() doubts them
         for name, value in shown.items():
             if name in self.expected:
                 continue
-            if self.defaults is not None:
-                default = self.defaults.get(name)
-                if default is None:
-                    if fingerprint(value) not in _NULL_FINGERPRINTS:
-                        return f"parameter {name!r} was not sent"
-                elif not _same(value, default):
-                    return f"parameter {name!r} was not sent and is not its default"
+            default = self.defaults.get(name)
+            if default is None:
+                if fingerprint(value) not in _NULL_FINGERPRINTS:
+                    return f"parameter {name!r} was not sent"
+            elif not _same(value, default):
+                return f"parameter {name!r} was not sent and is not its default"
         return None
 
     def describe(self) -> str:
