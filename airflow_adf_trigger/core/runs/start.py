@@ -222,16 +222,17 @@ class RunStarter:
         """``search_timeout``, or 1.5 times the lag this process saw in ADF's run list when
         that is longer (a fresh process has seen none)."""
         lag = observed_monitoring_lag()
-        if 1.5 * lag <= self.search_timeout:
+        wider = 1.5 * lag
+        if wider <= self.search_timeout:
             return self.search_timeout
         self.log.info(
             "ADF's run list lagged %.0f s in this process: searching %.0f s past the window "
             "instead of %g s",
             lag,
-            1.5 * lag,
+            wider,
             self.search_timeout,
         )
-        return 1.5 * lag
+        return wider
 
     def _search(self, attempt: CreateAttempt) -> SearchResult:
         """Search for ``attempt``'s run, every run known not to be its own excluded: the one

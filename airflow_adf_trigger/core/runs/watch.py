@@ -103,7 +103,7 @@ class RunWatch:
         self.last, self.outage_since, self.last_error = run, None, None
         if run.status.is_terminal or run.status in self.until:
             return Next(stop=Ending.ENDED, changed=changed, report=report)
-        if self.deadline is not None and now >= self.deadline:
+        if self.timed_out(now):
             return Next(stop=Ending.DEADLINE, changed=changed, report=report)
         return Next(pause=self._pause(now), changed=changed, report=report)
 
@@ -115,7 +115,7 @@ class RunWatch:
         if self.outage_since is None:
             self.outage_since = now
         lasted = now - self.outage_since
-        if lasted >= self.outage_budget or (self.deadline is not None and now >= self.deadline):
+        if lasted >= self.outage_budget or self.timed_out(now):
             return Next(stop=Ending.OUTAGE, outage_for=lasted, error=error)
         return Next(pause=self._pause(now), outage_for=lasted, error=error)
 
