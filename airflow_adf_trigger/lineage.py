@@ -204,8 +204,6 @@ def pipeline_run_events(
     if run is None or not run.status.is_terminal:
         return []
     now = now or datetime.now(UTC)
-    started = run.run_start or now
-    ended = run.run_end or now
     facets: dict[str, RunFacet] = {**pipeline_run_facets(facts), "parent": parent}
     end_facets = dict(facets)
     if not run.status.is_successful and run.message:
@@ -215,7 +213,7 @@ def pipeline_run_events(
             programmingLanguage="ADF",
             producer=PRODUCER,
         )
-    run_id = str(generate_new_uuid(instant=started))
+    run_id = str(generate_new_uuid(instant=run.run_start or now))
     job = Job(
         namespace=namespace,
         name=job_name,
@@ -227,19 +225,16 @@ def pipeline_run_events(
     )
     return [
         RunEvent(
-            eventType=RunState.START,
-            eventTime=started.isoformat(),
-            run=Run(runId=run_id, facets=facets),
+            eventType=state,
+            eventTime=moment.isoformat(),
+            run=Run(runId=run_id, facets=run_facets),
             job=job,
             producer=PRODUCER,
-        ),
-        RunEvent(
-            eventType=RunState(END_EVENTS[run.status.value]),
-            eventTime=ended.isoformat(),
-            run=Run(runId=run_id, facets=end_facets),
-            job=job,
-            producer=PRODUCER,
-        ),
+        )
+        for state, moment, run_facets in (
+            (RunState.START, run.run_start or now, facets),
+            (RunState(END_EVENTS[run.status.value]), run.run_end or now, end_facets),
+        )
     ]
 
 
@@ -281,14 +276,8 @@ class AdfLineageMixin(AdfFactoryTask):
     """
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Called by the OpenLineage listener when the task succeeded."""
-        return self._adf_lineage(task_instance)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """Called by the OpenLineage listener when the task failed."""
-        return self._adf_lineage(task_instance)
-
-    def _adf_lineage(self, task_instance: Any) -> Any:
+        """Called by the OpenLineage listener when the task succeeded (or, as
+        ``get_openlineage_facets_on_failure``, failed): the same facets either way."""
         try:
             from airflow.providers.openlineage.extractors import OperatorLineage
         except ImportError:  # the extra is not installed: no lineage
@@ -299,6 +288,8 @@ class AdfLineageMixin(AdfFactoryTask):
         if getattr(self, "wait_for_termination", True) and facts.is_finished:
             self._emit_pipeline_run(facts, task_instance)
         return OperatorLineage(run_facets=pipeline_run_facets(facts))
+
+    get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
 
     def adf_run_facts(self) -> AdfRunFacts | None:
         """The task's run and one GET of it; None when the task has no run id."""
