@@ -42,6 +42,10 @@ def _int(body: Mapping[str, Any], key: str) -> int | None:
     return None if value is None else int(value)
 
 
+def _text(body: Mapping[str, Any], key: str) -> str:
+    return str(body.get(key) or "")
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineRun:
     """One pipeline run as ``GET .../pipelineruns/{runId}`` describes it."""
@@ -76,9 +80,9 @@ class PipelineRun:
         dimensions = body.get("runDimensions") or body.get("runDimension") or {}
         return cls(
             run_id=str(body["runId"]),
-            pipeline_name=str(body.get("pipelineName") or ""),
+            pipeline_name=_text(body, "pipelineName"),
             status=RunStatus.parse(body["status"]),
-            message=str(body.get("message") or ""),
+            message=_text(body, "message"),
             run_group_id=body.get("runGroupId"),
             is_latest=body.get("isLatest"),
             parameters=dict(body.get("parameters") or {}),
@@ -131,24 +135,18 @@ class ActivityRun:
 
         :param body: one ``value`` entry of ``queryActivityruns``, parsed.
         """
-        raw_error = body.get("error")
+        raw = body.get("error")
         error = None
-        if isinstance(raw_error, Mapping) and (
-            raw_error.get("message") or raw_error.get("errorCode")
-        ):
-            error = ActivityError(
-                code=str(raw_error.get("errorCode") or ""),
-                message=str(raw_error.get("message") or ""),
-                failure_type=str(raw_error.get("failureType") or ""),
-                target=str(raw_error.get("target") or ""),
-            )
+        if isinstance(raw, Mapping) and (raw.get("message") or raw.get("errorCode")):
+            keys = ("errorCode", "message", "failureType", "target")  # ActivityError's order
+            error = ActivityError(*(_text(raw, key) for key in keys))
         return cls(
             activity_run_id=str(body["activityRunId"]),
-            activity_name=str(body.get("activityName") or ""),
-            activity_type=str(body.get("activityType") or ""),
-            status=str(body.get("status") or ""),
-            pipeline_run_id=str(body.get("pipelineRunId") or ""),
-            pipeline_name=str(body.get("pipelineName") or ""),
+            activity_name=_text(body, "activityName"),
+            activity_type=_text(body, "activityType"),
+            status=_text(body, "status"),
+            pipeline_run_id=_text(body, "pipelineRunId"),
+            pipeline_name=_text(body, "pipelineName"),
             run_start=parse_timestamp(body.get("activityRunStart")),
             run_end=parse_timestamp(body.get("activityRunEnd")),
             duration_ms=_int(body, "durationInMs"),
