@@ -321,12 +321,12 @@ class AdfLineageMixin(AdfFactoryTask):
     def _emit_pipeline_run(self, facts: AdfRunFacts, task_instance: Any) -> None:
         from airflow.providers.openlineage.api import emit
 
-        macros = _macros()
+        parent = task_parent_facet(task_instance)  # the child job sits under the task's own
         events = pipeline_run_events(
             facts,
-            parent=task_parent_facet(task_instance),
-            namespace=macros.lineage_job_namespace(),
-            job_name=f"{macros.lineage_job_name(task_instance)}.{facts.pipeline or 'pipeline'}",
+            parent=parent,
+            namespace=parent.job.namespace,
+            job_name=f"{parent.job.name}.{facts.pipeline or 'pipeline'}",
         )
         for event in events:
             emit(event)
