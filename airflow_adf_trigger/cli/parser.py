@@ -21,70 +21,62 @@ Option = tuple[tuple[str, ...], dict[str, Any]]
 """An ``add_argument`` call: its names and its keyword arguments."""
 
 
-def _arg(*names: str, **options: Any) -> Option:
-    return names, options
+def _arg(usage: str, text: str | None = None, **options: Any) -> Option:
+    """An option from its usage (``--flag METAVAR``, or a bare ``--switch``) and its help."""
+    name, _, metavar = usage.partition(" ")
+    kind = {"metavar": metavar} if metavar else {"action": "store_true"}
+    return (name,), {**kind, "help": text, **options}
 
 
-RUN_ID: Option = _arg("run_id", metavar="RUN_ID")
-JSON: Option = _arg("--json", action="store_true", help="print one JSON document and nothing else")
+RUN_ID: Option = _arg("run_id RUN_ID")
+JSON: Option = _arg("--json", "print one JSON document and nothing else")
 
 # Strings: they are checked with their environment variables, once the endpoint is known.
 WAIT_OPTIONS: tuple[Option, ...] = (
     _arg(
-        "--poll-interval",
-        metavar="S",
-        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; "
-        "$ADF_POLL_INTERVAL)",
+        "--poll-interval S",
+        f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; $ADF_POLL_INTERVAL)",
     ),
     _arg(
-        "--timeout",
-        metavar="S",
-        help="give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
+        "--timeout S",
+        "give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
     ),
     _arg(
-        "--outage-budget",
-        metavar="S",
-        help="keep waiting through network errors, throttling and Azure 5xx for up to S "
-        f"seconds in a row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); "
-        "then exit 3",
+        "--outage-budget S",
+        "keep waiting through network errors, throttling and Azure 5xx for up to S seconds in a "
+        f"row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); then exit 3",
     ),
 )
 
 SETTINGS_OPTIONS: tuple[Option, ...] = (
-    _arg("--tenant-id", metavar="ID", help="Directory (tenant) ID"),
-    _arg("--client-id", metavar="ID", help="Application (client) ID"),
+    _arg("--tenant-id ID", "Directory (tenant) ID"),
+    _arg("--client-id ID", "Application (client) ID"),
     _arg(
-        "--client-secret-env",
-        metavar="NAME",
-        help="name of the environment variable holding the client secret's value",
+        "--client-secret-env NAME",
+        "name of the environment variable holding the client secret's value",
     ),
-    _arg("--subscription-id", metavar="ID"),
-    _arg("--resource-group", metavar="NAME"),
-    _arg("--factory-name", metavar="NAME"),
-    _arg("--cloud", metavar="CLOUD", help="public (default), china or usgov"),
-    _arg("--authority-host", metavar="URL", help="Azure AD endpoint override"),
-    _arg("--management-endpoint", metavar="URL", help="Resource Manager endpoint override"),
+    _arg("--subscription-id ID"),
+    _arg("--resource-group NAME"),
+    _arg("--factory-name NAME"),
+    _arg("--cloud CLOUD", "public (default), china or usgov"),
+    _arg("--authority-host URL", "Azure AD endpoint override"),
+    _arg("--management-endpoint URL", "Resource Manager endpoint override"),
     _arg(
-        "--identity",
-        metavar="KIND",
-        help="sign in without a secret via azure-identity: default, managed_identity, "
+        "--identity KIND",
+        "sign in without a secret via azure-identity: default, managed_identity, "
         "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
     ),
-    _arg("--token-api", metavar="VERSION", help="Azure AD token endpoint: v2 or v1"),
-    _arg("--request-timeout", metavar="S", help="seconds per request (30)"),
+    _arg("--token-api VERSION", "Azure AD token endpoint: v2 or v1"),
+    _arg("--request-timeout S", "seconds per request (30)"),
     _arg(
-        "--retry-max-attempts",
-        metavar="N",
-        help="attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
+        "--retry-max-attempts N",
+        "attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
     ),
+    _arg("--retry-max-seconds S", "time one request may take, retries included (120)"),
     _arg(
-        "--retry-max-seconds", metavar="S", help="time one request may take, retries included (120)"
-    ),
-    _arg(
-        "--connection-uri",
-        metavar="URI",
-        help=f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a "
-        "flag's value shows in the process list",
+        "--connection-uri URI",
+        f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a flag's value "
+        "shows in the process list",
     ),
 )
 
@@ -107,19 +99,14 @@ COMMANDS: tuple[Command, ...] = (
         "start a pipeline run and print its run id (with --wait: follow it)",
         commands.command_run,
         (
-            _arg("pipeline", metavar="PIPELINE", help="the pipeline's name in ADF Studio"),
+            _arg("pipeline PIPELINE", "the pipeline's name in ADF Studio"),
             _arg(
-                "--param",
-                metavar="NAME=VALUE",
+                "--param NAME=VALUE",
+                "a pipeline parameter (a string); repeat for more; wins over --params-json",
                 action="append",
-                help="a pipeline parameter (a string); repeat for more; wins over --params-json",
             ),
-            _arg(
-                "--params-json",
-                metavar="FILE",
-                help="a JSON object file of parameters ('-' reads stdin)",
-            ),
-            _arg("--wait", action="store_true", help="wait for the run to end, as `wait` does"),
+            _arg("--params-json FILE", "a JSON object file of parameters ('-' reads stdin)"),
+            _arg("--wait", "wait for the run to end, as `wait` does"),
         ),
         waits=True,
     ),
@@ -140,10 +127,7 @@ COMMANDS: tuple[Command, ...] = (
         "cancel",
         "cancel a run, with its child pipelines; a finished run is reported, not an error",
         commands.command_cancel,
-        (
-            RUN_ID,
-            _arg("--no-recursive", action="store_true", help="leave the child pipelines running"),
-        ),
+        (RUN_ID, _arg("--no-recursive", "leave the child pipelines running")),
     ),
     Command(
         "activities",
@@ -157,19 +141,17 @@ COMMANDS: tuple[Command, ...] = (
         "starts nothing unless --run; without a factory, sign-in and the subscription",
         commands.command_doctor,
         (
-            _arg("--pipeline", metavar="NAME", help="also check that this pipeline exists"),
+            _arg("--pipeline NAME", "also check that this pipeline exists"),
             _arg(
-                "--run",
-                metavar="PIPELINE",
-                help="also start one run of PIPELINE, read it back and measure how late "
-                "queries show it and its end (ADF's monitoring lag)",
+                "--run PIPELINE",
+                "also start one run of PIPELINE, read it back and measure how late queries show "
+                "it and its end (ADF's monitoring lag)",
             ),
             _arg(
-                "--lag-wait",
+                "--lag-wait SECONDS",
+                "with --run: follow the run this long to measure the lag (0: do not measure)",
                 type=float,
                 default=600.0,
-                metavar="SECONDS",
-                help="with --run: follow the run this long to measure the lag (0: do not measure)",
             ),
         ),
         # Without a factory, the doctor checks sign-in and the subscription (a connection
