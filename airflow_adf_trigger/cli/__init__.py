@@ -5,9 +5,9 @@ imports Airflow, and it imports the core (and ``requests``) only once the argume
 parsed, so ``--help`` stays instant. Run ``adf-trigger --help`` for the commands, the settings
 sources and the exit codes.
 
-The rooms: ``common`` (names, exit codes, help texts), ``parser`` (one table of commands and
-options), ``settings`` (flags, connection URI and environment merged), ``commands`` (what each
-command does), ``output`` (the console, text and JSON).
+The rooms: ``common`` (names, exit codes, the shared options, help texts), ``parser`` (one
+table of commands), ``settings`` (flags, connection URI and environment merged), ``commands``
+(what each command does), ``output`` (the console, text and JSON).
 """
 
 from __future__ import annotations
