@@ -5,9 +5,9 @@ imports Airflow, and it imports the core (and ``requests``) only once the argume
 parsed, so ``--help`` stays instant. Run ``adf-trigger --help`` for the commands, the settings
 sources and the exit codes.
 
-The rooms: ``common`` (names, exit codes, help texts), ``parser`` (one table of commands and
-options), ``settings`` (flags, connection URI and environment merged), ``commands`` (what each
-command does), ``output`` (the console, text and JSON).
+The rooms: ``common`` (names, exit codes, the shared options, help texts), ``parser`` (one
+table of commands), ``settings`` (flags, connection URI and environment merged), ``commands``
+(what each command does), ``output`` (the console, text and JSON).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def _main(argv: list[str] | None) -> int:
     if args.client_secret_env:
         console.hide(os.environ.get(args.client_secret_env))
     try:
+        from airflow_adf_trigger.core.config.validation import check_run_id
         from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
 
         try:
@@ -79,12 +80,13 @@ def _main(argv: list[str] | None) -> int:
                 args.wait_options = resolve_wait_options(
                     args, os.environ, local=settings.cloud.is_local
                 )
+            if hasattr(args, "run_id"):  # the commands about one run: a GUID, before any request
+                args.run_id = check_run_id(args.run_id)
             handler: Callable[[argparse.Namespace, AdfSettings, Console], int] = args.handler
             return handler(args, settings, console)
-        except AdfConfigurationError as error:
-            raise CliError(str(error), EXIT_USAGE) from None
         except AdfError as error:
-            raise CliError(str(error), EXIT_AZURE) from None
+            usage = isinstance(error, AdfConfigurationError)
+            raise CliError(str(error), EXIT_USAGE if usage else EXIT_AZURE) from None
     except CliError as error:
         console.error(str(error))
         return error.exit_code

@@ -48,12 +48,6 @@ def _failures(client: AdfClient, run: PipelineRun) -> list[ActivityRun]:
     return client.failure_details(run) if run.status is RunStatus.FAILED else []
 
 
-def _check_run_id(run_id: str) -> str:
-    from airflow_adf_trigger.core.config.validation import check_run_id
-
-    return check_run_id(run_id)
-
-
 @dataclass
 class OutageReport:
     """Says on stderr that Azure cannot be read while a wait goes on through it, and when
@@ -113,7 +107,6 @@ def follow_run(
         )
         return EXIT_RUN_FAILED
     except KeyboardInterrupt:
-        progress.finish()
         raise CliError(
             f"stopped waiting; run {run_id} goes on in ADF (stop it with `{PROG} cancel {run_id}`)",
             EXIT_INTERRUPTED,
@@ -147,14 +140,12 @@ def start_run(client: AdfClient, pipeline: str, parameters: Mapping[str, Any]) -
 
     try:
         run_id = client.create_run(pipeline, parameters)
-    except AdfRunOutcomeUnknownError as error:
-        raise CliError(str(error), EXIT_AZURE) from None
     except AdfRequestError as error:
         if error.status is not None and 200 <= error.status < 300:
             raise unknown(f"ADF accepted it, but: {error}") from None
         raise  # an answer that says no run was started
     except AdfError:
-        raise
+        raise  # main reports it (exit 3), as it does a run whose outcome is unknown
     except KeyboardInterrupt:
         raise unknown("interrupted before the answer came", EXIT_INTERRUPTED) from None
     except Exception as error:
@@ -193,25 +184,22 @@ def command_run(args: argparse.Namespace, settings: AdfSettings, console: Consol
 
 def command_status(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """Report a run's status once; exits 0 whatever the status."""
-    run_id = _check_run_id(args.run_id)
     with _client(settings) as client:
-        run = client.get_run(run_id)
+        run = client.get_run(args.run_id)
         show_run(console, run, settings, _failures(client, run))
     return EXIT_OK
 
 
 def command_wait(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """Poll a run until it ends."""
-    run_id = _check_run_id(args.run_id)
     progress = Progress(console, sys.stdout)
     with _client(settings, sleep=progress.sleep) as client:
-        return follow_run(client, settings, console, progress, run_id, args.wait_options)
+        return follow_run(client, settings, console, progress, args.run_id, args.wait_options)
 
 
 def command_cancel(args: argparse.Namespace, settings: AdfSettings, console: Console) -> int:
     """Cancel a run; one that already ended is reported, not an error."""
-    run_id = _check_run_id(args.run_id)
-    recursive = not args.no_recursive
+    run_id, recursive = args.run_id, not args.no_recursive
     with _client(settings) as client:
         result: CancelResult = client.cancel_run(run_id, is_recursive=recursive)
     if console.json_mode:
@@ -254,11 +242,10 @@ def command_activities(args: argparse.Namespace, settings: AdfSettings, console:
     """List the activity runs of a run, in the order they started."""
     from airflow_adf_trigger.core.wire.operations import activity_window
 
-    run_id = _check_run_id(args.run_id)
     with _client(settings) as client:
-        run = client.get_run(run_id)
+        run = client.get_run(args.run_id)
         query = activity_window(run, order_by=(("ActivityRunStart", "ASC"),))
-        activities = client.query_activity_runs(run_id, query)
+        activities = client.query_activity_runs(args.run_id, query)
     if console.json_mode:
         console.document([activity_json(activity) for activity in activities])
         return EXIT_OK
@@ -281,18 +268,6 @@ def command_activities(args: argparse.Namespace, settings: AdfSettings, console:
     return EXIT_OK
 
 
-def _json_object(text: str, origin: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise CliError(
-            f"{origin}: is not valid JSON (line {error.lineno}, column {error.colno})"
-        ) from None
-    if not isinstance(value, dict):
-        raise CliError(f"{origin}: must be a JSON object")
-    return value
-
-
 def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str, Any]:
     """--params-json's object, then each --param NAME=VALUE (a string) over it."""
     parameters: dict[str, Any] = {}
@@ -305,7 +280,16 @@ def collect_parameters(pairs: Sequence[str], json_file: str | None) -> dict[str,
                     text = handle.read()
         except OSError as error:
             raise CliError(f"--params-json: cannot read {json_file}: {error.strerror}") from None
-        parameters.update(_json_object(text, f"--params-json {json_file}"))
+        origin = f"--params-json {json_file}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CliError(
+                f"{origin}: is not valid JSON (line {error.lineno}, column {error.colno})"
+            ) from None
+        if not isinstance(value, dict):
+            raise CliError(f"{origin}: must be a JSON object")
+        parameters.update(value)
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals or not name.strip():

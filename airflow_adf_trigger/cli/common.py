@@ -1,7 +1,10 @@
-"""What every part of ``adf-trigger`` shares: its name, exit codes, defaults, help texts
-and the one error it reports."""
+"""What every part of ``adf-trigger`` shares: its name, exit codes, defaults, the settings
+and wait options (and each setting's flag, read from them), help texts and the one error it
+reports."""
 
 from __future__ import annotations
+
+from typing import Any
 
 PROG = "adf-trigger"
 
@@ -21,29 +24,80 @@ DEFAULT_OUTAGE_BUDGET = 900.0
 """Seconds a wait goes on while Azure cannot be read (the core client's default too)."""
 CONNECTION_URI_ENV = "ADF_CONNECTION_URI"
 
-# The flag of each setting; its environment variable is the core's (core/config/environment.py).
+Option = tuple[tuple[str, ...], dict[str, Any]]
+"""An ``add_argument`` call: its names and its keyword arguments."""
+
+
+def option(usage: str, text: str | None = None, **options: Any) -> Option:
+    """An option from its usage (``--flag METAVAR``, or a bare ``--switch``) and its help."""
+    name, _, metavar = usage.partition(" ")
+    kind = {"metavar": metavar} if metavar else {"action": "store_true"}
+    return (name,), {**kind, "help": text, **options}
+
+
+# Strings: they are checked with their environment variables, once the endpoint is known.
+WAIT_OPTIONS: tuple[Option, ...] = (
+    option(
+        "--poll-interval S",
+        f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; $ADF_POLL_INTERVAL)",
+    ),
+    option(
+        "--timeout S",
+        "give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
+    ),
+    option(
+        "--outage-budget S",
+        "keep waiting through network errors, throttling and Azure 5xx for up to S seconds in a "
+        f"row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); then exit 3",
+    ),
+)
+
+SETTINGS_OPTIONS: tuple[Option, ...] = (
+    option("--tenant-id ID", "Directory (tenant) ID"),
+    option("--client-id ID", "Application (client) ID"),
+    option(
+        "--client-secret-env NAME",
+        "name of the environment variable holding the client secret's value",
+    ),
+    option("--subscription-id ID"),
+    option("--resource-group NAME"),
+    option("--factory-name NAME"),
+    option("--cloud CLOUD", "public (default), china or usgov"),
+    option("--authority-host URL", "Azure AD endpoint override"),
+    option("--management-endpoint URL", "Resource Manager endpoint override"),
+    option(
+        "--identity KIND",
+        "sign in without a secret via azure-identity: default, managed_identity, "
+        "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
+    ),
+    option("--token-api VERSION", "Azure AD token endpoint: v2 or v1"),
+    option("--request-timeout S", "seconds per request (30)"),
+    option(
+        "--retry-max-attempts N",
+        "attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
+    ),
+    option("--retry-max-seconds S", "time one request may take, retries included (120)"),
+    option(
+        "--connection-uri URI",
+        f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a flag's value "
+        "shows in the process list",
+    ),
+)
+
+
+# The flag of each setting (its environment variable is the core's, core/config/environment.py):
+# the option that gives it, named by its argparse dest; the secret's option names the variable.
 SETTING_FLAGS: dict[str, str] = {
-    "tenant_id": "--tenant-id",
-    "client_id": "--client-id",
     "client_secret": "--client-secret-env NAME",
-    "subscription_id": "--subscription-id",
-    "resource_group": "--resource-group",
-    "factory_name": "--factory-name",
-    "cloud": "--cloud",
-    "authority_host": "--authority-host",
-    "management_endpoint": "--management-endpoint",
-    "token_api": "--token-api",
-    "request_timeout": "--request-timeout",
-    "retry_max_attempts": "--retry-max-attempts",
-    "retry_max_seconds": "--retry-max-seconds",
+    **{
+        flag[2:].replace("-", "_"): flag
+        for (flag,), _ in SETTINGS_OPTIONS
+        if flag not in ("--client-secret-env", "--identity", "--connection-uri")
+    },
 }
 
 # How `wait` and `run --wait` wait: a flag each (and the core's environment variable).
-WAIT_FLAGS: dict[str, str] = {
-    "poll_interval": "--poll-interval",
-    "timeout": "--timeout",
-    "outage_budget": "--outage-budget",
-}
+WAIT_FLAGS: dict[str, str] = {flag[2:].replace("-", "_"): flag for (flag,), _ in WAIT_OPTIONS}
 
 DESCRIPTION = """\
 Start, follow, cancel and inspect Azure Data Factory pipeline runs.

@@ -70,7 +70,10 @@ class Progress:
     def __init__(self, console: Console, stream: TextIO) -> None:
         self._stream = stream
         self._enabled = not console.json_mode
-        self._live = self._enabled and _isatty(stream)
+        try:
+            self._live = self._enabled and stream.isatty()
+        except (AttributeError, ValueError):  # not a file, or a closed one
+            self._live = False
         self._console = console
         self._started = time.monotonic()
         self._run: PipelineRun | None = None
@@ -81,7 +84,7 @@ class Progress:
         changed = self._run is None or self._run.status is not run.status
         self._run = run
         if self._live:
-            self._draw()
+            self._draw(run)
         elif self._enabled and changed:
             self._stream.write(self._console.redact(self._line(run)) + "\n")
             self._stream.flush()
@@ -94,7 +97,7 @@ class Progress:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(left, self.TICK_SECONDS))
-            self._draw()
+            self._draw(self._run)
 
     def finish(self) -> None:
         """End the live line so what follows starts on a fresh one."""
@@ -103,10 +106,8 @@ class Progress:
             self._stream.flush()
             self._width = 0
 
-    def _draw(self) -> None:
-        if self._run is None:
-            return
-        line = self._console.redact(self._line(self._run))
+    def _draw(self, run: PipelineRun) -> None:
+        line = self._console.redact(self._line(run))
         self._width = max(self._width, len(line))
         self._stream.write("\r" + line.ljust(self._width))
         self._stream.flush()
@@ -118,13 +119,6 @@ class Progress:
             f"[{minutes:02d}:{seconds:02d}] {run.status.value:<10} "
             f"pipeline '{run.pipeline_name}', run {run.run_id}"
         )
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------- JSON and text

@@ -5,88 +5,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from airflow_adf_trigger.cli import commands
 from airflow_adf_trigger.cli.common import (
-    CONNECTION_URI_ENV,
-    DEFAULT_OUTAGE_BUDGET,
-    DEFAULT_POLL_INTERVAL,
     DESCRIPTION,
     EPILOG,
     PROG,
+    SETTINGS_OPTIONS,
+    WAIT_OPTIONS,
+    Option,
+    option,
 )
 
-Option = tuple[tuple[str, ...], dict[str, Any]]
-"""An ``add_argument`` call: its names and its keyword arguments."""
-
-
-def _arg(*names: str, **options: Any) -> Option:
-    return names, options
-
-
-RUN_ID: Option = _arg("run_id", metavar="RUN_ID")
-JSON: Option = _arg("--json", action="store_true", help="print one JSON document and nothing else")
-
-# Strings: they are checked with their environment variables, once the endpoint is known.
-WAIT_OPTIONS: tuple[Option, ...] = (
-    _arg(
-        "--poll-interval",
-        metavar="S",
-        help=f"seconds between status checks (default {DEFAULT_POLL_INTERVAL:g}; "
-        "$ADF_POLL_INTERVAL)",
-    ),
-    _arg(
-        "--timeout",
-        metavar="S",
-        help="give up waiting after S seconds (exit 1); the run is not cancelled ($ADF_TIMEOUT)",
-    ),
-    _arg(
-        "--outage-budget",
-        metavar="S",
-        help="keep waiting through network errors, throttling and Azure 5xx for up to S "
-        f"seconds in a row (default {DEFAULT_OUTAGE_BUDGET:g}; $ADF_OUTAGE_BUDGET); "
-        "then exit 3",
-    ),
-)
-
-SETTINGS_OPTIONS: tuple[Option, ...] = (
-    _arg("--tenant-id", metavar="ID", help="Directory (tenant) ID"),
-    _arg("--client-id", metavar="ID", help="Application (client) ID"),
-    _arg(
-        "--client-secret-env",
-        metavar="NAME",
-        help="name of the environment variable holding the client secret's value",
-    ),
-    _arg("--subscription-id", metavar="ID"),
-    _arg("--resource-group", metavar="NAME"),
-    _arg("--factory-name", metavar="NAME"),
-    _arg("--cloud", metavar="CLOUD", help="public (default), china or usgov"),
-    _arg("--authority-host", metavar="URL", help="Azure AD endpoint override"),
-    _arg("--management-endpoint", metavar="URL", help="Resource Manager endpoint override"),
-    _arg(
-        "--identity",
-        metavar="KIND",
-        help="sign in without a secret via azure-identity: default, managed_identity, "
-        "workload_identity, azure_cli or environment (needs airflow-adf-trigger[identity])",
-    ),
-    _arg("--token-api", metavar="VERSION", help="Azure AD token endpoint: v2 or v1"),
-    _arg("--request-timeout", metavar="S", help="seconds per request (30)"),
-    _arg(
-        "--retry-max-attempts",
-        metavar="N",
-        help="attempts per request on throttling, 5xx or network errors (5; 1 = no retry)",
-    ),
-    _arg(
-        "--retry-max-seconds", metavar="S", help="time one request may take, retries included (120)"
-    ),
-    _arg(
-        "--connection-uri",
-        metavar="URI",
-        help=f"an Airflow connection URI or JSON; prefer ${CONNECTION_URI_ENV}, since a "
-        "flag's value shows in the process list",
-    ),
-)
+RUN_ID: Option = option("run_id RUN_ID")
+JSON: Option = option("--json", "print one JSON document and nothing else")
 
 
 @dataclass(frozen=True)
@@ -107,19 +39,14 @@ COMMANDS: tuple[Command, ...] = (
         "start a pipeline run and print its run id (with --wait: follow it)",
         commands.command_run,
         (
-            _arg("pipeline", metavar="PIPELINE", help="the pipeline's name in ADF Studio"),
-            _arg(
-                "--param",
-                metavar="NAME=VALUE",
+            option("pipeline PIPELINE", "the pipeline's name in ADF Studio"),
+            option(
+                "--param NAME=VALUE",
+                "a pipeline parameter (a string); repeat for more; wins over --params-json",
                 action="append",
-                help="a pipeline parameter (a string); repeat for more; wins over --params-json",
             ),
-            _arg(
-                "--params-json",
-                metavar="FILE",
-                help="a JSON object file of parameters ('-' reads stdin)",
-            ),
-            _arg("--wait", action="store_true", help="wait for the run to end, as `wait` does"),
+            option("--params-json FILE", "a JSON object file of parameters ('-' reads stdin)"),
+            option("--wait", "wait for the run to end, as `wait` does"),
         ),
         waits=True,
     ),
@@ -140,10 +67,7 @@ COMMANDS: tuple[Command, ...] = (
         "cancel",
         "cancel a run, with its child pipelines; a finished run is reported, not an error",
         commands.command_cancel,
-        (
-            RUN_ID,
-            _arg("--no-recursive", action="store_true", help="leave the child pipelines running"),
-        ),
+        (RUN_ID, option("--no-recursive", "leave the child pipelines running")),
     ),
     Command(
         "activities",
@@ -157,19 +81,17 @@ COMMANDS: tuple[Command, ...] = (
         "starts nothing unless --run; without a factory, sign-in and the subscription",
         commands.command_doctor,
         (
-            _arg("--pipeline", metavar="NAME", help="also check that this pipeline exists"),
-            _arg(
-                "--run",
-                metavar="PIPELINE",
-                help="also start one run of PIPELINE, read it back and measure how late "
-                "queries show it and its end (ADF's monitoring lag)",
+            option("--pipeline NAME", "also check that this pipeline exists"),
+            option(
+                "--run PIPELINE",
+                "also start one run of PIPELINE, read it back and measure how late queries show "
+                "it and its end (ADF's monitoring lag)",
             ),
-            _arg(
-                "--lag-wait",
+            option(
+                "--lag-wait SECONDS",
+                "with --run: follow the run this long to measure the lag (0: do not measure)",
                 type=float,
                 default=600.0,
-                metavar="SECONDS",
-                help="with --run: follow the run this long to measure the lag (0: do not measure)",
             ),
         ),
         # Without a factory, the doctor checks sign-in and the subscription (a connection
@@ -179,13 +101,12 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def _add_settings_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+def _add_settings_options(parser: argparse.ArgumentParser, default: str | None) -> None:
     # Subcommands leave unset options out (SUPPRESS), so values given before the command
     # survive. No option shows a default: none may leak an environment value into --help.
     group = parser.add_argument_group(
         "settings", "override the connection and the environment (see the epilog of --help)"
     )
-    default = None if top_level else argparse.SUPPRESS
     for names, options in SETTINGS_OPTIONS:
         group.add_argument(*names, default=default, **options)
 
@@ -199,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    _add_settings_options(parser, top_level=True)
+    _add_settings_options(parser, None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sub = subparsers.add_parser(
@@ -212,5 +133,5 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=command.handler, factory_optional=command.factory_optional)
         for names, options in (*command.arguments, JSON, *(WAIT_OPTIONS if command.waits else ())):
             sub.add_argument(*names, **options)
-        _add_settings_options(sub, top_level=False)
+        _add_settings_options(sub, argparse.SUPPRESS)
     return parser

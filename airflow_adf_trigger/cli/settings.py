@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_adf_trigger.core.config.environment import Sourced, WaitOptions
+    from airflow_adf_trigger.core.config.environment import WaitOptions
     from airflow_adf_trigger.core.config.settings import AdfSettings
 
 from airflow_adf_trigger.cli.common import (
@@ -26,11 +26,13 @@ def resolve_settings(
     """Merge the environment, the connection URI and the flags (lowest first) into settings."""
     from airflow_adf_trigger.core.config.connection import parse_connection_uri
     from airflow_adf_trigger.core.config.environment import (
+        SETTING_VARIABLES,
         Sourced,
         build_settings,
         connection_layer,
         environment_layer,
         merge_layers,
+        missing_settings,
     )
 
     layers = [environment_layer(environ)]
@@ -64,7 +66,23 @@ def resolve_settings(
     if "client_secret" in merged:
         console.hide(merged["client_secret"].value)
     factory_optional = bool(getattr(args, "factory_optional", False))
-    _check_missing(merged, factory_optional=factory_optional)
+    missing = [
+        key
+        for key in missing_settings(merged)
+        if not (factory_optional and key in ("resource_group", "factory_name"))
+    ]
+    if missing:
+        hints = [
+            f"{key} (${SETTING_VARIABLES[key]} or --client-secret-env NAME)"
+            if key == "client_secret"
+            else f"{key} ({SETTING_FLAGS[key]} or ${SETTING_VARIABLES[key]})"
+            for key in missing
+        ]
+        raise CliError(
+            f"missing settings: {', '.join(hints)}; give them as flags or environment "
+            f"variables, or all at once as a connection in ${CONNECTION_URI_ENV} or "
+            f"--connection-uri (see {PROG} --help)"
+        )
     return build_settings(merged, require_factory=not factory_optional)
 
 
@@ -88,24 +106,3 @@ def resolve_wait_options(
         if getattr(args, key, None) is not None:
             given[key] = Sourced(getattr(args, key), flag)
     return WaitOptions.from_sources(given, local=local)
-
-
-def _check_missing(merged: Mapping[str, Sourced], *, factory_optional: bool = False) -> None:
-    from airflow_adf_trigger.core.config.environment import SETTING_VARIABLES, missing_settings
-
-    missing = missing_settings(merged)
-    if factory_optional:
-        missing = [key for key in missing if key not in ("resource_group", "factory_name")]
-    if not missing:
-        return
-    hints = [
-        f"{key} (${SETTING_VARIABLES[key]} or --client-secret-env NAME)"
-        if key == "client_secret"
-        else f"{key} ({SETTING_FLAGS[key]} or ${SETTING_VARIABLES[key]})"
-        for key in missing
-    ]
-    raise CliError(
-        f"missing settings: {', '.join(hints)}; give them as flags or environment variables, "
-        f"or all at once as a connection in ${CONNECTION_URI_ENV} or --connection-uri "
-        f"(see {PROG} --help)"
-    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -305,15 +306,11 @@ class _Doctor:
             self.add("read budget", "warn", "Azure sent no remaining-reads header")
             return
         remaining = int(value)
-        bucket = GLOBAL_READS in response.headers or remaining <= BUCKET_READS
-        if bucket:
-            model = "token bucket (250 reads burst, 25/s refill)"
-            refill = 25.0
-            low = LOW_BUCKET_READS
-        else:
-            model = "hourly (12,000 reads an hour)"
-            refill = 12000 / 3600
-            low = LOW_READ_BUDGET
+        model, refill, low = (
+            ("token bucket (250 reads burst, 25/s refill)", 25.0, LOW_BUCKET_READS)
+            if GLOBAL_READS in response.headers or remaining <= BUCKET_READS
+            else ("hourly (12,000 reads an hour)", 12000 / 3600, LOW_READ_BUDGET)
+        )
         self.judge(
             "read budget",
             remaining >= low,
@@ -323,7 +320,7 @@ class _Doctor:
             "does not show yet",
             "; other clients are using most of the budget: expect throttling",
             remaining_reads=remaining,
-            throttling_model="token bucket" if bucket else "hourly",
+            throttling_model=model.partition(" (")[0],
             refill_reads_per_second=round(refill, 2),
         )
 
@@ -350,10 +347,9 @@ class _Doctor:
             self.add("run", "fail", str(error), pipeline=pipeline)
             return
         url = self.settings.factory.monitoring_url(self.settings.cloud, run_id)
-        status: Status = "fail" if run.status is RunStatus.FAILED else "ok"
         self.add(
             "run",
-            status,
+            "fail" if run.status is RunStatus.FAILED else "ok",
             f"started run {run_id} of {pipeline!r}: {run.status.value} ({url})",
             run_id=run_id,
             run_page_url=url,
@@ -447,10 +443,9 @@ def diagnose(
     :return: every check, in order, with its outcome and detail. Settings that name no
         factory (credential-only) get sign-in and a subscription check only.
     """
-    own = client is None
-    client = client or AdfClient(settings, token_cache=TokenCache())
-    doctor = _Doctor(settings, client, clock, sleep)
-    try:
+    made = AdfClient(settings, token_cache=TokenCache()) if client is None else nullcontext(client)
+    with made as client:
+        doctor = _Doctor(settings, client, clock, sleep)
         if settings.factory_ref is None:
             if doctor.sign_in():
                 doctor.subscription()
@@ -466,7 +461,4 @@ def diagnose(
                 doctor.latency()
                 if run_pipeline:
                     doctor.start_run(run_pipeline, lag_wait)
-    finally:
-        if own:
-            client.close()
     return DoctorReport(tuple(doctor.checks))
