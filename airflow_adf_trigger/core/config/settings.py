@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
@@ -12,6 +11,7 @@ from airflow_adf_trigger.core.config.clouds import PUBLIC, Cloud, resolve_cloud
 from airflow_adf_trigger.core.config.validation import (
     check_factory,
     check_guid,
+    check_number,
     check_resource_group,
     check_subscription,
     check_tenant,
@@ -331,14 +331,5 @@ def _given(value: object) -> bool:
 def _number(field: str, value: object, kind: type[int] | type[float]) -> float:
     """A finite number from a connection field, flag or variable, naming ``field`` if not."""
     fix = f"use a finite {'whole number' if kind is int else 'number'} such as 30"
-    if isinstance(value, bool):
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix)
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
-    if not math.isfinite(number):
-        raise AdfConfigurationError(field, f"{value!r} is not a finite number", fix)
-    if kind is int and number != int(number):
-        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
+    number = check_number(field, value, fix, whole=kind is int)
     return int(number) if kind is int else number
