@@ -383,24 +383,20 @@ def parse_create_run(response: HttpResponse, target: Target) -> str:
     try:
         run_id = _json_object(response).get("runId")
     except ValueError as error:
-        raise _create_unknown(response, target, f"HTTP {response.status} with {error}") from None
-    if not isinstance(run_id, str) or not run_id:
-        raise _create_unknown(response, target, f"HTTP {response.status} without a runId")
-    if not _RUN_ID.match(run_id):
-        raise _create_unknown(
-            response, target, f"HTTP {response.status} with a runId that is not a GUID"
-        )
-    return run_id.lower()
+        problem = f"with {error}"
+    else:
+        if not isinstance(run_id, str) or not run_id:
+            problem = "without a runId"
+        elif _RUN_ID.match(run_id):
+            return run_id.lower()
+        else:
+            problem = "with a runId that is not a GUID"
+    cause = f"HTTP {response.status} {problem}"
+    subject = target.pipeline_name or "(unknown pipeline)"
+    raise outcome_unknown(subject, response.sent_at, response.received_at, cause)
 
 
 _RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def _create_unknown(
-    response: HttpResponse, target: Target, cause: str
-) -> AdfRunOutcomeUnknownError:
-    subject = target.pipeline_name or "(unknown pipeline)"
-    return outcome_unknown(subject, response.sent_at, response.received_at, cause)
 
 
 def outcome_unknown(
