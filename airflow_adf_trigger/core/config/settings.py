@@ -226,13 +226,9 @@ class AdfSettings:
             names given are still validated.
         :raises AdfConfigurationError: naming the first missing or malformed field.
         """
-        secret: Secret | None
-        if isinstance(client_secret, Secret):
-            secret = client_secret
-        elif client_secret:
+        secret = client_secret if isinstance(client_secret, Secret) else None
+        if client_secret and secret is None:
             secret = Secret(str(client_secret))
-        else:
-            secret = None
         kind: str | None = None
         if secret is None:
             kind = (identity or "default").strip().lower()
@@ -262,13 +258,12 @@ class AdfSettings:
                 "request_timeout", f"{request_timeout!r} is not positive", "use seconds > 0"
             )
         tenant = check_tenant(tenant_id) if secret is not None or _given(tenant_id) else None
-        client = (
-            require(
+        if secret is not None:
+            client: str | None = require(
                 "client_id", client_id, "set the Application (client) ID of the app registration"
             )
-            if secret is not None
-            else (client_id.strip() if client_id and client_id.strip() else None)
-        )
+        else:
+            client = (client_id or "").strip() or None
         subscription = check_subscription(subscription_id)
         factory: FactoryRef | None = None
         if require_factory or (_given(resource_group) and _given(factory_name)):
