@@ -14,8 +14,9 @@ one, so a secret from one source never joins an identity from another.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from airflow_adf_trigger.core.config.connection import (
     EXTRA_KEYS,
@@ -25,7 +26,7 @@ from airflow_adf_trigger.core.config.connection import (
     settings_from_connection,
 )
 from airflow_adf_trigger.core.config.settings import AdfSettings
-from airflow_adf_trigger.core.config.validation import check_seconds, poll_floor
+from airflow_adf_trigger.core.config.validation import check_number, check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfConfigurationError
 
 __all__ = [
@@ -84,6 +85,8 @@ REQUIRED_SETTINGS = ("tenant_id", "subscription_id", "resource_group", "factory_
 ``client_secret`` too unless an ``identity`` is given."""
 
 _CREDENTIAL_KEYS = ("client_secret", "identity")
+
+_D = TypeVar("_D")
 
 DEFAULT_POLL_INTERVAL = 15.0
 """Seconds between status checks while waiting (the operator's default too)."""
@@ -218,17 +221,14 @@ def check_request_numbers(values: Mapping[str, str]) -> dict[str, str]:
 
     :raises AdfConfigurationError: naming the bad field.
     """
-    checked: dict[str, str] = {}
-    if "request_timeout" in values:
-        checked["request_timeout"] = repr(
-            check_seconds("request_timeout", values["request_timeout"])
-        )
-    if "retry_max_seconds" in values:
-        seconds = check_seconds("retry_max_seconds", values["retry_max_seconds"], allow_zero=True)
-        checked["retry_max_seconds"] = repr(seconds)
-    if "retry_max_attempts" in values:
-        checked["retry_max_attempts"] = str(check_attempts(values["retry_max_attempts"]))
-    return checked
+    checks: dict[str, Callable[[str], str]] = {
+        "request_timeout": lambda value: repr(check_seconds("request_timeout", value)),
+        "retry_max_seconds": lambda value: repr(
+            check_seconds("retry_max_seconds", value, allow_zero=True)
+        ),
+        "retry_max_attempts": lambda value: str(check_attempts(value)),
+    }
+    return {key: check(values[key]) for key, check in checks.items() if key in values}
 
 
 def check_attempts(value: object, field: str = "retry_max_attempts") -> int:
@@ -237,12 +237,7 @@ def check_attempts(value: object, field: str = "retry_max_attempts") -> int:
     :raises AdfConfigurationError: naming ``field``.
     """
     fix = "give a whole number of attempts, 1 (no retry) or more"
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
-    if not number.is_integer():  # also NaN and infinity
-        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
+    number = check_number(field, value, fix, whole=True, unbounded="is not a whole number")
     if number < 1:
         raise AdfConfigurationError(field, f"{value!r} is below 1", fix)
     return int(number)
@@ -271,23 +266,21 @@ class WaitOptions:
         :raises AdfConfigurationError: naming the field and where its value came from.
         """
 
-        def checked(name: str, *, minimum: float = 0.0, allow_zero: bool = False) -> float:
+        def checked(name: str, default: _D, **bounds: Any) -> float | _D:
+            if name not in given:
+                return default
             try:
-                return check_seconds(
-                    name, given[name].value, minimum=minimum, allow_zero=allow_zero
-                )
+                return check_seconds(name, given[name].value, **bounds)
             except AdfConfigurationError as error:
                 raise _given_by(error, given[name]) from None
 
         defaults = cls()
         return cls(
-            poll_interval=checked("poll_interval", minimum=poll_floor(local))
-            if "poll_interval" in given
-            else defaults.poll_interval,
-            timeout=checked("timeout") if "timeout" in given else None,
-            outage_budget=checked("outage_budget", allow_zero=True)
-            if "outage_budget" in given
-            else defaults.outage_budget,
+            poll_interval=checked(
+                "poll_interval", defaults.poll_interval, minimum=poll_floor(local)
+            ),
+            timeout=checked("timeout", None),
+            outage_budget=checked("outage_budget", defaults.outage_budget, allow_zero=True),
         )
 
 

@@ -28,7 +28,9 @@ def _number(kind: str, *examples: float) -> dict[str, Any]:
     return {"type": [kind, "null"], "minimum": 0, "examples": list(examples)}
 
 
-def _choice(default: str | None, values: list[str], display: dict[str, str]) -> dict[str, Any]:
+def _choice(default: str | None, display: dict[str, str]) -> dict[str, Any]:
+    """A choice among ``display``'s keys, each shown as its value."""
+    values = list(display)
     schema: dict[str, Any] = {
         "type": ["string", "null"],
         "enum": [*values, None] if default is None else values,
@@ -78,7 +80,6 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         ),
         "schema": _choice(
             None,
-            ["default", "managed_identity", "workload_identity", "azure_cli", "environment"],
             {
                 "default": "DefaultAzureCredential",
                 "managed_identity": "Managed identity",
@@ -93,7 +94,6 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Azure cloud of the factory.",
         "schema": _choice(
             "public",
-            ["public", "china", "usgov"],
             {
                 "public": "Azure (global)",
                 "china": "Azure operated by 21Vianet (China)",
@@ -104,9 +104,7 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
     "token_api": {
         "label": f"{ENTRA_ID} token endpoint (optional)",
         "description": "v2 (scope=.../.default, the default) or the older v1 (resource=...).",
-        "schema": _choice(
-            "v2", ["v2", "v1"], {"v2": "v2 (/oauth2/v2.0/token)", "v1": "v1 (/oauth2/token)"}
-        ),
+        "schema": _choice("v2", {"v2": "v2 (/oauth2/v2.0/token)", "v1": "v1 (/oauth2/token)"}),
     },
     "request_timeout": {
         "label": "Request timeout in seconds (optional)",

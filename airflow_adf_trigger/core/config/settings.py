@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import quote
@@ -12,6 +11,7 @@ from airflow_adf_trigger.core.config.clouds import PUBLIC, Cloud, resolve_cloud
 from airflow_adf_trigger.core.config.validation import (
     check_factory,
     check_guid,
+    check_number,
     check_resource_group,
     check_subscription,
     check_tenant,
@@ -226,13 +226,9 @@ class AdfSettings:
             names given are still validated.
         :raises AdfConfigurationError: naming the first missing or malformed field.
         """
-        secret: Secret | None
-        if isinstance(client_secret, Secret):
-            secret = client_secret
-        elif client_secret:
+        secret = client_secret if isinstance(client_secret, Secret) else None
+        if client_secret and secret is None:
             secret = Secret(str(client_secret))
-        else:
-            secret = None
         kind: str | None = None
         if secret is None:
             kind = (identity or "default").strip().lower()
@@ -262,13 +258,12 @@ class AdfSettings:
                 "request_timeout", f"{request_timeout!r} is not positive", "use seconds > 0"
             )
         tenant = check_tenant(tenant_id) if secret is not None or _given(tenant_id) else None
-        client = (
-            require(
+        if secret is not None:
+            client: str | None = require(
                 "client_id", client_id, "set the Application (client) ID of the app registration"
             )
-            if secret is not None
-            else (client_id.strip() if client_id and client_id.strip() else None)
-        )
+        else:
+            client = (client_id or "").strip() or None
         subscription = check_subscription(subscription_id)
         factory: FactoryRef | None = None
         if require_factory or (_given(resource_group) and _given(factory_name)):
@@ -331,14 +326,5 @@ def _given(value: object) -> bool:
 def _number(field: str, value: object, kind: type[int] | type[float]) -> float:
     """A finite number from a connection field, flag or variable, naming ``field`` if not."""
     fix = f"use a finite {'whole number' if kind is int else 'number'} such as 30"
-    if isinstance(value, bool):
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix)
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise AdfConfigurationError(field, f"{value!r} is not a number", fix) from None
-    if not math.isfinite(number):
-        raise AdfConfigurationError(field, f"{value!r} is not a finite number", fix)
-    if kind is int and number != int(number):
-        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
+    number = check_number(field, value, fix, whole=kind is int)
     return int(number) if kind is int else number

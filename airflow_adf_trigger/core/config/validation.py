@@ -111,6 +111,31 @@ def poll_floor(local: bool) -> float:
     return 0.0 if local else MIN_POLL_INTERVAL
 
 
+def check_number(
+    field: str,
+    value: object,
+    fix: str,
+    *,
+    whole: bool = False,
+    unreadable: str = "is not a number",
+    unbounded: str = "is not a finite number",
+) -> float:
+    """A finite number (a whole one if ``whole``) from a number or its text, never a boolean.
+
+    The errors name ``field`` and ``fix``; ``unreadable`` and ``unbounded`` word a value that
+    is not a number and one that is NaN or infinite.
+    """
+    try:  # the text of a boolean or None is not a number either
+        number = float(value if isinstance(value, float) else str(value))
+    except ValueError:
+        raise AdfConfigurationError(field, f"{value!r} {unreadable}", fix) from None
+    if not math.isfinite(number):
+        raise AdfConfigurationError(field, f"{value!r} {unbounded}", fix)
+    if whole and not number.is_integer():
+        raise AdfConfigurationError(field, f"{value!r} is not a whole number", fix)
+    return number
+
+
 def check_seconds(
     field: str,
     value: object,
@@ -124,14 +149,7 @@ def check_seconds(
     infinity, naming ``field``.
     """
     fix = f"give a finite number of seconds{f' of at least {minimum:g}' if minimum else ''}"
-    if isinstance(value, bool) or value is None:
-        raise AdfConfigurationError(field, f"{value!r} is not a number of seconds", fix)
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise AdfConfigurationError(field, f"{value!r} is not a number of seconds", fix) from None
-    if math.isnan(number) or math.isinf(number):
-        raise AdfConfigurationError(field, f"{value!r} is not a finite number", fix)
+    number = check_number(field, value, fix, unreadable="is not a number of seconds")
     if number < 0 or (number == 0 and not allow_zero):
         raise AdfConfigurationError(
             field, f"{value!r} is {'negative' if number < 0 else 'zero'}", fix

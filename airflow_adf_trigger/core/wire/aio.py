@@ -22,7 +22,7 @@ from airflow_adf_trigger.core.runs.models import (
     RunChanges,
     RunQuery,
 )
-from airflow_adf_trigger.core.wire import operations
+from airflow_adf_trigger.core.wire import driver, operations
 from airflow_adf_trigger.core.wire.auth import (
     SHARED_TOKEN_CACHE,
     AccessToken,
@@ -176,10 +176,7 @@ class HttpxTransport:
                     follow_redirects=False,
                 )
         except TimeoutError:
-            return TransportFailure(
-                f"no complete answer within the request timeout ({timeout:g} s)",
-                never_sent=False,
-            )
+            return driver.too_slow(timeout)
         except httpx.HTTPError as error:
             return classify_httpx_error(error)
         return HttpResponse.create(raw.status_code, dict(raw.headers), raw.content)
@@ -188,20 +185,12 @@ class HttpxTransport:
 def classify_httpx_error(error: httpx.HTTPError) -> TransportFailure:
     """Was the request sent? httpx tells by the exception type."""
     if isinstance(error, httpx.ConnectTimeout):
-        return TransportFailure("the connection attempt timed out", never_sent=True)
+        return driver.CONNECT_TIMED_OUT
     if isinstance(error, httpx.ConnectError):
         text = str(error).lower()
-        if "ssl" in text or "certificate" in text:
-            return TransportFailure(
-                "the TLS handshake failed (check the endpoint's certificate)",
-                never_sent=True,
-                fatal=True,
-            )
-        return TransportFailure(
-            "the connection was refused or the host name did not resolve", never_sent=True
-        )
+        return driver.TLS_FAILED if "ssl" in text or "certificate" in text else driver.UNREACHABLE
     if isinstance(error, httpx.PoolTimeout):
         return TransportFailure("no free connection in the pool", never_sent=True)
     if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout):
-        return TransportFailure("no answer within the request timeout", never_sent=False)
-    return TransportFailure(f"the connection broke ({type(error).__name__})", never_sent=False)
+        return driver.READ_TIMED_OUT
+    return driver.broken(error)

@@ -22,7 +22,7 @@ from airflow_adf_trigger.core.runs.models import (
     RunQuery,
 )
 from airflow_adf_trigger.core.runs.reconcile import PipelineDeclaration
-from airflow_adf_trigger.core.wire import operations
+from airflow_adf_trigger.core.wire import driver, operations
 from airflow_adf_trigger.core.wire.auth import (
     SHARED_TOKEN_CACHE,
     AccessToken,
@@ -201,10 +201,7 @@ class RequestsTransport:
             return classify_requests_error(error)
         if body is None:
             raw.close()  # the connection still carries the rest of a trickled body: drop it
-            return TransportFailure(
-                f"no complete answer within the request timeout ({timeout:g} s)",
-                never_sent=False,
-            )
+            return driver.too_slow(timeout)
         release = getattr(raw.raw, "release_conn", None)
         if release is not None:
             release()  # fully read: the connection goes back to the pool
@@ -238,23 +235,17 @@ def new_session() -> requests.Session:
 def classify_requests_error(error: Exception) -> TransportFailure:
     """Was the request sent? ``requests`` tells by the exception type and its cause."""
     if isinstance(error, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
-        return TransportFailure(
-            "the TLS handshake failed (check the endpoint's certificate)",
-            never_sent=True,
-            fatal=True,
-        )
+        return driver.TLS_FAILED
     if isinstance(error, requests.exceptions.ConnectTimeout):
-        return TransportFailure("the connection attempt timed out", never_sent=True)
+        return driver.CONNECT_TIMED_OUT
     if isinstance(error, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
-        return TransportFailure("no answer within the request timeout", never_sent=False)
+        return driver.READ_TIMED_OUT
     reason: object = error.args[0] if error.args else error
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     if isinstance(reason, NewConnectionError | ConnectTimeoutError):
-        return TransportFailure(
-            "the connection was refused or the host name did not resolve", never_sent=True
-        )
-    return TransportFailure(f"the connection broke ({type(reason).__name__})", never_sent=False)
+        return driver.UNREACHABLE
+    return driver.broken(reason)
 
 
 __all__ = ["AdfClient", "RequestsTransport", "Transport", "classify_requests_error"]

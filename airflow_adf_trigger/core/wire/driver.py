@@ -40,6 +40,27 @@ T = TypeVar("T")
 
 Clock = Callable[[], float]
 
+# What a transport reports, in the same words whichever HTTP library failed.
+TLS_FAILED = TransportFailure(
+    "the TLS handshake failed (check the endpoint's certificate)", never_sent=True, fatal=True
+)
+CONNECT_TIMED_OUT = TransportFailure("the connection attempt timed out", never_sent=True)
+UNREACHABLE = TransportFailure(
+    "the connection was refused or the host name did not resolve", never_sent=True
+)
+READ_TIMED_OUT = TransportFailure("no answer within the request timeout", never_sent=False)
+
+
+def too_slow(timeout: float) -> TransportFailure:
+    """The whole exchange did not end within ``timeout`` seconds."""
+    message = f"no complete answer within the request timeout ({timeout:g} s)"
+    return TransportFailure(message, never_sent=False)
+
+
+def broken(cause: object) -> TransportFailure:
+    """The connection broke after the request may have left; ``cause`` names only its type."""
+    return TransportFailure(f"the connection broke ({type(cause).__name__})", never_sent=False)
+
 
 class ClientBase:
     """Settings, clock, token cache and credential of one client, and the driver of its flows."""

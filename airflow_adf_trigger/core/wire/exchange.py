@@ -19,11 +19,12 @@ import logging
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_adf_trigger.core.config.settings import AdfSettings, RetryPolicy
-from airflow_adf_trigger.core.errors import AdfConnectionError, AdfRunOutcomeUnknownError
+from airflow_adf_trigger.core.errors import AdfConnectionError
 from airflow_adf_trigger.core.wire import protocol
 from airflow_adf_trigger.core.wire.auth import AccessToken
 from airflow_adf_trigger.core.wire.protocol import HttpRequest, HttpResponse, TransportFailure
@@ -92,6 +93,7 @@ def exchange(
     first_started: float | None = None
     refused: AccessToken | None = None
     token_refreshed = False
+    unknown = partial(protocol.outcome_unknown, subject or request.operation)
     while True:
         token: AccessToken | None = None
         if authenticated:
@@ -105,7 +107,7 @@ def exchange(
         outcome = answer.outcome
         if isinstance(outcome, TransportFailure):
             if not request.idempotent and not outcome.never_sent:
-                raise _outcome_unknown(request, subject, answer, outcome.description)
+                raise unknown(answer.started, answer.finished, outcome.description)
             delay = protocol.backoff_delay(policy, attempt, None, jitter)
             if outcome.fatal or not _may_retry(policy, attempt, elapsed, delay):
                 raise AdfConnectionError(
@@ -129,8 +131,10 @@ def exchange(
                 continue
             return response
         if not request.idempotent and response.status >= 500:
-            raise _outcome_unknown(
-                request, subject, answer, f"HTTP {response.status} after the request was sent"
+            raise unknown(
+                answer.started,
+                answer.finished,
+                f"HTTP {response.status} after the request was sent",
             )
         return response
 
@@ -170,10 +174,3 @@ def _log_retry(
         policy.max_attempts,
     )
     return attempt + 1
-
-
-def _outcome_unknown(
-    request: HttpRequest, subject: str | None, answer: Answered, cause: str
-) -> AdfRunOutcomeUnknownError:
-    subject = subject or request.operation
-    return protocol.outcome_unknown(subject, answer.started, answer.finished, cause)

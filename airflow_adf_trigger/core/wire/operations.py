@@ -31,7 +31,6 @@ from airflow_adf_trigger.core.runs.models import (
     RunChanges,
     RunQuery,
     RunStatus,
-    UnreadableRun,
 )
 from airflow_adf_trigger.core.runs.reconcile import PipelineDeclaration, ServerClock
 from airflow_adf_trigger.core.runs.watch import Ending, RunWatch
@@ -156,21 +155,14 @@ def query_run_changes(settings: AdfSettings, query: RunQuery) -> Flow[RunChanges
     local one.
     """
     where = target(settings)
-    first: list[HttpResponse] = []
-
-    unreadable: list[UnreadableRun] = []
-
-    def parse(response: HttpResponse) -> Page:
-        first.append(response)
-        page = protocol.parse_pipeline_run_page(response, where)
-        unreadable.extend(page.unreadable)
-        return page
-
-    runs = yield from _all_pages(
-        settings, lambda token: protocol.build_query_pipeline_runs(settings, query, token), parse
+    pages = yield from _all_pages(
+        settings,
+        lambda token: protocol.build_query_pipeline_runs(settings, query, token),
+        lambda response: protocol.parse_pipeline_run_page(response, where),
     )
-    server_time = protocol.server_time(first[0]) if first else None
-    return RunChanges(tuple(runs), server_time, tuple(unreadable))
+    runs = tuple(run for _, page in pages for run in page.value)
+    unreadable = tuple(run for _, page in pages for run in page.unreadable)
+    return RunChanges(runs, protocol.server_time(pages[0][0]), unreadable)
 
 
 def query_activity_runs(
@@ -178,13 +170,12 @@ def query_activity_runs(
 ) -> Flow[list[ActivityRun]]:
     """Every activity run of ``run_id`` matching ``query``, all pages."""
     where = target(settings, run_id=run_id)
-    return (
-        yield from _all_pages(
-            settings,
-            lambda token: protocol.build_query_activity_runs(settings, run_id, query, token),
-            lambda response: protocol.parse_activity_run_page(response, where),
-        )
+    pages = yield from _all_pages(
+        settings,
+        lambda token: protocol.build_query_activity_runs(settings, run_id, query, token),
+        lambda response: protocol.parse_activity_run_page(response, where),
     )
+    return [activity for _, page in pages for activity in page.value]
 
 
 def failure_details(
@@ -291,17 +282,17 @@ def _all_pages(
     settings: AdfSettings,
     build: Callable[[str | None], HttpRequest],
     parse: Callable[[HttpResponse], Page],
-) -> Flow[list[Any]]:
-    items: list[Any] = []
+) -> Flow[list[tuple[HttpResponse, Page]]]:
+    """Every page (with the answer it came in), following ``continuationToken``."""
+    pages: list[tuple[HttpResponse, Page]] = []
     token: str | None = None
     seen: set[str] = set()
     while True:
         response = yield from send(settings, build(token))
-        page = parse(response)
-        items.extend(page.value)
-        token = page.continuation_token
+        pages.append((response, parse(response)))
+        token = pages[-1][1].continuation_token
         if not token:
-            return items
+            return pages
         if token in seen:
             raise AdfServiceError("ADF repeated a continuation token; stopped paging")
         seen.add(token)

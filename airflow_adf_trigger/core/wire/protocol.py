@@ -17,7 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import quote, urlencode
 
 from airflow_adf_trigger.core.config.settings import AdfSettings, FactoryRef, RetryPolicy
@@ -105,6 +105,14 @@ class Target:
     """Who signed in, e.g. ``service principal <client id>``."""
 
 
+_E = TypeVar("_E", bound=AdfRequestError)
+
+
+def _answer_error(kind: type[_E], message: str, response: HttpResponse) -> _E:
+    """An error about ``response``, with its HTTP status and Azure's request id."""
+    return kind(message, status=response.status, request_id=response.request_id)
+
+
 # --------------------------------------------------------------------------- Azure AD tokens
 
 
@@ -143,22 +151,18 @@ def parse_token_response(
     """Read a v2 body (integers) or a v1 body (numbers as strings) into an AccessToken."""
     if response.status == 429 or response.status >= 500:
         # Azure AD is throttling or failing, not refusing: a wait may go on (transient).
-        error_type = AdfThrottledError if response.status == 429 else AdfServiceError
-        raise error_type(
+        raise _answer_error(
+            AdfThrottledError if response.status == 429 else AdfServiceError,
             f"Azure AD could not issue a token now (HTTP {response.status}); retries ran out",
-            status=response.status,
-            request_id=response.request_id,
+            response,
         )
     if response.status != 200:
         raise token_error(response, settings)
     try:
         body = _json_object(response)
     except ValueError as error:
-        raise AdfAuthenticationError(
-            f"Azure AD answered with an unreadable token response: {error}",
-            status=response.status,
-            request_id=response.request_id,
-        ) from None
+        message = f"Azure AD answered with an unreadable token response: {error}"
+        raise _answer_error(AdfAuthenticationError, message, response) from None
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
         raise AdfAuthenticationError(
@@ -194,11 +198,8 @@ def _token_seconds(value: object, name: str, response: HttpResponse) -> float:
     except ValueError:
         number = math.nan
     if isinstance(value, bool) or not math.isfinite(number):
-        raise AdfAuthenticationError(
-            f"Azure AD answered with an unreadable token response: {name} is not a number",
-            status=response.status,
-            request_id=response.request_id,
-        )
+        message = f"Azure AD answered with an unreadable token response: {name} is not a number"
+        raise _answer_error(AdfAuthenticationError, message, response)
     return number
 
 
@@ -258,19 +259,16 @@ def token_error(
 def factory_url(settings: AdfSettings) -> str:
     """The ARM URL of the factory, each path segment quoted."""
     ref = settings.factory
-    return settings.cloud.management_endpoint + "".join(
-        f"/{quote(part, safe='')}"
-        for part in (
-            "subscriptions",
-            ref.subscription_id,
-            "resourceGroups",
-            ref.resource_group,
-            "providers",
-            "Microsoft.DataFactory",
-            "factories",
-            ref.factory_name,
-        )
-    )
+    group = ("resourceGroups", ref.resource_group)
+    return _arm_url(settings, ref.subscription_id, *group, *_FACTORIES, ref.factory_name)
+
+
+_FACTORIES = ("providers", "Microsoft.DataFactory", "factories")
+
+
+def _arm_url(settings: AdfSettings, subscription_id: str, *segments: str) -> str:
+    path = ("subscriptions", subscription_id, *segments)
+    return settings.cloud.management_endpoint + "".join(f"/{quote(p, safe='')}" for p in path)
 
 
 def _arm_request(
@@ -296,13 +294,8 @@ def build_get_factory(settings: AdfSettings) -> HttpRequest:
 def build_list_factories(settings: AdfSettings) -> HttpRequest:
     """``GET`` the subscription's data factories (Factories_List): the check of a connection
     that names no factory, as it needs only the subscription."""
-    subscription = quote(settings.subscription_id, safe="")
-    return _arm_request(
-        "GET",
-        f"{settings.cloud.management_endpoint}/subscriptions/{subscription}"
-        "/providers/Microsoft.DataFactory/factories",
-        "list the subscription's data factories",
-    )
+    url = _arm_url(settings, settings.subscription_id, *_FACTORIES)
+    return _arm_request("GET", url, "list the subscription's data factories")
 
 
 def build_get_pipeline(settings: AdfSettings, pipeline_name: str) -> HttpRequest:
@@ -390,24 +383,20 @@ def parse_create_run(response: HttpResponse, target: Target) -> str:
     try:
         run_id = _json_object(response).get("runId")
     except ValueError as error:
-        raise _create_unknown(response, target, f"HTTP {response.status} with {error}") from None
-    if not isinstance(run_id, str) or not run_id:
-        raise _create_unknown(response, target, f"HTTP {response.status} without a runId")
-    if not _RUN_ID.match(run_id):
-        raise _create_unknown(
-            response, target, f"HTTP {response.status} with a runId that is not a GUID"
-        )
-    return run_id.lower()
+        problem = f"with {error}"
+    else:
+        if not isinstance(run_id, str) or not run_id:
+            problem = "without a runId"
+        elif _RUN_ID.match(run_id):
+            return run_id.lower()
+        else:
+            problem = "with a runId that is not a GUID"
+    cause = f"HTTP {response.status} {problem}"
+    subject = target.pipeline_name or "(unknown pipeline)"
+    raise outcome_unknown(subject, response.sent_at, response.received_at, cause)
 
 
 _RUN_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def _create_unknown(
-    response: HttpResponse, target: Target, cause: str
-) -> AdfRunOutcomeUnknownError:
-    subject = target.pipeline_name or "(unknown pipeline)"
-    return outcome_unknown(subject, response.sent_at, response.received_at, cause)
 
 
 def outcome_unknown(
@@ -439,11 +428,8 @@ def parse_run(response: HttpResponse, target: Target) -> PipelineRun:
     try:
         return PipelineRun.from_json(_json_object(response))
     except (KeyError, ValueError, TypeError) as error:
-        raise AdfServiceError(
-            f"ADF returned a pipeline run this client cannot read: {error}",
-            status=response.status,
-            request_id=response.request_id,
-        ) from None
+        message = f"ADF returned a pipeline run this client cannot read: {error}"
+        raise _answer_error(AdfServiceError, message, response) from None
 
 
 def build_cancel_run(settings: AdfSettings, run_id: str, *, is_recursive: bool) -> HttpRequest:
@@ -540,11 +526,8 @@ def _parse_page(
         body = _json_object(response)
         items = tuple(parse(item) for item in body.get("value") or [])
     except (KeyError, ValueError, TypeError) as error:
-        raise AdfServiceError(
-            f"ADF returned a query page this client cannot read: {error}",
-            status=response.status,
-            request_id=response.request_id,
-        ) from None
+        message = f"ADF returned a query page this client cannot read: {error}"
+        raise _answer_error(AdfServiceError, message, response) from None
     token = body.get("continuationToken")
     return Page(value=items, continuation_token=str(token) if token else None)
 
@@ -614,34 +597,28 @@ def arm_error(response: HttpResponse, target: Target, action: str) -> AdfRequest
     )
     said = f" Azure said: {azure_message}" if azure_message else ""
     kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": response.request_id}
-    if status == 400:
-        return AdfBadRequestError(f"ADF rejected the request to {action} {thing}.{said}", **kwargs)
-    if status == 401:
-        return AdfAuthenticationError(
-            f"Azure Resource Manager refused the access token.{said}", **kwargs
-        )
-    if status == 403:
-        return AdfAuthorizationError(
-            f"The {target.principal} may not {action} {thing}: grant it the 'Data Factory "
-            f"Contributor' role on {factory.resource_id} (or on its resource group).{said}",
-            **kwargs,
-        )
     if status == 404:
         return AdfNotFoundError(_not_found_message(code, target, thing) + said, **kwargs)
-    if status == 409:
-        return AdfConflictError(f"ADF could not {action} {thing} now.{said}", **kwargs)
     if status == 429:
-        return AdfThrottledError(
-            f"Azure throttled the request to {action} {thing}; retries ran out.{said}",
-            retry_after=retry_after_seconds(response.headers),
-            **kwargs,
-        )
-    if status >= 500:
-        return AdfServiceError(
-            f"Azure failed to {action} {thing} (a service error on Azure's side).{said}",
-            **kwargs,
-        )
-    return AdfRequestError(f"Azure refused to {action} {thing}.{said}", **kwargs)
+        kwargs["retry_after"] = retry_after_seconds(response.headers)
+    kind, text = _ARM_ERRORS.get(min(status, 500), (AdfRequestError, "Azure refused to {act}."))
+    act = f"{action} {thing}"
+    return kind(text.format(act=act, who=target.principal, at=factory.resource_id) + said, **kwargs)
+
+
+_ARM_ERRORS: dict[int, tuple[type[AdfRequestError], str]] = {
+    400: (AdfBadRequestError, "ADF rejected the request to {act}."),
+    401: (AdfAuthenticationError, "Azure Resource Manager refused the access token."),
+    403: (
+        AdfAuthorizationError,
+        "The {who} may not {act}: grant it the 'Data Factory Contributor' role on {at} (or on "
+        "its resource group).",
+    ),
+    409: (AdfConflictError, "ADF could not {act} now."),
+    429: (AdfThrottledError, "Azure throttled the request to {act}; retries ran out."),
+    500: (AdfServiceError, "Azure failed to {act} (a service error on Azure's side)."),
+}
+"""The error and message of each ARM status (500: every 5xx; else :class:`AdfRequestError`)."""
 
 
 def _not_found_message(code: str | None, target: Target, thing: str) -> str:
