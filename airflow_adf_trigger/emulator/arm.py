@@ -198,22 +198,18 @@ def _create_run(state: EmulatorState, spec: PipelineSpec, request: Request) -> R
         )
     with state.lock:
         now = state.clock()
-        reference = None
-        if reference_id is not None:
-            reference = _reference_run(state, pipeline, reference_id)
+        reference = None if reference_id is None else _reference_run(state, pipeline, reference_id)
+        recovered = reference if is_recovery else None  # never None when is_recovery (above)
         start_at = None
-        if is_recovery and reference is not None:
-            if start_activity is not None:
-                start_at = start_activity
-            elif start_from_failure:
-                start_at = reference.failed_activity_name(now)
+        if recovered is not None:
+            failed = recovered.failed_activity_name(now) if start_from_failure else None
+            start_at = start_activity or failed
         run = state.start_run(
             spec,
             parameters if reference is None else reference.parameters,
             now,
             start_activity=start_at,
-            run_group_id=reference.run_group_id if is_recovery and reference is not None else None,
-            reference_run_id=None if reference is None else reference.run_id,
+            run_group_id=None if recovered is None else recovered.run_group_id,
         )
     log.debug("created run %s of pipeline %s (outcome %s)", run.run_id, pipeline, run.plan.outcome)
     return Response(200, {"runId": run.run_id})
@@ -360,11 +356,9 @@ def _body(request: Request) -> dict[str, Any]:
         value = request.json_body()
     except ValueError:
         raise BadRequest("The request body is not valid JSON.") from None
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
+    if value is not None and not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")
-    return value
+    return value or {}
 
 
 def _get_pipeline(state: EmulatorState, spec: PipelineSpec) -> Response:

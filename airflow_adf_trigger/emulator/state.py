@@ -20,10 +20,6 @@ Handler = Callable[["EmulatorState", Request], Response]
 """Answers one request: given the emulator's state (lock not held) and the request."""
 
 
-def _not_counted(request: Request) -> str | None:
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Extension:
     """Routes, admin endpoints and stats that the caller adds to an emulator.
@@ -48,7 +44,7 @@ class Extension:
     name: str
     claims: Callable[[Request], bool]
     handle: Handler
-    operation: Callable[[Request], str | None] = _not_counted
+    operation: Callable[[Request], str | None] = lambda _request: None
     admin: Mapping[str, Callable[[EmulatorState], Any]] = field(default_factory=dict)
     stats: Callable[[EmulatorState], Mapping[str, Any]] | None = None
     describe: Callable[[str], str] | None = None
@@ -119,12 +115,11 @@ class RateLimitBudget:
             levels[name] = (min(capacity, level + elapsed * refill), refill)
             self.updated[name] = now
         empty = [(1.0 - lv) / refill for lv, refill in levels.values() if lv < 1.0]
-        if empty and self.model == "token_bucket":
-            for name, (level, _) in levels.items():
-                self.level[name] = level
-            return {name: "0" for name in levels}, max(empty)
+        throttled = bool(empty) and self.model == "token_bucket"
         for name, (level, _) in levels.items():
-            self.level[name] = max(level - 1.0, 0.0)
+            self.level[name] = level if throttled else max(level - 1.0, 0.0)
+        if throttled:
+            return {name: "0" for name in levels}, max(empty)
         return {name: str(int(self.level[name])) for name in levels}, None
 
 
@@ -185,13 +180,12 @@ class EmulatorState:
         *,
         start_activity: str | None = None,
         run_group_id: str | None = None,
-        reference_run_id: str | None = None,
         invoked_by: Mapping[str, str] | None = None,
     ) -> EmulatedRun:
         """Plan and remember a new run of ``spec`` created at clock time ``at``; it becomes the
         latest of its group (its own, unless ``run_group_id``). The caller holds the lock."""
         run_id = str(uuid.uuid4())
-        ordinal = self.runs_by_pipeline[spec.name]
+        outcome = spec.outcome_for(self.runs_by_pipeline[spec.name])
         activity_ids = [str(uuid.uuid4()) for _ in spec.activity_plan()]
         run = EmulatedRun(
             run_id=run_id,
@@ -200,10 +194,8 @@ class EmulatorState:
             created_wall=self.wall(at),
             created_at=at,
             run_group_id=run_group_id or run_id,
-            plan=plan_run(spec, spec.outcome_for(ordinal), activity_ids, start_activity),
-            ordinal=ordinal,
+            plan=plan_run(spec, outcome, activity_ids, start_activity),
             invoked_by_id=uuid.uuid4().hex,
-            reference_run_id=reference_run_id,
             invoked_by=invoked_by,
         )
         self.runs[run_id] = run
