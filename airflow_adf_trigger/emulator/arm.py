@@ -46,29 +46,29 @@ class ArmCall:
     run_id: str | None = None
 
 
+_OPERATIONS = {
+    ("GET", ()): "get factory",
+    ("GET", ("pipelines", "*")): "get pipeline",
+    ("POST", ("pipelines", "*", "createrun")): "create run",
+    ("POST", ("querypipelineruns",)): "query pipeline runs",
+    ("GET", ("pipelineruns", "*")): "get run",
+    ("POST", ("pipelineruns", "*", "cancel")): "cancel run",
+    ("POST", ("pipelineruns", "*", "queryactivityruns")): "query activity runs",
+}
+"""(method, the lower-cased path after the factory, ``*`` for a name) -> the operation."""
+
+
 def classify(request: Request) -> ArmCall:
     """Name the operation of a ``/subscriptions/...`` request (None when there is no such)."""
-    rest = tuple(s.lower() for s in request.segments[8:])
     if len(request.segments) < 8:
         return ArmCall(None)
     raw = request.segments[8:]
-    method = request.method
-    if method == "GET" and not rest:
-        return ArmCall("get factory")
-    if method == "GET" and len(rest) == 2 and rest[0] == "pipelines":
-        return ArmCall("get pipeline", pipeline=raw[1])
-    if method == "POST" and len(rest) == 3 and rest[0] == "pipelines" and rest[2] == "createrun":
-        return ArmCall("create run", pipeline=raw[1])
-    if method == "POST" and rest == ("querypipelineruns",):
-        return ArmCall("query pipeline runs")
-    if len(rest) >= 2 and rest[0] == "pipelineruns":
-        if method == "GET" and len(rest) == 2:
-            return ArmCall("get run", run_id=raw[1])
-        if method == "POST" and len(rest) == 3 and rest[2] == "cancel":
-            return ArmCall("cancel run", run_id=raw[1])
-        if method == "POST" and len(rest) == 3 and rest[2] == "queryactivityruns":
-            return ArmCall("query activity runs", run_id=raw[1])
-    return ArmCall(None)
+    shape = tuple("*" if i == 1 else s.lower() for i, s in enumerate(raw))
+    operation = _OPERATIONS.get((request.method, shape))
+    name = raw[1] if operation is not None and len(raw) > 1 else None
+    if shape[:1] == ("pipelines",):
+        return ArmCall(operation, pipeline=name)
+    return ArmCall(operation, run_id=name)
 
 
 def handle(state: EmulatorState, request: Request) -> Response:
@@ -133,10 +133,7 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
                 )
             if call.operation == "get run":
                 with state.lock:
-                    body = run.to_json(
-                        state.clock(), state.is_latest(run), state.scenario.factory_id
-                    )
-                return Response(200, body)
+                    return Response(200, state.run_json(run, state.clock()))
             if call.operation == "cancel run":
                 return _cancel_run(state, run, request)
             if call.operation == "query activity runs":
@@ -271,9 +268,8 @@ def _query_runs(state: EmulatorState, request: Request, run: EmulatedRun | None)
             # the runs as they were `monitoring_lag_seconds` ago; a run created since is not
             # there yet. Get-run reads the run itself and shows it now.
             seen = state.clock() - state.settings.monitoring_lag_seconds
-            factory_id = state.scenario.factory_id
             records = [
-                (r.last_updated_at(seen), r.to_json(seen, state.is_latest(r), factory_id))
+                (r.last_updated_at(seen), state.run_json(r, seen))
                 for r in state.runs.values()
                 if r.created_at <= seen
             ]

@@ -172,6 +172,10 @@ class EmulatorState:
         """Whether ``run`` is the newest of its run group (the caller holds the lock)."""
         return self.latest_in_group.get(run.run_group_id) == run.run_id
 
+    def run_json(self, run: EmulatedRun, now: float) -> dict[str, Any]:
+        """The PipelineRun body of ``run`` as of ``now`` (the caller holds the lock)."""
+        return run.to_json(now, self.is_latest(run), self.scenario.factory_id)
+
     def start_run(
         self,
         spec: PipelineSpec,
