@@ -83,7 +83,7 @@ def handle(state: EmulatorState, request: Request) -> Response:
         return refusal
     call = classify(request)
     if call.operation is None:
-        return _checked(state, request, call)
+        return _check_factory(state, request) or _no_route(request)
     header = WRITES if call.operation in ("create run", "cancel run") else READS
     with state.lock:
         remaining, wait = state.rate_limits.take(header, state.clock())
@@ -99,17 +99,16 @@ def handle(state: EmulatorState, request: Request) -> Response:
             **remaining,
             **{"Retry-After": seconds},
         )
-    response = _checked(state, request, call)
+    response = _check_factory(state, request) or _operate(state, request, call)
     return replace(response, headers={**response.headers, **remaining})
 
 
-def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
-    refusal = _check_factory(state, request)
-    if refusal is not None:
-        return refusal
+def _operate(state: EmulatorState, request: Request, call: ArmCall) -> Response:
     try:
         if call.operation == "get factory":
             return Response(200, _factory_json(state))
+        if call.operation == "query pipeline runs":
+            return _query_runs(state, request, None)
         if call.pipeline is not None:  # get pipeline or create run
             spec = state.scenario.pipelines.get(call.pipeline)
             if spec is None:
@@ -124,24 +123,23 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
             if call.operation == "get pipeline":
                 return _get_pipeline(state, spec)
             return _create_run(state, spec, request)
-        if call.run_id is not None:
+        with state.lock:  # get run, cancel run or query activity runs: call.run_id is set
+            run = state.runs.get((call.run_id or "").lower())
+        if run is None:  # a guess: the code name of an unknown run is not documented
+            return arm_error(
+                404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
+            )
+        if call.operation == "get run":
             with state.lock:
-                run = state.runs.get(call.run_id.lower())
-            if run is None:  # a guess: the code name of an unknown run is not documented
-                return arm_error(
-                    404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
-                )
-            if call.operation == "get run":
-                with state.lock:
-                    return Response(200, state.run_json(run, state.clock()))
-            if call.operation == "cancel run":
-                return _cancel_run(state, run, request)
-            if call.operation == "query activity runs":
-                return _query_runs(state, request, run)
-        if call.operation == "query pipeline runs":
-            return _query_runs(state, request, None)
+                return Response(200, state.run_json(run, state.clock()))
+        if call.operation == "cancel run":
+            return _cancel_run(state, run, request)
+        return _query_runs(state, request, run)
     except BadRequest as error:
         return arm_error(400, error.code, error.message, error.target)
+
+
+def _no_route(request: Request) -> Response:
     if request.method not in ("GET", "POST"):
         # Source: ARM's answer to a method a resource does not serve (azure-powershell
         # issue 9709 log: 405, code MethodNotAllowed). The wording for ADF is inferred.

@@ -125,9 +125,7 @@ class EmulatedRun:
     def transitions(self) -> list[tuple[float, str]]:
         """Every status change as (clock time, status), in order, including future ones."""
         started = self.created_at + self.spec.queued_seconds
-        ended = self.created_at + (
-            self.plan.activities[-1].end if self.plan.activities else self.spec.queued_seconds
-        )
+        ended = self.created_at + self.plan.activities[-1].end  # a plan has one at least
         natural = [
             (self.created_at, "Queued"),
             (started, "InProgress"),
@@ -174,8 +172,9 @@ class EmulatedRun:
         history = self.history(now)
         status = history[-1][1]
         began = next((t for t, s in history if s == "InProgress"), None)
-        ended = history[-1][0] if status in TERMINAL and status != "Cancelled" else None
-        message = self.plan.message if status in TERMINAL and status != "Cancelled" else ""
+        finished = status in TERMINAL and status != "Cancelled"
+        ended = history[-1][0] if finished else None
+        message = self.plan.message if finished else ""
         duration = None if began is None or ended is None else _ms(ended - began)
         return {
             "id": f"{factory_id}/pipelineruns/{self.run_id}",

@@ -95,7 +95,7 @@ class EmulatorServer:
         """The base URL, for both the authority host and the management endpoint."""
         host, port = self._httpd.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
-        return f"{'https' if self.tls else 'http'}://{name}:{port}"
+        return f"{self.state.scheme}://{name}:{port}"
 
     @property
     def tls(self) -> bool:
