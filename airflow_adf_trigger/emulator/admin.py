@@ -6,15 +6,16 @@ Extensions add their own read-only ones under ``/_emulator/{name}/`` (see :mod:`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
-from airflow_adf_trigger.emulator.scenario import is_count, is_seconds
+from airflow_adf_trigger.emulator.scenario import check_settings
 from airflow_adf_trigger.emulator.schedules import UnknownTrigger, fire
-from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.state import EmulatorSettings, EmulatorState
 from airflow_adf_trigger.emulator.wire import Request, Response
 
-SETTINGS = ("token_lifetime_seconds", "page_size", "monitoring_lag_seconds")
+SETTINGS = tuple(f.name for f in fields(EmulatorSettings))
 
 
 def _triggers(state: EmulatorState) -> list[dict[str, Any]]:
@@ -103,12 +104,7 @@ def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
     unknown = sorted(set(changes) - set(SETTINGS))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {SETTINGS}")
-    for key, value in changes.items():
-        if key == "monitoring_lag_seconds":
-            if not is_seconds(value):
-                raise ValueError(f"{key}: must be a number of seconds, 0 or more")
-        elif not is_count(value):
-            raise ValueError(f"{key}: must be a positive integer")
+    check_settings(changes)  # a ScenarioError is a ValueError
     with state.lock:
         for key, value in changes.items():
             setattr(state.settings, key, value)

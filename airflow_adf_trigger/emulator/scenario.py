@@ -182,6 +182,16 @@ def is_seconds(value: object) -> bool:
     )
 
 
+def check_settings(settings: Mapping[str, object]) -> None:
+    """Refuse, naming it, a setting the emulator can also change while it runs (see
+    ``EmulatorSettings``): ``monitoring_lag_seconds`` is seconds, the others counts."""
+    for key, value in settings.items():
+        if key == "monitoring_lag_seconds" and not is_seconds(value):
+            raise ScenarioError(f"{key}: must be a number of seconds, 0 or more")
+        if key != "monitoring_lag_seconds" and not is_count(value):
+            raise ScenarioError(f"{key}: must be a positive integer")
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """Everything the emulator serves. Load it with :meth:`load` or :meth:`from_json`."""
@@ -253,11 +263,8 @@ class Scenario:
             for name, spec in (body.get("pipelines") or {}).items()
         }
         page_size = body.get("page_size", DEFAULT_PAGE_SIZE)
-        if not is_count(page_size):
-            raise ScenarioError("page_size: must be a positive integer")
         lag = body.get("monitoring_lag_seconds", 0.0)
-        if not is_seconds(lag):
-            raise ScenarioError("monitoring_lag_seconds: must be a number of seconds, 0 or more")
+        check_settings({"page_size": page_size, "monitoring_lag_seconds": lag})
         rate_limit_model = body.get("rate_limit_model", "hourly")
         if rate_limit_model not in RATE_LIMIT_MODELS:
             raise ScenarioError(

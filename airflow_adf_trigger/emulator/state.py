@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -155,10 +155,9 @@ class EmulatorState:
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario.faults)
+        # Each setting starts as the scenario's field of the same name.
         self.settings = EmulatorSettings(
-            token_lifetime_seconds=self.scenario.token_lifetime_seconds,
-            page_size=self.scenario.page_size,
-            monitoring_lag_seconds=self.scenario.monitoring_lag_seconds,
+            **{f.name: getattr(self.scenario, f.name) for f in fields(EmulatorSettings)}
         )
         self.rate_limits.model = self.scenario.rate_limit_model
         self.clock_origin = self.clock()
