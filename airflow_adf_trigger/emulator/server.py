@@ -156,9 +156,7 @@ class EmulatorServer:
             ``add_fault(operation="get run", action="status", status=429, retry_after=1)``.
         :raises ValueError: the fault is malformed.
         """
-        spec = parse_fault(fault)
-        self.add_faults([spec])
-        return spec
+        return self.add_faults([parse_fault(fault)])[0]
 
     def add_faults(self, faults: Iterable[Mapping[str, Any] | FaultSpec]) -> tuple[FaultSpec, ...]:
         """Arm several faults, in order.
