@@ -241,9 +241,5 @@ class EmulatorState:
 
 
 def _as_parameter_string(value: object) -> str:
-    """ADF reports run parameters as strings; objects and arrays as their JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
+    """ADF reports run parameters as strings (``True`` for true); objects and arrays as JSON."""
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
