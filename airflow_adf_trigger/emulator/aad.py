@@ -32,6 +32,10 @@ ARM_RESOURCES = (
     "https://management.core.usgovcloudapi.net/",
 )
 TOKEN_ENDPOINTS = ("oauth2/token", "oauth2/v2.0/token")
+_AUDIENCES = {  # v1 or not -> the form field naming the audience, its values, the refusal
+    True: ("resource", ARM_RESOURCES, "invalid_resource", 500011),
+    False: ("scope", ARM_SCOPES, "invalid_scope", 70011),
+}
 
 
 def is_token_request(request: Request) -> bool:
@@ -110,17 +114,13 @@ def issue_token(state: EmulatorState, request: Request) -> Response:
         return aad_error(
             400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
         )
-    audience = form.get("resource") if v1 else form.get("scope")
-    if audience not in (ARM_RESOURCES if v1 else ARM_SCOPES):
-        # The codes (AADSTS500011 v1, 70011 v2) are inferred from Microsoft's error-code
-        # list; the wording is a guess.
-        return aad_error(
-            400,
-            "invalid_resource" if v1 else "invalid_scope",
-            500011 if v1 else 70011,
-            f"The provided value for the input parameter "
-            f"'{'resource' if v1 else 'scope'}' is not valid.",
-        )
+    # The codes (AADSTS500011 v1, 70011 v2) are inferred from Microsoft's error-code list;
+    # the wording is a guess.
+    name, accepted, error, code = _AUDIENCES[v1]
+    audience = form.get(name)
+    if audience not in accepted:
+        text = f"The provided value for the input parameter '{name}' is not valid."
+        return aad_error(400, error, code, text)
     client_id = form.get("client_id", "")
     principal = next((p for p in scenario.service_principals if p.client_id == client_id), None)
     if principal is None:

@@ -6,39 +6,16 @@ Extensions add their own read-only ones under ``/_emulator/{name}/`` (see :mod:`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from airflow_adf_trigger.emulator.faults import parse_faults
-from airflow_adf_trigger.emulator.scenario import is_count, is_seconds
+from airflow_adf_trigger.emulator.scenario import check_settings
 from airflow_adf_trigger.emulator.schedules import UnknownTrigger, fire
-from airflow_adf_trigger.emulator.state import EmulatorState
+from airflow_adf_trigger.emulator.state import EmulatorSettings, EmulatorState
 from airflow_adf_trigger.emulator.wire import Request, Response
 
-SETTINGS = ("token_lifetime_seconds", "page_size", "monitoring_lag_seconds")
-
-
-def handle(state: EmulatorState, request: Request) -> Response:
-    """Serve stats, runs, triggers, faults and settings, and the extensions' own views."""
-    path = "/".join(request.segments[1:])
-    try:
-        view = _view(state, request)
-        if view is not None:
-            with state.lock:
-                return Response(200, view(state))
-        if (
-            request.method == "POST"
-            and len(request.segments) == 4
-            and request.segments[1] == "triggers"
-            and request.segments[3] == "fire"
-        ):
-            return _fire(state, request.segments[2], request)
-        if path == "faults" and request.method in ("GET", "POST", "DELETE"):
-            return _faults(state, request)
-        if path == "settings" and request.method in ("GET", "POST"):
-            return _settings(state, request)
-    except ValueError as error:
-        return _error(400, "BadRequest", str(error))
-    return _error(404, "NotFound", "Unknown admin path")
+SETTINGS = tuple(f.name for f in fields(EmulatorSettings))
 
 
 def _triggers(state: EmulatorState) -> list[dict[str, Any]]:
@@ -58,17 +35,51 @@ _VIEWS: dict[str, Callable[[EmulatorState], Any]] = {
     "stats": EmulatorState.stats,
     "runs": EmulatorState.run_summaries,
     "triggers": _triggers,
+    "faults": lambda state: state.faults.to_json(),
+    "settings": lambda state: state.settings.to_json(),
 }
+"""What ``GET /_emulator/{path}`` answers (the lock held); a POST or DELETE there answers it
+too, after acting."""
 
 
-def _view(state: EmulatorState, request: Request) -> Callable[[EmulatorState], Any] | None:
-    """What a ``GET /_emulator/{path}`` or an extension's ``GET /_emulator/{name}/{path}``
-    answers (computed with the lock held), if anything does."""
-    if request.method != "GET" or len(request.segments) < 2:
+def handle(state: EmulatorState, request: Request) -> Response:
+    """Serve stats, runs and triggers; fire a trigger; arm, clear and list faults; settings;
+    and the extensions' own views."""
+    method, segments = request.method, request.segments
+    path = "/".join(segments[1:])
+    try:
+        if method == "POST" and len(segments) == 4 and segments[1::2] == ("triggers", "fire"):
+            return _fire(state, segments[2], request)
+        if method == "POST" and path == "faults":
+            faults = parse_faults(request.json_body())
+            with state.lock:
+                state.faults.add(faults)
+        elif method == "DELETE" and path == "faults":
+            with state.lock:
+                state.faults.clear()
+        elif method == "POST" and path == "settings":
+            body = request.json_body()
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+            apply_settings(state, body)
+        elif method != "GET":
+            return _error(404, "NotFound", "Unknown admin path")
+        view = _VIEWS.get(path) or _extension_view(state, segments)
+        if view is not None:
+            with state.lock:
+                return Response(200, view(state))
+    except ValueError as error:
+        return _error(400, "BadRequest", str(error))
+    return _error(404, "NotFound", "Unknown admin path")
+
+
+def _extension_view(
+    state: EmulatorState, segments: tuple[str, ...]
+) -> Callable[[EmulatorState], Any] | None:
+    """What an extension's ``GET /_emulator/{name}/{path}`` answers, if one does."""
+    if len(segments) < 3:
         return None
-    if len(request.segments) == 2:
-        return _VIEWS.get(request.segments[1])
-    name, path = request.segments[1], "/".join(request.segments[2:])
+    name, path = segments[1], "/".join(segments[2:])
     for extension in state.extensions:
         if extension.name == name and path in extension.admin:
             return extension.admin[path]
@@ -88,36 +99,12 @@ def _fire(state: EmulatorState, name: str, request: Request) -> Response:
     return Response(200, {"runId": run_id})
 
 
-def _faults(state: EmulatorState, request: Request) -> Response:
-    faults = parse_faults(request.json_body()) if request.method == "POST" else ()
-    with state.lock:
-        state.faults.add(faults)
-        if request.method == "DELETE":
-            state.faults.clear()
-        return Response(200, state.faults.to_json())
-
-
-def _settings(state: EmulatorState, request: Request) -> Response:
-    if request.method == "POST":
-        body = request.json_body()
-        if not isinstance(body, dict):
-            raise ValueError("the body must be a JSON object")
-        apply_settings(state, body)
-    with state.lock:
-        return Response(200, state.settings.to_json())
-
-
 def apply_settings(state: EmulatorState, changes: dict[str, Any]) -> None:
     """Validate and apply setting changes; raises ValueError naming a bad one."""
     unknown = sorted(set(changes) - set(SETTINGS))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {SETTINGS}")
-    for key, value in changes.items():
-        if key == "monitoring_lag_seconds":
-            if not is_seconds(value):
-                raise ValueError(f"{key}: must be a number of seconds, 0 or more")
-        elif not is_count(value):
-            raise ValueError(f"{key}: must be a positive integer")
+    check_settings(changes)  # a ScenarioError is a ValueError
     with state.lock:
         for key, value in changes.items():
             setattr(state.settings, key, value)

@@ -46,29 +46,29 @@ class ArmCall:
     run_id: str | None = None
 
 
+_OPERATIONS = {
+    ("GET", ()): "get factory",
+    ("GET", ("pipelines", "*")): "get pipeline",
+    ("POST", ("pipelines", "*", "createrun")): "create run",
+    ("POST", ("querypipelineruns",)): "query pipeline runs",
+    ("GET", ("pipelineruns", "*")): "get run",
+    ("POST", ("pipelineruns", "*", "cancel")): "cancel run",
+    ("POST", ("pipelineruns", "*", "queryactivityruns")): "query activity runs",
+}
+"""(method, the lower-cased path after the factory, ``*`` for a name) -> the operation."""
+
+
 def classify(request: Request) -> ArmCall:
     """Name the operation of a ``/subscriptions/...`` request (None when there is no such)."""
-    rest = tuple(s.lower() for s in request.segments[8:])
     if len(request.segments) < 8:
         return ArmCall(None)
     raw = request.segments[8:]
-    method = request.method
-    if method == "GET" and not rest:
-        return ArmCall("get factory")
-    if method == "GET" and len(rest) == 2 and rest[0] == "pipelines":
-        return ArmCall("get pipeline", pipeline=raw[1])
-    if method == "POST" and len(rest) == 3 and rest[0] == "pipelines" and rest[2] == "createrun":
-        return ArmCall("create run", pipeline=raw[1])
-    if method == "POST" and rest == ("querypipelineruns",):
-        return ArmCall("query pipeline runs")
-    if len(rest) >= 2 and rest[0] == "pipelineruns":
-        if method == "GET" and len(rest) == 2:
-            return ArmCall("get run", run_id=raw[1])
-        if method == "POST" and len(rest) == 3 and rest[2] == "cancel":
-            return ArmCall("cancel run", run_id=raw[1])
-        if method == "POST" and len(rest) == 3 and rest[2] == "queryactivityruns":
-            return ArmCall("query activity runs", run_id=raw[1])
-    return ArmCall(None)
+    shape = tuple("*" if i == 1 else s.lower() for i, s in enumerate(raw))
+    operation = _OPERATIONS.get((request.method, shape))
+    name = raw[1] if operation is not None and len(raw) > 1 else None
+    if shape[:1] == ("pipelines",):
+        return ArmCall(operation, pipeline=name)
+    return ArmCall(operation, run_id=name)
 
 
 def handle(state: EmulatorState, request: Request) -> Response:
@@ -83,7 +83,7 @@ def handle(state: EmulatorState, request: Request) -> Response:
         return refusal
     call = classify(request)
     if call.operation is None:
-        return _checked(state, request, call)
+        return _check_factory(state, request) or _no_route(request)
     header = WRITES if call.operation in ("create run", "cancel run") else READS
     with state.lock:
         remaining, wait = state.rate_limits.take(header, state.clock())
@@ -99,17 +99,16 @@ def handle(state: EmulatorState, request: Request) -> Response:
             **remaining,
             **{"Retry-After": seconds},
         )
-    response = _checked(state, request, call)
+    response = _check_factory(state, request) or _operate(state, request, call)
     return replace(response, headers={**response.headers, **remaining})
 
 
-def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
-    refusal = _check_factory(state, request)
-    if refusal is not None:
-        return refusal
+def _operate(state: EmulatorState, request: Request, call: ArmCall) -> Response:
     try:
         if call.operation == "get factory":
             return Response(200, _factory_json(state))
+        if call.operation == "query pipeline runs":
+            return _query_runs(state, request, None)
         if call.pipeline is not None:  # get pipeline or create run
             spec = state.scenario.pipelines.get(call.pipeline)
             if spec is None:
@@ -124,27 +123,23 @@ def _checked(state: EmulatorState, request: Request, call: ArmCall) -> Response:
             if call.operation == "get pipeline":
                 return _get_pipeline(state, spec)
             return _create_run(state, spec, request)
-        if call.run_id is not None:
+        with state.lock:  # get run, cancel run or query activity runs: call.run_id is set
+            run = state.runs.get((call.run_id or "").lower())
+        if run is None:  # a guess: the code name of an unknown run is not documented
+            return arm_error(
+                404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
+            )
+        if call.operation == "get run":
             with state.lock:
-                run = state.runs.get(call.run_id.lower())
-            if run is None:  # a guess: the code name of an unknown run is not documented
-                return arm_error(
-                    404, "PipelineRunNotFound", f"Pipeline run '{call.run_id}' was not found."
-                )
-            if call.operation == "get run":
-                with state.lock:
-                    body = run.to_json(
-                        state.clock(), state.is_latest(run), state.scenario.factory_id
-                    )
-                return Response(200, body)
-            if call.operation == "cancel run":
-                return _cancel_run(state, run, request)
-            if call.operation == "query activity runs":
-                return _query_runs(state, request, run)
-        if call.operation == "query pipeline runs":
-            return _query_runs(state, request, None)
+                return Response(200, state.run_json(run, state.clock()))
+        if call.operation == "cancel run":
+            return _cancel_run(state, run, request)
+        return _query_runs(state, request, run)
     except BadRequest as error:
         return arm_error(400, error.code, error.message, error.target)
+
+
+def _no_route(request: Request) -> Response:
     if request.method not in ("GET", "POST"):
         # Source: ARM's answer to a method a resource does not serve (azure-powershell
         # issue 9709 log: 405, code MethodNotAllowed). The wording for ADF is inferred.
@@ -198,22 +193,18 @@ def _create_run(state: EmulatorState, spec: PipelineSpec, request: Request) -> R
         )
     with state.lock:
         now = state.clock()
-        reference = None
-        if reference_id is not None:
-            reference = _reference_run(state, pipeline, reference_id)
+        reference = None if reference_id is None else _reference_run(state, pipeline, reference_id)
+        recovered = reference if is_recovery else None  # never None when is_recovery (above)
         start_at = None
-        if is_recovery and reference is not None:
-            if start_activity is not None:
-                start_at = start_activity
-            elif start_from_failure:
-                start_at = reference.failed_activity_name(now)
+        if recovered is not None:
+            failed = recovered.failed_activity_name(now) if start_from_failure else None
+            start_at = start_activity or failed
         run = state.start_run(
             spec,
             parameters if reference is None else reference.parameters,
             now,
             start_activity=start_at,
-            run_group_id=reference.run_group_id if is_recovery and reference is not None else None,
-            reference_run_id=None if reference is None else reference.run_id,
+            run_group_id=None if recovered is None else recovered.run_group_id,
         )
     log.debug("created run %s of pipeline %s (outcome %s)", run.run_id, pipeline, run.plan.outcome)
     return Response(200, {"runId": run.run_id})
@@ -275,9 +266,8 @@ def _query_runs(state: EmulatorState, request: Request, run: EmulatedRun | None)
             # the runs as they were `monitoring_lag_seconds` ago; a run created since is not
             # there yet. Get-run reads the run itself and shows it now.
             seen = state.clock() - state.settings.monitoring_lag_seconds
-            factory_id = state.scenario.factory_id
             records = [
-                (r.last_updated_at(seen), r.to_json(seen, state.is_latest(r), factory_id))
+                (r.last_updated_at(seen), state.run_json(r, seen))
                 for r in state.runs.values()
                 if r.created_at <= seen
             ]
@@ -360,11 +350,9 @@ def _body(request: Request) -> dict[str, Any]:
         value = request.json_body()
     except ValueError:
         raise BadRequest("The request body is not valid JSON.") from None
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
+    if value is not None and not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")
-    return value
+    return value or {}
 
 
 def _get_pipeline(state: EmulatorState, spec: PipelineSpec) -> Response:

@@ -16,9 +16,10 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from airflow_adf_trigger.emulator.wire import BadRequest, parse_time
@@ -26,14 +27,10 @@ from airflow_adf_trigger.emulator.wire import BadRequest, parse_time
 OPERATORS = ("Equals", "NotEquals", "In", "NotIn")
 ORDERS = ("ASC", "DESC")
 Kind = Literal["text", "time", "latest"]
-
-
-@dataclass(frozen=True, slots=True)
-class Operand:
-    """A filter operand: which JSON field it reads and how it compares."""
-
-    field: str
-    kind: Kind
+Operand = tuple[str, Kind]
+"""A filter operand: the JSON field it reads and how it compares."""
+Filter = tuple[str, str, tuple[str, ...]]
+"""One ``{"operand", "operator", "values"}`` entry, names in ADF's spelling."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +45,12 @@ class QueryKind:
 PIPELINE_RUNS = QueryKind(
     name="pipeline runs",
     operands={
-        "PipelineName": Operand("pipelineName", "text"),
-        "Status": Operand("status", "text"),
-        "RunGroupId": Operand("runGroupId", "text"),
-        "RunStart": Operand("runStart", "time"),
-        "RunEnd": Operand("runEnd", "time"),
-        "LatestOnly": Operand("isLatest", "latest"),
+        "PipelineName": ("pipelineName", "text"),
+        "Status": ("status", "text"),
+        "RunGroupId": ("runGroupId", "text"),
+        "RunStart": ("runStart", "time"),
+        "RunEnd": ("runEnd", "time"),
+        "LatestOnly": ("isLatest", "latest"),
         # No PipelineRunId: it is not in the spec's RunQueryFilterOperand enum
         # [datafactory.json 2018-06-01, RunQueryFilter]; ADF refuses it (400).
     },
@@ -62,35 +59,25 @@ PIPELINE_RUNS = QueryKind(
 ACTIVITY_RUNS = QueryKind(
     name="activity runs",
     operands={
-        "ActivityName": Operand("activityName", "text"),
-        "ActivityType": Operand("activityType", "text"),
-        "Status": Operand("status", "text"),
-        "ActivityRunStart": Operand("activityRunStart", "time"),
-        "ActivityRunEnd": Operand("activityRunEnd", "time"),
+        "ActivityName": ("activityName", "text"),
+        "ActivityType": ("activityType", "text"),
+        "Status": ("status", "text"),
+        "ActivityRunStart": ("activityRunStart", "time"),
+        "ActivityRunEnd": ("activityRunEnd", "time"),
     },
     order_fields=("ActivityRunStart", "ActivityRunEnd", "ActivityName", "Status"),
 )
 
 
 @dataclass(frozen=True, slots=True)
-class Filter:
-    """One ``{"operand", "operator", "values"}`` entry, names in ADF's spelling."""
-
-    operand: str
-    operator: str
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RunQuery:
-    """A validated query body."""
+    """A validated query body: its lastUpdated window (both ends inclusive), filters,
+    ``orderBy`` entries as (operand, descending), continuation token and fingerprint."""
 
-    last_updated_after: datetime
-    last_updated_before: datetime
+    window: tuple[datetime, datetime]
     filters: tuple[Filter, ...]
     order_by: tuple[tuple[str, bool], ...]
-    """``{"orderBy", "order"}`` entries as (operand, descending)."""
-    continuation_token: str | None
+    token: str | None
     fingerprint: str
 
 
@@ -105,17 +92,9 @@ def parse_query(body: Mapping[str, Any], kind: QueryKind, scope: str) -> RunQuer
     token = body.get("continuationToken")
     if token is not None and not isinstance(token, str):
         raise BadRequest("'continuationToken' must be a string.", "continuationToken")
-    canonical = json.dumps(
-        [
-            scope,
-            after.isoformat(),
-            before.isoformat(),
-            [[f.operand, f.operator, list(f.values)] for f in filters],
-            [list(o) for o in order_by],
-        ]
-    )
+    canonical = json.dumps([scope, after.isoformat(), before.isoformat(), filters, order_by])
     fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return RunQuery(after, before, filters, order_by, token or None, fingerprint)
+    return RunQuery((after, before), filters, order_by, token or None, fingerprint)
 
 
 def run_query(
@@ -125,17 +104,15 @@ def run_query(
     page_size: int,
 ) -> dict[str, Any]:
     """One page of the answer: ``{"value": [...]}`` plus a continuationToken if more remain."""
+    after, before = query.window
     chosen = [
         body
         for updated, body in records
-        if query.last_updated_after <= updated <= query.last_updated_before
-        and all(_matches(body, f, kind) for f in query.filters)
+        if after <= updated <= before and all(_matches(body, f, kind) for f in query.filters)
     ]
     for operand, descending in reversed(query.order_by):
-        chosen.sort(key=_sort_key_for(kind.operands[operand]), reverse=descending)
-    offset = 0
-    if query.continuation_token is not None:
-        offset = decode_token(query.continuation_token, query.fingerprint)
+        chosen.sort(key=partial(_sort_key, operand=kind.operands[operand]), reverse=descending)
+    offset = 0 if query.token is None else decode_token(query.token, query.fingerprint)
     answer: dict[str, Any] = {"value": chosen[offset : offset + page_size]}
     if offset + page_size < len(chosen):
         answer["continuationToken"] = encode_token(offset + page_size, query.fingerprint)
@@ -151,12 +128,10 @@ def encode_token(offset: int, fingerprint: str) -> str:
 def decode_token(token: str, fingerprint: str) -> int:
     """The offset a continuation token stands for; BadRequest if garbled or from another query."""
     try:
-        padded = token + "=" * (-len(token) % 4)
-        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = raw["o"]
-        issued_for = raw["q"]
+        raw = json.loads(base64.urlsafe_b64decode((token + "=" * (-len(token) % 4)).encode()))
+        offset, issued_for = raw["o"], raw["q"]
     except (ValueError, TypeError, KeyError, binascii.Error):
-        raise BadRequest("The continuation token is not valid.", "continuationToken") from None
+        offset = issued_for = None
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise BadRequest("The continuation token is not valid.", "continuationToken")
     if issued_for != fingerprint:
@@ -179,47 +154,45 @@ def _required_time(body: Mapping[str, Any], name: str) -> datetime:
 
 def _list(body: Mapping[str, Any], name: str) -> Sequence[Any]:
     value = body.get(name)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
+    if value is not None and not isinstance(value, list):
         raise BadRequest(f"'{name}' must be a list.", name)
-    return value
+    return value or ()
 
 
 SINGLE_VALUE_OPERANDS = frozenset({"RunGroupId"})
 """Operands ADF refuses with more than one value [Azure/azure-sdk-for-net issue 22025]."""
 
 
-def _canonical(name: object, choices: Iterable[str]) -> str | None:
-    """The enum value exactly as ADF spells it; None if unknown.
+_REFUSALS = {
+    "operand": "The filter operand '{value}' is not supported when querying {kind}. "
+    "Supported operands: {choices}.",
+    "operator": "The filter operator '{value}' is not supported. Supported operators: {choices}.",
+    "orderBy": "Cannot order {kind} by '{value}'. Supported: {choices}.",
+}
+
+
+def _named(
+    raw: Mapping[str, Any], key: str, choices: Iterable[str], kind: QueryKind, where: str
+) -> str:
+    """``raw[key]`` if it is one of ``choices`` exactly as ADF spells it, else BadRequest.
 
     Names are case-sensitive: the Synapse sibling API refuses ``status`` for ``Status``
     [Azure/azure-rest-api-specs issue 18369]. Order directions are read in any case (a
     guess: no public source shows either way).
     """
-    if not isinstance(name, str):
-        return None
-    return name if name in choices else None
+    value = raw.get(key)
+    if not isinstance(value, str) or value not in choices:
+        message = _REFUSALS[key].format(value=value, kind=kind.name, choices=", ".join(choices))
+        raise BadRequest(message, f"{where}.{key}")
+    return value
 
 
 def _filter(raw: object, kind: QueryKind, index: int) -> Filter:
     where = f"filters[{index}]"
     if not isinstance(raw, dict):
         raise BadRequest(f"'{where}' must be an object with operand, operator, values.", where)
-    operand = _canonical(raw.get("operand"), kind.operands)
-    if operand is None:
-        raise BadRequest(
-            f"The filter operand '{raw.get('operand')}' is not supported when querying "
-            f"{kind.name}. Supported operands: {', '.join(kind.operands)}.",
-            f"{where}.operand",
-        )
-    operator = _canonical(raw.get("operator"), OPERATORS)
-    if operator is None:
-        raise BadRequest(
-            f"The filter operator '{raw.get('operator')}' is not supported. "
-            f"Supported operators: {', '.join(OPERATORS)}.",
-            f"{where}.operator",
-        )
+    operand = _named(raw, "operand", kind.operands, kind, where)
+    operator = _named(raw, "operator", OPERATORS, kind, where)
     values = raw.get("values")
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise BadRequest(f"'{where}.values' must be a non-empty list of strings.", where)
@@ -229,25 +202,19 @@ def _filter(raw: object, kind: QueryKind, index: int) -> Filter:
             "provide only one.",
             where,
         )
-    spec = kind.operands[operand]
-    if spec.kind == "time" and any(parse_time(v) is None for v in values):
+    how = kind.operands[operand][1]
+    if how == "time" and any(parse_time(v) is None for v in values):
         raise BadRequest(f"'{where}.values' must be ISO 8601 date-times for {operand}.", where)
-    if spec.kind == "latest" and any(v.lower() not in ("true", "false") for v in values):
+    if how == "latest" and any(v.lower() not in ("true", "false") for v in values):
         raise BadRequest(f"'{where}.values' must be 'true' or 'false' for {operand}.", where)
-    return Filter(operand, operator, tuple(values))
+    return operand, operator, tuple(values)
 
 
 def _order(raw: object, kind: QueryKind, index: int) -> tuple[str, bool]:
     where = f"orderBy[{index}]"
     if not isinstance(raw, dict):
         raise BadRequest(f"'{where}' must be an object with orderBy and order.", where)
-    field = _canonical(raw.get("orderBy"), kind.order_fields)
-    if field is None:
-        raise BadRequest(
-            f"Cannot order {kind.name} by '{raw.get('orderBy')}'. "
-            f"Supported: {', '.join(kind.order_fields)}.",
-            f"{where}.orderBy",
-        )
+    field = _named(raw, "orderBy", kind.order_fields, kind, where)
     order = raw.get("order", "ASC")
     if not isinstance(order, str) or order.upper() not in ORDERS:
         raise BadRequest(f"The order '{raw.get('order')}' is not ASC or DESC.", f"{where}.order")
@@ -255,31 +222,26 @@ def _order(raw: object, kind: QueryKind, index: int) -> tuple[str, bool]:
 
 
 def _matches(body: Mapping[str, Any], filter_: Filter, kind: QueryKind) -> bool:
-    operand = kind.operands[filter_.operand]
-    positive = filter_.operator in ("Equals", "In")
-    value = body.get(operand.field)
-    if operand.kind == "latest":
-        wanted = {v.lower() for v in filter_.values}
+    operand, operator, values = filter_
+    field, how = kind.operands[operand]
+    positive = operator in ("Equals", "In")
+    value = body.get(field)
+    if how == "latest":
+        wanted = {v.lower() for v in values}
         latest_only = "true" in wanted if positive else "false" in wanted
         return bool(value) or not latest_only
-    if operand.kind == "time":
+    if how == "time":
         moment = parse_time(value)
-        found = moment is not None and any(parse_time(v) == moment for v in filter_.values)
+        found = moment is not None and any(parse_time(v) == moment for v in values)
     else:
-        text = str(value).lower()
-        found = any(text == v.lower() for v in filter_.values)
+        found = any(str(value).lower() == v.lower() for v in values)
     return found if positive else not found
 
 
-def _sort_key_for(operand: Operand) -> Callable[[Mapping[str, Any]], tuple[int, Any]]:
+def _sort_key(body: Mapping[str, Any], operand: Operand) -> tuple[int, Any]:
     """A sort key on one field; missing values (a null runEnd) sort first when ascending."""
-
-    def key(body: Mapping[str, Any]) -> tuple[int, Any]:
-        value = body.get(operand.field)
-        if value is None:
-            return (0, "")
-        if operand.kind == "time":
-            return (1, parse_time(value))
-        return (1, str(value).lower())
-
-    return key
+    field, how = operand
+    value = body.get(field)
+    if value is None:
+        return (0, "")
+    return (1, parse_time(value) if how == "time" else str(value).lower())

@@ -66,8 +66,8 @@ def plan_run(
     plan = list(spec.activity_plan())
     names = [activity.name for activity, _ in plan]
     if start_activity is not None:
-        plan = plan[names.index(start_activity) :]
-        names = names[names.index(start_activity) :]
+        first = names.index(start_activity)
+        plan, names = plan[first:], names[first:]
     stop = len(plan) - 1
     if outcome.status != "Succeeded" and spec.failed_activity in names:
         stop = names.index(spec.failed_activity)
@@ -94,12 +94,8 @@ def plan_run(
             )
         )
         start += duration
-    return RunPlan(
-        outcome=outcome.status,
-        message=message,
-        error_code=outcome.error_code or spec.error_code,
-        activities=tuple(activities),
-    )
+    error_code = outcome.error_code or spec.error_code
+    return RunPlan(outcome.status, message, error_code, tuple(activities))
 
 
 @dataclass(slots=True)
@@ -113,9 +109,7 @@ class EmulatedRun:
     created_at: float
     run_group_id: str
     plan: RunPlan
-    ordinal: int = 0
     invoked_by_id: str = ""
-    reference_run_id: str | None = None
     invoked_by: Mapping[str, str] | None = None
     """``invokedBy`` name and type, when not a manual run (e.g. a ScheduleTrigger's)."""
     cancel_at: float | None = None
@@ -131,9 +125,7 @@ class EmulatedRun:
     def transitions(self) -> list[tuple[float, str]]:
         """Every status change as (clock time, status), in order, including future ones."""
         started = self.created_at + self.spec.queued_seconds
-        ended = self.created_at + (
-            self.plan.activities[-1].end if self.plan.activities else self.spec.queued_seconds
-        )
+        ended = self.created_at + self.plan.activities[-1].end  # a plan has one at least
         natural = [
             (self.created_at, "Queued"),
             (started, "InProgress"),
@@ -180,8 +172,9 @@ class EmulatedRun:
         history = self.history(now)
         status = history[-1][1]
         began = next((t for t, s in history if s == "InProgress"), None)
-        ended = history[-1][0] if status in TERMINAL and status != "Cancelled" else None
-        message = self.plan.message if status in TERMINAL and status != "Cancelled" else ""
+        finished = status in TERMINAL and status != "Cancelled"
+        ended = history[-1][0] if finished else None
+        message = self.plan.message if finished else ""
         duration = None if began is None or ended is None else _ms(ended - began)
         return {
             "id": f"{factory_id}/pipelineruns/{self.run_id}",
@@ -214,55 +207,53 @@ class EmulatedRun:
         for planned in self.plan.activities:
             start = self.created_at + planned.start
             end = self.created_at + planned.end
+            # Activities run one after another: none starts after the one a cancel interrupts.
             if now < start or (cancel_at is not None and start > cancel_at):
                 break
             status = planned.status
-            interrupted = False
             if cancel_at is not None and start <= cancel_at < end:
-                interrupted = True
                 end = cancel_at + self.spec.cancel_seconds
                 status = "Cancelled"
-            if now < end:
-                status = "InProgress"
-            answer.append(self._activity_json(planned, status, start, None if now < end else end))
-            if interrupted:
-                break
+            done = now >= end
+            answer.append(
+                self._activity_json(planned, status if done else "InProgress", start, end)
+            )
         return answer
 
     def _activity_json(
-        self, planned: PlannedActivity, status: str, start: float, end: float | None
+        self, planned: PlannedActivity, status: str, start: float, end: float
     ) -> ActivityRunState:
         """An ActivityRun body. Source: ActivityRuns_QueryByPipelineRun.json and the REST
         quickstart's real output (an empty ``error`` object with ``target`` on success);
         ``failureType`` UserError on failure is inferred. Activities run one after the
-        other: a guess (the scenario has no dependency graph)."""
+        other: a guess (the scenario has no dependency graph). An InProgress one has no end."""
         failed = status == "Failed"
-        error = {
-            "errorCode": self.plan.error_code if failed else "",
-            "message": self.plan.message if failed else "",
-            "failureType": "UserError" if failed else "",
-            "target": planned.name,
-        }
+        done = status != "InProgress"
         body = {
             "activityRunId": planned.activity_run_id,
             "activityName": planned.name,
             "activityType": planned.type,
             "activityRunStart": timestamp(self.wall(start)),
-            "activityRunEnd": timestamp(None if end is None else self.wall(end)),
-            "durationInMs": None if end is None else _ms(end - start),
+            "activityRunEnd": timestamp(self.wall(end)) if done else None,
+            "durationInMs": _ms(end - start) if done else None,
             "retryAttempt": None,
             "input": {},
             # Scripted outputs appear once the activity succeeded; shapes of the real ones
             # (Copy: dataRead, rowsCopied, ...) are in docs/emulator-fidelity.md.
             "output": dict(planned.output or {}) if status == "Succeeded" else {},
-            "error": error,
+            "error": {
+                "errorCode": self.plan.error_code if failed else "",
+                "message": self.plan.message if failed else "",
+                "failureType": "UserError" if failed else "",
+                "target": planned.name,
+            },
             "pipelineName": self.spec.name,
             "pipelineRunId": self.run_id,
             "status": status,
             "linkedServiceName": "",
             "userProperties": {},
         }
-        return ActivityRunState(self.wall(start if end is None else end), body)
+        return ActivityRunState(self.wall(end if done else start), body)
 
     def failed_activity_name(self, now: float) -> str | None:
         """Name of the first activity that ended Failed or Cancelled by ``now``, if any."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_adf_trigger.emulator.faults import FaultSpec, parse_faults
 
@@ -16,17 +16,7 @@ DEFAULT_ACTIVITY = "Copy data"
 DEFAULT_ERROR_CODE = "2200"
 DEFAULT_PAGE_SIZE = 100
 CANCEL_FINISHED_ANSWERS = ("error", "ok")
-
-__all__ = [
-    "TERMINAL_OUTCOMES",
-    "ActivitySpec",
-    "OutcomeSpec",
-    "PipelineSpec",
-    "Scenario",
-    "ScenarioError",
-    "ServicePrincipal",
-    "TriggerSpec",
-]
+_Entry = TypeVar("_Entry")
 
 
 class ScenarioError(ValueError):
@@ -99,7 +89,7 @@ class PipelineSpec:
             message=str(body.get("message") or ""),
             failed_activity=failed_activity,
             parameters=None if declared is None else tuple(str(p) for p in declared),
-            outcomes=_outcomes(name, body.get("outcomes")),
+            outcomes=_entries(name, "outcomes", body.get("outcomes"), _outcome),
             activities=_activities(name, body.get("activities")),
             cancel_seconds=_seconds(body, "cancel_seconds", 0.5, name),
             error_code=str(body.get("error_code", DEFAULT_ERROR_CODE)),
@@ -192,6 +182,16 @@ def is_seconds(value: object) -> bool:
     )
 
 
+def check_settings(settings: Mapping[str, object]) -> None:
+    """Refuse, naming it, a setting the emulator can also change while it runs (see
+    ``EmulatorSettings``): ``monitoring_lag_seconds`` is seconds, the others counts."""
+    for key, value in settings.items():
+        if key == "monitoring_lag_seconds" and not is_seconds(value):
+            raise ScenarioError(f"{key}: must be a number of seconds, 0 or more")
+        if key != "monitoring_lag_seconds" and not is_count(value):
+            raise ScenarioError(f"{key}: must be a positive integer")
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """Everything the emulator serves. Load it with :meth:`load` or :meth:`from_json`."""
@@ -263,11 +263,8 @@ class Scenario:
             for name, spec in (body.get("pipelines") or {}).items()
         }
         page_size = body.get("page_size", DEFAULT_PAGE_SIZE)
-        if not is_count(page_size):
-            raise ScenarioError("page_size: must be a positive integer")
         lag = body.get("monitoring_lag_seconds", 0.0)
-        if not is_seconds(lag):
-            raise ScenarioError("monitoring_lag_seconds: must be a number of seconds, 0 or more")
+        check_settings({"page_size": page_size, "monitoring_lag_seconds": lag})
         rate_limit_model = body.get("rate_limit_model", "hourly")
         if rate_limit_model not in RATE_LIMIT_MODELS:
             raise ScenarioError(
@@ -351,56 +348,48 @@ def _outcome_status(value: object, where: str) -> str:
     return status
 
 
-def _list(where: str, raw: object) -> Sequence[Any]:
-    """A scenario list: absent is empty; present, it must be a non-empty list."""
+def _entries(
+    pipeline: str, key: str, raw: object, parse: Callable[[object, str], _Entry]
+) -> tuple[_Entry, ...]:
+    """The pipeline's list ``key``, each item parsed: absent is empty; present, non-empty."""
+    where = f"pipelines.{pipeline}.{key}"
     if raw is None:
         return ()
     if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
         raise ScenarioError(f"{where}: must be a non-empty list")
-    return raw
+    return tuple(parse(item, f"{where}[{index}]") for index, item in enumerate(raw))
 
 
-def _outcomes(pipeline: str, raw: object) -> tuple[OutcomeSpec, ...]:
-    where = f"pipelines.{pipeline}.outcomes"
-    outcomes = []
-    for index, item in enumerate(_list(where, raw)):
-        if isinstance(item, Mapping):
-            status = _outcome_status(item.get("outcome"), f"{where}[{index}].outcome")
-            message = item.get("message")
-            code = item.get("error_code")
-            outcomes.append(
-                OutcomeSpec(
-                    status,
-                    None if message is None else str(message),
-                    None if code is None else str(code),
-                )
-            )
-        else:
-            outcomes.append(OutcomeSpec(_outcome_status(item, f"{where}[{index}]")))
-    return tuple(outcomes)
+def _outcome(item: object, where: str) -> OutcomeSpec:
+    if not isinstance(item, Mapping):
+        return OutcomeSpec(_outcome_status(item, where))
+    message, code = item.get("message"), item.get("error_code")
+    return OutcomeSpec(
+        _outcome_status(item.get("outcome"), f"{where}.outcome"),
+        None if message is None else str(message),
+        None if code is None else str(code),
+    )
+
+
+def _activity(item: object, where: str) -> ActivitySpec:
+    if not isinstance(item, Mapping) or not item.get("name"):
+        raise ScenarioError(f"{where}: needs a name")
+    duration = item.get("duration_seconds")
+    if duration is not None and float(duration) < 0:
+        raise ScenarioError(f"{where}.duration_seconds: must not be negative")
+    output = item.get("output")
+    if output is not None and not isinstance(output, Mapping):
+        raise ScenarioError(f"{where}.output: must be an object")
+    return ActivitySpec(
+        name=str(item["name"]),
+        type=str(item.get("type", "Copy")),
+        duration_seconds=None if duration is None else float(duration),
+        output=None if output is None else dict(output),
+    )
 
 
 def _activities(pipeline: str, raw: object) -> tuple[ActivitySpec, ...]:
-    where = f"pipelines.{pipeline}.activities"
-    activities: list[ActivitySpec] = []
-    for index, item in enumerate(_list(where, raw)):
-        if not isinstance(item, Mapping) or not item.get("name"):
-            raise ScenarioError(f"{where}[{index}]: needs a name")
-        duration = item.get("duration_seconds")
-        if duration is not None and float(duration) < 0:
-            raise ScenarioError(f"{where}[{index}].duration_seconds: must not be negative")
-        output = item.get("output")
-        if output is not None and not isinstance(output, Mapping):
-            raise ScenarioError(f"{where}[{index}].output: must be an object")
-        activities.append(
-            ActivitySpec(
-                name=str(item["name"]),
-                type=str(item.get("type", "Copy")),
-                duration_seconds=None if duration is None else float(duration),
-                output=None if output is None else dict(output),
-            )
-        )
-    names = [a.name for a in activities]
-    if len(set(names)) != len(names):
-        raise ScenarioError(f"{where}: activity names must be unique")
-    return tuple(activities)
+    activities = _entries(pipeline, "activities", raw, _activity)
+    if len({a.name for a in activities}) != len(activities):
+        raise ScenarioError(f"pipelines.{pipeline}.activities: activity names must be unique")
+    return activities

@@ -44,16 +44,13 @@ def fire_due(state: EmulatorState) -> list[str]:
     now = state.clock()
     started = []
     for trigger in state.scenario.triggers:
-        if trigger.every_seconds is None:
+        every = trigger.every_seconds
+        if every is None:
             continue
-        first = trigger.first_after_seconds
-        if first is None:
-            first = trigger.every_seconds
-        while True:
-            count = state.schedule_fired[trigger.name]
-            due = state.clock_origin + first + count * trigger.every_seconds
-            if due > now:
-                break
+        first = every if trigger.first_after_seconds is None else trigger.first_after_seconds
+        while (
+            due := state.clock_origin + first + state.schedule_fired[trigger.name] * every
+        ) <= now:
             state.schedule_fired[trigger.name] += 1
             started.append(_start(state, trigger, dict(trigger.parameters), due))
     return started

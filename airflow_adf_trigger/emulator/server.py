@@ -30,7 +30,6 @@ from airflow_adf_trigger.emulator.faults import (
     parse_fault,
     parse_faults,
 )
-from airflow_adf_trigger.emulator.runs import EmulatedRun
 from airflow_adf_trigger.emulator.scenario import Scenario
 from airflow_adf_trigger.emulator.state import EmulatorState
 from airflow_adf_trigger.emulator.tls import (
@@ -39,8 +38,6 @@ from airflow_adf_trigger.emulator.tls import (
     server_context,
 )
 from airflow_adf_trigger.emulator.wire import Request, Response, arm_error
-
-__all__ = ["EmulatedRun", "EmulatorServer", "EmulatorState"]
 
 log = logging.getLogger("airflow_adf_trigger.emulator")
 
@@ -86,13 +83,11 @@ class EmulatorServer:
         handler = type("BoundHandler", (_Handler,), {"state": self.state})
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self._certificate: CertificateFiles | None = None
+        self._httpd = _HTTPServer((host, port), handler)
         if tls:
             self._tls_dir = tempfile.TemporaryDirectory(prefix="adf-emulator-tls-")
             self._certificate = self_signed_certificate(Path(self._tls_dir.name))
-            context = server_context(self._certificate)
-            self._httpd: _HTTPServer = _TlsHTTPServer((host, port), handler, context)
-        else:
-            self._httpd = _HTTPServer((host, port), handler)
+            self._httpd.tls_context = server_context(self._certificate)
         self._thread: threading.Thread | None = None
 
     @property
@@ -100,7 +95,7 @@ class EmulatorServer:
         """The base URL, for both the authority host and the management endpoint."""
         host, port = self._httpd.server_address[:2]
         name = host.decode() if isinstance(host, bytes) else host
-        return f"{'https' if self.tls else 'http'}://{name}:{port}"
+        return f"{self.state.scheme}://{name}:{port}"
 
     @property
     def tls(self) -> bool:
@@ -161,9 +156,7 @@ class EmulatorServer:
             ``add_fault(operation="get run", action="status", status=429, retry_after=1)``.
         :raises ValueError: the fault is malformed.
         """
-        spec = parse_fault(fault)
-        self.add_faults([spec])
-        return spec
+        return self.add_faults([parse_fault(fault)])[0]
 
     def add_faults(self, faults: Iterable[Mapping[str, Any] | FaultSpec]) -> tuple[FaultSpec, ...]:
         """Arm several faults, in order.
@@ -234,29 +227,21 @@ class EmulatorServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    """A thread per connection; a listen backlog for a thousand clients connecting at once."""
+    """A thread per connection; a listen backlog for a thousand clients connecting at once.
 
-    daemon_threads = True
-    request_queue_size = 1024
-
-
-class _TlsHTTPServer(_HTTPServer):
-    """Accepts TCP connections and does the TLS handshake in each connection's own thread.
-
+    With a ``tls_context`` it does the TLS handshake in each connection's own thread.
     (Wrapping the listening socket instead would run every handshake in the accept loop, so
     one slow or refused handshake would hold up every other client.)
     """
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        context: ssl.SSLContext,
-    ) -> None:
-        super().__init__(address, handler)
-        self.tls_context = context
+    daemon_threads = True
+    request_queue_size = 1024
+    tls_context: ssl.SSLContext | None = None
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
         try:
             connection = self.tls_context.wrap_socket(request, server_side=True)
         except OSError as error:  # ssl.SSLError included: e.g. the client refused our cert
@@ -291,7 +276,7 @@ def resolve(state: EmulatorState, request: Request) -> Route:
     if aad.is_metadata_request(request):
         return Route(None, aad.openid_configuration)
     if segments[1:2] == ("oauth2",):
-        return Route(None, lambda _state, _request: Response(404, {"error": "not_found"}))
+        return Route(None, lambda *_: Response(404, {"error": "not_found"}))
     for extension in state.extensions:
         if extension.claims(request):
             return Route(
@@ -305,10 +290,7 @@ def resolve(state: EmulatorState, request: Request) -> Route:
                 run = state.runs.get(call.run_id.lower())
             pipeline = None if run is None else run.pipeline_name
         return Route(call.operation, arm.handle, pipeline)
-    return Route(
-        None,
-        lambda _state, _request: arm_error(404, "NotFound", "Unknown path"),
-    )
+    return Route(None, lambda *_: arm_error(404, "NotFound", "Unknown path"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -329,23 +311,15 @@ class _Handler(BaseHTTPRequestHandler):
             timestamp = self.state.wall(self.state.clock()).timestamp()
         return super().date_time_string(timestamp)
 
-    def _any_method(self) -> None:
-        self._dispatch(self.command)
-
-    # Methods no route serves (PUT, PATCH, OPTIONS) still get a JSON error in the service's
-    # own shape (ARM: 405 MethodNotAllowed), never the standard library's HTML 501 page.
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = _any_method
-
-    def _dispatch(self, method: str) -> None:
+    def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = Request.parse(method, self.path, dict(self.headers.items()), body)
-        with self.state.lock:
-            schedules.fire_due(self.state)  # the factory's scheduled runs whose time has come
+        request = Request.parse(self.command, self.path, dict(self.headers.items()), body)
         route = resolve(self.state, request)
         fault = None
-        if route.operation is not None:
-            with self.state.lock:
+        with self.state.lock:
+            schedules.fire_due(self.state)  # the factory's scheduled runs whose time has come
+            if route.operation is not None:
                 self.state.requests[route.operation] += 1
                 if route.faultable:
                     fault = self.state.faults.take(route.operation, route.pipeline)
@@ -369,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = route.handler(self.state, request)
         except Exception:  # the emulator must answer, like Azure, even when it breaks
-            log.exception("emulator failed on %s /%s", method, "/".join(request.segments))
+            log.exception("emulator failed on %s /%s", request.method, "/".join(request.segments))
             response = arm_error(500, "InternalServerError", "Emulator error")
         if fault is not None and fault.action == "lose_response":
             self._drop()
@@ -378,6 +352,10 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:  # refused requests are counted apart (benchmarks, tests)
                 self.state.requests[f"{route.operation} refused"] += 1
         self._write(response)
+
+    # Methods no route serves (PUT, PATCH, OPTIONS) still get a JSON error in the service's
+    # own shape (ARM: 405 MethodNotAllowed), never the standard library's HTML 501 page.
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = _dispatch
 
     def _write(self, response: Response) -> None:
         payload = response.payload()

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +18,6 @@ from airflow_adf_trigger.emulator.wire import Request, Response
 
 Handler = Callable[["EmulatorState", Request], Response]
 """Answers one request: given the emulator's state (lock not held) and the request."""
-
-
-def _not_counted(request: Request) -> str | None:
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +44,7 @@ class Extension:
     name: str
     claims: Callable[[Request], bool]
     handle: Handler
-    operation: Callable[[Request], str | None] = _not_counted
+    operation: Callable[[Request], str | None] = lambda _request: None
     admin: Mapping[str, Callable[[EmulatorState], Any]] = field(default_factory=dict)
     stats: Callable[[EmulatorState], Mapping[str, Any]] | None = None
     describe: Callable[[str], str] | None = None
@@ -119,12 +115,11 @@ class RateLimitBudget:
             levels[name] = (min(capacity, level + elapsed * refill), refill)
             self.updated[name] = now
         empty = [(1.0 - lv) / refill for lv, refill in levels.values() if lv < 1.0]
-        if empty and self.model == "token_bucket":
-            for name, (level, _) in levels.items():
-                self.level[name] = level
-            return {name: "0" for name in levels}, max(empty)
+        throttled = bool(empty) and self.model == "token_bucket"
         for name, (level, _) in levels.items():
-            self.level[name] = max(level - 1.0, 0.0)
+            self.level[name] = level if throttled else max(level - 1.0, 0.0)
+        if throttled:
+            return {name: "0" for name in levels}, max(empty)
         return {name: str(int(self.level[name])) for name in levels}, None
 
 
@@ -160,10 +155,9 @@ class EmulatorState:
 
     def __post_init__(self) -> None:
         self.faults = FaultBook(self.scenario.faults)
+        # Each setting starts as the scenario's field of the same name.
         self.settings = EmulatorSettings(
-            token_lifetime_seconds=self.scenario.token_lifetime_seconds,
-            page_size=self.scenario.page_size,
-            monitoring_lag_seconds=self.scenario.monitoring_lag_seconds,
+            **{f.name: getattr(self.scenario, f.name) for f in fields(EmulatorSettings)}
         )
         self.rate_limits.model = self.scenario.rate_limit_model
         self.clock_origin = self.clock()
@@ -177,6 +171,10 @@ class EmulatorState:
         """Whether ``run`` is the newest of its run group (the caller holds the lock)."""
         return self.latest_in_group.get(run.run_group_id) == run.run_id
 
+    def run_json(self, run: EmulatedRun, now: float) -> dict[str, Any]:
+        """The PipelineRun body of ``run`` as of ``now`` (the caller holds the lock)."""
+        return run.to_json(now, self.is_latest(run), self.scenario.factory_id)
+
     def start_run(
         self,
         spec: PipelineSpec,
@@ -185,13 +183,12 @@ class EmulatorState:
         *,
         start_activity: str | None = None,
         run_group_id: str | None = None,
-        reference_run_id: str | None = None,
         invoked_by: Mapping[str, str] | None = None,
     ) -> EmulatedRun:
         """Plan and remember a new run of ``spec`` created at clock time ``at``; it becomes the
         latest of its group (its own, unless ``run_group_id``). The caller holds the lock."""
         run_id = str(uuid.uuid4())
-        ordinal = self.runs_by_pipeline[spec.name]
+        outcome = spec.outcome_for(self.runs_by_pipeline[spec.name])
         activity_ids = [str(uuid.uuid4()) for _ in spec.activity_plan()]
         run = EmulatedRun(
             run_id=run_id,
@@ -200,10 +197,8 @@ class EmulatorState:
             created_wall=self.wall(at),
             created_at=at,
             run_group_id=run_group_id or run_id,
-            plan=plan_run(spec, spec.outcome_for(ordinal), activity_ids, start_activity),
-            ordinal=ordinal,
+            plan=plan_run(spec, outcome, activity_ids, start_activity),
             invoked_by_id=uuid.uuid4().hex,
-            reference_run_id=reference_run_id,
             invoked_by=invoked_by,
         )
         self.runs[run_id] = run
@@ -246,9 +241,5 @@ class EmulatorState:
 
 
 def _as_parameter_string(value: object) -> str:
-    """ADF reports run parameters as strings; objects and arrays as their JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"
+    """ADF reports run parameters as strings (``True`` for true); objects and arrays as JSON."""
     return json.dumps(value) if isinstance(value, dict | list) else str(value)

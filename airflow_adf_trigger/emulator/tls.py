@@ -1,10 +1,9 @@
 """HTTPS for the emulator: a throwaway self-signed certificate for 127.0.0.1 and localhost.
 
-Some clients (the Azure SDK among them) refuse to send a bearer token over plain http, so
-the emulator can serve TLS. :func:`self_signed_certificate` writes a fresh key and
-certificate (valid for IP 127.0.0.1 and DNS localhost) to a directory; clients trust the
-certificate file itself as their CA (``verify=``, ``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``).
-The key is an elliptic-curve P-256 key: generated in a millisecond, unlike RSA.
+Some clients (the Azure SDK among them) refuse to send a bearer token over plain http. Clients
+trust the certificate file itself as their CA (``verify=``, ``SSL_CERT_FILE``,
+``REQUESTS_CA_BUNDLE``). The key is an elliptic-curve P-256 key: generated in a millisecond,
+unlike RSA.
 """
 
 from __future__ import annotations

@@ -112,9 +112,7 @@ def parse_time(text: object) -> datetime | None:
 
 def parse_bool(query: Mapping[str, str], name: str) -> bool:
     """A ``true``/``false`` query parameter (absent means false); BadRequest otherwise."""
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return False
+    raw = query.get(name) or "false"
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     raise BadRequest(f"The value '{raw}' of query parameter '{name}' is not a valid boolean.", name)
