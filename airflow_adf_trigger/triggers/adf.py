@@ -9,6 +9,7 @@ which watches every run of one factory and credential with one query per tick; w
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -61,16 +62,34 @@ class DirectRunStatus:
         self._next_at: float | None = None
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
-        if self._next_at is None:  # the first look is at once
-            await self._sleep(0.0)
-        else:
-            await self._sleep(max(0.0, self._next_at - self._clock()))
+        # The first look is at once.
+        await self._sleep(0.0 if self._next_at is None else max(0.0, self._next_at - self._clock()))
         self._next_at = self._clock() + self._poll_interval
         run: PipelineRun = await self._client.get_run(run_id)
         return run
 
 
-class AdfPipelineRunTrigger(BaseTrigger):
+class FactoryTrigger:
+    """What both triggers share: their factory's hook, and ``serialize()``."""
+
+    adf_conn_id: str
+    resource_group: str | None
+    factory_name: str | None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and each ``__init__`` argument, as the attribute of its name holds it."""
+        cls = type(self)
+        names = list(inspect.signature(cls.__init__).parameters)[1:]  # all but self
+        return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(self, name) for name in names}
+
+    def _hook(self) -> AdfHook:
+        """The hook of this trigger's connection and factory."""
+        return AdfHook(
+            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
+        )
+
+
+class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
     """Wait for a pipeline run to end; yield one event: its
     :class:`~airflow_adf_trigger.core.runs.outcome.RunOutcome`, as ``to_event()``.
 
@@ -125,29 +144,6 @@ class AdfPipelineRunTrigger(BaseTrigger):
         self.clock: Callable[[], float] = time.monotonic
         self.wall_clock: Callable[[], float] = time.time
         self.sleep: AsyncSleep = asyncio.sleep
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "run_id": self.run_id,
-                "adf_conn_id": self.adf_conn_id,
-                "resource_group": self.resource_group,
-                "factory_name": self.factory_name,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "cancel_on_timeout": self.cancel_on_timeout,
-                "cancel_on_kill": self.cancel_on_kill,
-                "shared_poller": self.shared_poller,
-                "outage_budget": self.outage_budget,
-                "pipeline_name": self.pipeline_name,
-            },
-        )
-
-    def _hook(self) -> AdfHook:
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:

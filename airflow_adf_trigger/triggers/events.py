@@ -52,6 +52,7 @@ from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.runs.models import PipelineRun, parse_timestamp
 from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
+from airflow_adf_trigger.triggers.adf import FactoryTrigger
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class MarkStore:
             await self._accessor.aset(self._key, mark.to_json())
 
 
-class AdfPipelineRunEventTrigger(BaseEventTrigger):
+class AdfPipelineRunEventTrigger(FactoryTrigger, BaseEventTrigger):
     """Fire an event each time a run of ``pipeline_names`` ends in one of ``statuses``.
 
     Use it in an ``AssetWatcher``. The event's payload (the asset event's
@@ -229,21 +230,6 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
             raise AdfConfigurationError("state_key", "is empty", "give a key name")
         self.state_key = state_key
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "pipeline_names": list(self.pipeline_names),
-                "adf_conn_id": self.adf_conn_id,
-                "resource_group": self.resource_group,
-                "factory_name": self.factory_name,
-                "statuses": list(self.statuses),
-                "poll_interval": self.poll_interval,
-                "start_after": self.start_after,
-                "state_key": self.state_key,
-            },
-        )
-
     # ------------------------------------------------------------ Airflow's shared stream
 
     def shared_stream_key(self) -> Hashable:
@@ -285,13 +271,7 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
         finally:
             await producer.aclose()
 
-    # ------------------------------------------------------------ payload
-
-    def hook(self) -> AdfHook:
-        """The hook of this trigger's connection and factory."""
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
+    hook = FactoryTrigger._hook
 
 
 def event_payload(run: PipelineRun, settings: Any) -> dict[str, Any]:
