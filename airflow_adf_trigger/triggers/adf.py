@@ -13,6 +13,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
@@ -40,6 +41,7 @@ class RunStatusSource(Protocol):
 AsyncSleep = Callable[[float], Awaitable[None]]
 
 
+@dataclass
 class DirectRunStatus:
     """One GET per poll interval, on the trigger's own client.
 
@@ -47,25 +49,18 @@ class DirectRunStatus:
     it; ``clock`` (monotonic seconds) and ``sleep`` are injectable for tests.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        poll_interval: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: AsyncSleep = asyncio.sleep,
-    ) -> None:
-        self._client = client
-        self._poll_interval = poll_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next_at: float | None = None
+    client: Any
+    poll_interval: float
+    _: KW_ONLY
+    clock: Callable[[], float] = time.monotonic
+    sleep: AsyncSleep = asyncio.sleep
+    _next_at: float | None = field(default=None, init=False)
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
         # The first look is at once.
-        await self._sleep(0.0 if self._next_at is None else max(0.0, self._next_at - self._clock()))
-        self._next_at = self._clock() + self._poll_interval
-        run: PipelineRun = await self._client.get_run(run_id)
+        await self.sleep(0.0 if self._next_at is None else max(0.0, self._next_at - self.clock()))
+        self._next_at = self.clock() + self.poll_interval
+        run: PipelineRun = await self.client.get_run(run_id)
         return run
 
 
