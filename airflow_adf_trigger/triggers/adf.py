@@ -17,6 +17,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.config.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
@@ -65,11 +66,12 @@ class DirectRunStatus:
 
 
 class FactoryTrigger:
-    """What both triggers share: their factory's hook, and ``serialize()``."""
+    """What both triggers share: a factory's hook and settings, and ``serialize()``."""
 
     adf_conn_id: str
     resource_group: str | None
     factory_name: str | None
+    poll_interval: float
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and each ``__init__`` argument, as the attribute of its name holds it."""
@@ -82,6 +84,14 @@ class FactoryTrigger:
         return AdfHook(
             self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
         )
+
+    async def _settings(self) -> AdfSettings:
+        """The settings, read in the triggerer; ``poll_interval`` checked against the 1 s floor."""
+        settings = await self._hook().async_settings()
+        check_seconds(
+            "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
+        )
+        return settings
 
 
 class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
@@ -143,10 +153,7 @@ class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             check_run_id(self.run_id)  # before anything else: a bad id sends no request
-            settings = await self._hook().async_settings()
-            check_seconds(
-                "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
-            )
+            settings = await self._settings()
         except AdfError as error:  # a bad connection or a too-short poll_interval
             yield TriggerEvent(RunOutcome.error(self.run_id, error).to_event())
             return

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
-from airflow_adf_trigger.core.config.validation import check_pipeline, check_seconds, poll_floor
+from airflow_adf_trigger.core.config.validation import check_pipeline, check_seconds
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.runs.models import PipelineRun, parse_timestamp
 from airflow_adf_trigger.core.runs.status import RunStatus
@@ -315,10 +315,7 @@ class RunEndProducer(SharedStreamProducer):
         from airflow_adf_trigger.core.runs.poller import SharedRunPoller
 
         trigger = self.trigger
-        settings = await trigger.hook().async_settings()
-        check_seconds(
-            "poll_interval", trigger.poll_interval, minimum=poll_floor(settings.cloud.is_local)
-        )
+        settings = await trigger._settings()
         mark = await self.store.load()
         since = mark.resume_from()
         if since is None and trigger.start_after is not None:
