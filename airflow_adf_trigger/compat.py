@@ -145,9 +145,7 @@ class VariableTaskStateStore:
 
     def set(self, key: str, value: Any, **_options: Any) -> None:
         """Keep ``value`` under ``key`` (a ``retention`` option has no effect here)."""
-        values = self._load()
-        values[key] = value
-        self._save(values)
+        self._save({**self._load(), key: value})
 
     def delete(self, key: str) -> None:
         values = self._load()
