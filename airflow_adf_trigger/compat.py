@@ -20,6 +20,8 @@ sensor need are imported when first asked for.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import logging
 from datetime import datetime
@@ -67,32 +69,29 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+_LAZY = {
+    "BaseHook": ("airflow.sdk", "airflow.hooks.base"),  # 3.1+; 3.0
+    "BaseOperatorLink": ("airflow.sdk",),
+    "BaseSensorOperator": ("airflow.sdk",),
+    "BaseTrigger": ("airflow.triggers.base",),
+    "TriggerEvent": ("airflow.triggers.base",),
+    "TaskDeferred": ("airflow.sdk.exceptions", "airflow.exceptions"),  # 3.2+; 3.0, 3.1
+}
+"""The names only some modules need, and where each is (newest Airflow first)."""
+
+
 def __getattr__(name: str) -> Any:
-    """The names only some modules need, imported when first asked for: the operator's module
-    (imported by DAG files at every parse) needs none of them."""
-    value: Any
-    if name == "BaseHook":
-        try:  # Airflow 3.1+
-            from airflow.sdk import BaseHook as value
-        except ImportError:  # Airflow 3.0
-            from airflow.hooks.base import (  # type: ignore[attr-defined,no-redef]
-                BaseHook as value,
-            )
-    elif name in ("BaseOperatorLink", "BaseSensorOperator"):
-        import airflow.sdk
-
-        value = getattr(airflow.sdk, name)
-    elif name in ("BaseTrigger", "TriggerEvent"):
-        import airflow.triggers.base
-
-        value = getattr(airflow.triggers.base, name)
-    elif name == "TaskDeferred":
-        try:  # Airflow 3.2+
-            from airflow.sdk.exceptions import TaskDeferred as value
-        except ImportError:  # Airflow 3.0, 3.1
-            from airflow.exceptions import TaskDeferred as value  # type: ignore[no-redef]
-    else:
+    """A name of ``_LAZY``, imported when first asked for: the operator's module (imported by
+    DAG files at every parse) needs none of them."""
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    *newer, oldest = _LAZY[name]
+    for module in newer:
+        with contextlib.suppress(ImportError, AttributeError):
+            value = getattr(importlib.import_module(module), name)
+            break
+    else:
+        value = getattr(importlib.import_module(oldest), name)
     globals()[name] = value
     return value
 
@@ -146,9 +145,7 @@ class VariableTaskStateStore:
 
     def set(self, key: str, value: Any, **_options: Any) -> None:
         """Keep ``value`` under ``key`` (a ``retention`` option has no effect here)."""
-        values = self._load()
-        values[key] = value
-        self._save(values)
+        self._save({**self._load(), key: value})
 
     def delete(self, key: str) -> None:
         values = self._load()
@@ -255,46 +252,28 @@ class _ResumableJobMixin:
         self.durable = durable
 
     def execute_resumable(self, context: Context) -> Any:
-        if not self.durable:
-            external_id = self.submit_job(context)
-            self.poll_until_complete(external_id, context)
-            return self.get_job_result(external_id, context)
-        store = task_state_store(context)
-        external_id = store.get(self.external_id_key)
+        store = task_state_store(context) if self.durable else None
+        external_id = None if store is None else store.get(self.external_id_key)
         if external_id:
             status = self.get_job_status(external_id, context)
+            job = (self.external_id_key, external_id)
             if self.is_job_active(status):
-                self.log.info(
-                    "Reconnecting to existing job %s=%s (status %s)",
-                    self.external_id_key,
-                    external_id,
-                    status,
-                )
+                self.log.info("Reconnecting to existing job %s=%s (status %s)", *job, status)
                 self.poll_until_complete(external_id, context)
-                _succeeded(store)
-                return None
+                return _succeeded(store)
             if self.is_job_succeeded(status):
                 self.log.info(
-                    "Job already completed successfully, skipping resubmission: %s=%s",
-                    self.external_id_key,
-                    external_id,
+                    "Job already completed successfully, skipping resubmission: %s=%s", *job
                 )
-                result = self.get_job_result(external_id, context)
-                _succeeded(store)
-                return result
+                return _succeeded(store, self.get_job_result(external_id, context))
             self.log.warning(
-                "Prior job in terminal state, resubmitting fresh: %s=%s (status %s)",
-                self.external_id_key,
-                external_id,
-                status,
+                "Prior job in terminal state, resubmitting fresh: %s=%s (status %s)", *job, status
             )
         external_id = self.submit_job(context)
-        if external_id is not None:
+        if store is not None and external_id is not None:
             store.set(self.external_id_key, external_id)
         self.poll_until_complete(external_id, context)
-        result = self.get_job_result(external_id, context)
-        _succeeded(store)
-        return result
+        return _succeeded(store, self.get_job_result(external_id, context))
 
     def resume_execution(
         self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context
@@ -306,10 +285,12 @@ class _ResumableJobMixin:
         return result
 
 
-def _succeeded(store: Any) -> None:
-    """The task succeeded: its Variable goes (a store Airflow gave is Airflow's to keep)."""
+def _succeeded(store: Any, result: Any = None) -> Any:
+    """The task succeeded with ``result``: its Variable goes (a store Airflow gave is Airflow's
+    to keep)."""
     if isinstance(store, VariableTaskStateStore):
         store.clear()
+    return result
 
 
 try:  # Airflow 3.3+

@@ -22,6 +22,7 @@ from airflow_adf_trigger.core.errors import AdfConfigurationError, AdfError
 from airflow_adf_trigger.core.runs.models import ActivityRun, PipelineRun, RunStatus
 from airflow_adf_trigger.core.runs.outcome import RunOutcome
 from airflow_adf_trigger.core.wire.client import AdfClient
+from airflow_adf_trigger.core.wire.protocol import RerunOptions
 
 if TYPE_CHECKING:
     from airflow_adf_trigger.core.wire.aio import AsyncAdfClient
@@ -61,13 +62,7 @@ class CreateRunResponse:
     run_id: str
 
 
-_RUN_OPTIONS = (
-    "parameters",
-    "reference_pipeline_run_id",
-    "is_recovery",
-    "start_activity_name",
-    "start_from_failure",
-)
+_RUN_OPTIONS = ("parameters", *RerunOptions.__annotations__)
 
 
 class AdfHook(BaseHook):
@@ -121,28 +116,27 @@ class AdfHook(BaseHook):
     def settings(self) -> AdfSettings:
         """The connection with this hook's resource group and factory merged in, validated
         together; raises before any request when a field is wrong or missing."""
-        conn = self.get_connection(self.adf_conn_id)
-        return self._settings(conn.login, conn.password, conn.extra_dejson)
+        return self._settings()
 
     async def async_settings(self) -> AdfSettings:
         """The same, read without blocking the triggerer's event loop."""
-        return self._settings(*await read_connection_async(self, self.adf_conn_id))
+        return self._settings(await read_connection_async(self, self.adf_conn_id))
 
     def _settings(
         self,
-        login: str | None,
-        password: str | None,
-        extra: Mapping[str, Any],
+        read: tuple[str | None, str | None, Mapping[str, Any]] | None = None,
         *,
         require_factory: bool = True,
         resource_group: str | None = None,
         factory_name: str | None = None,
     ) -> AdfSettings:
-        """The connection with the factory merged in: a call's names, else this hook's."""
+        """The connection (``read``: its login, password and extras; else read now) with the
+        factory merged in: a call's names, else this hook's."""
+        if read is None:
+            conn = self.get_connection(self.adf_conn_id)
+            read = (conn.login, conn.password, conn.extra_dejson)
         return settings_for_task(
-            login,
-            password,
-            extra,
+            *read,
             resource_group=resource_group or self.resource_group,
             factory_name=factory_name or self.factory_name,
             conn_id=self.adf_conn_id,
@@ -189,10 +183,7 @@ class AdfHook(BaseHook):
         from airflow_adf_trigger.core.doctor import diagnose
 
         try:
-            conn = self.get_connection(self.adf_conn_id)
-            settings = self._settings(
-                conn.login, conn.password, conn.extra_dejson, require_factory=False
-            )
+            settings = self._settings(require_factory=False)
             client = self.client if settings.factory_ref else None
             report = diagnose(settings, client=client, quick=True)
         except (AdfError, ValueError) as error:  # settings that cannot be read
@@ -225,14 +216,7 @@ class AdfHook(BaseHook):
         """The client of this hook's factory, or of the one a call names."""
         if not resource_group_name and not factory_name:
             return self.client
-        conn = self.get_connection(self.adf_conn_id)
-        settings = self._settings(
-            conn.login,
-            conn.password,
-            conn.extra_dejson,
-            resource_group=resource_group_name,
-            factory_name=factory_name,
-        )
+        settings = self._settings(resource_group=resource_group_name, factory_name=factory_name)
         key = (settings.factory.resource_group, settings.factory.factory_name)
         if key not in self._clients:
             self._clients[key] = self._new_client(settings)

@@ -30,7 +30,8 @@ class AdfPipelineRunLink(BaseOperatorLink):
 
 def monitoring_url(operator: AdfFactoryTask, run_id: str | None) -> str:
     """The link for the operator or the sensor (any :class:`AdfFactoryTask`)."""
-    run_id = run_id if _looks_like_run_id(run_id) else None
+    if not (isinstance(run_id, str) and len(run_id) == 36 and run_id.count("-") == 4):
+        run_id = None  # not a run id
     try:
         return operator.hook.monitoring_url(run_id)
     except Exception:  # the link must never break the task
@@ -43,20 +44,21 @@ def _best_effort_url(operator: AdfFactoryTask, run_id: str | None) -> str:
     The studio host follows the connection's cloud (China and US Government have their own);
     the factory is named when its subscription, resource group and name are all known.
     """
-    try:
-        from airflow_adf_trigger.core.config.connection import extra_value
+    from airflow_adf_trigger.core.config.connection import extra_value
 
-        conn = operator.hook.get_connection(operator.adf_conn_id)
-        extra = conn.extra_dejson
+    try:
+        extra = operator.hook.get_connection(operator.adf_conn_id).extra_dejson
     except Exception:
         extra = {}
+    cloud, subscription_id, resource_group, factory_name = (
+        extra_value(extra, key)
+        for key in ("cloud", "subscription_id", "resource_group", "factory_name")
+    )
     return studio_url(
-        cloud=extra_value(extra, "cloud") if extra else None,
-        subscription_id=extra_value(extra, "subscription_id") if extra else None,
-        resource_group=operator.resource_group
-        or (extra_value(extra, "resource_group") if extra else None),
-        factory_name=operator.factory_name
-        or (extra_value(extra, "factory_name") if extra else None),
+        cloud=cloud,
+        subscription_id=subscription_id,
+        resource_group=operator.resource_group or resource_group,
+        factory_name=operator.factory_name or factory_name,
         run_id=run_id,
     )
 
@@ -83,7 +85,3 @@ def studio_url(
     if all(isinstance(name, str) and name.strip() for name in names):
         return settings.FactoryRef(*map(str, names)).monitoring_url(studio, run_id)
     return settings.studio_url(studio, run_id)
-
-
-def _looks_like_run_id(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 36 and value.count("-") == 4

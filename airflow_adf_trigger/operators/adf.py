@@ -17,7 +17,7 @@ from airflow_adf_trigger.compat import (
     task_state_store,
 )
 from airflow_adf_trigger.core.config.validation import check_run_id, check_seconds
-from airflow_adf_trigger.core.errors import AdfConfigurationError
+from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET, AdfConfigurationError
 from airflow_adf_trigger.core.runs.reconcile import DEFAULT_ACCEPT_MARGIN, DEFAULT_RUN_KEY_PARAMETER
 from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.lineage import AdfLineageMixin
@@ -164,12 +164,10 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         self.timeout = None if timeout is None else check_seconds("timeout", timeout)
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
-        # None: the core's default (15 min), resolved at execute time; importing the core's
-        # operations here would cost every DAG parse.
-        self.outage_budget = (
-            None
-            if outage_budget is None
-            else check_seconds("outage_budget", outage_budget, allow_zero=True)
+        self.outage_budget = check_seconds(
+            "outage_budget",
+            DEFAULT_OUTAGE_BUDGET if outage_budget is None else outage_budget,
+            allow_zero=True,
         )
         self.reconcile_unknown_outcome = reconcile_unknown_outcome
         self.reconcile_search_timeout = check_seconds(
@@ -214,7 +212,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             store=store,
             pipeline_name=self.pipeline_name,
             parameters=self.parameters,
-            rerun_options=self._rerun_options(self._checked_reference()),
+            rerun_options=self._rerun_options(),
             key_prefix=lambda: run_key_prefix(context),
             others=lambda: runs_followed_by_others(context, self.run_id),
             on_run=lambda run_id: self._adopt(run_id, context),
@@ -231,19 +229,39 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     # ------------------------------------------------------------ ResumableJobMixin
 
     def _check_request(self) -> None:
-        """Everything the create-run needs, checked locally before any request is sent."""
+        """Everything the create-run needs, checked locally before any request is sent.
+
+        The run key's parameter is the operator's to fill: a value given for it is refused.
+        """
         from airflow_adf_trigger.core.wire.protocol import build_create_run
 
-        self._checked_parameters()
+        name = self.run_key_parameter
+        if name and isinstance(self.parameters, dict) and name in self.parameters:
+            raise AirflowFailException(
+                str(
+                    AdfConfigurationError(
+                        f"parameters[{name!r}]",
+                        "is the run key parameter, which this operator fills itself",
+                        "remove it from parameters, or set run_key_parameter=None to send "
+                        "your own value",
+                    )
+                )
+            )
         build_create_run(  # the settings, the pipeline name and the parameters
-            self.hook.client.settings,
-            self.pipeline_name,
-            self.parameters,
-            **self._rerun_options(self._checked_reference()),
+            self.hook.client.settings, self.pipeline_name, self.parameters, **self._rerun_options()
         )
 
-    def _rerun_options(self, reference: str | None) -> dict[str, Any]:
-        """createRun's rerun options, as every layer takes them."""
+    def _rerun_options(self) -> dict[str, Any]:
+        """createRun's rerun options, as every layer takes them; the reference run id is
+        checked locally (an empty one means no rerun)."""
+        reference = self.reference_pipeline_run_id
+        if isinstance(reference, str) and not reference.strip():
+            reference = None
+        if reference is not None:
+            try:
+                reference = check_run_id(reference, field="reference_pipeline_run_id")
+            except AdfConfigurationError as error:
+                raise AirflowFailException(str(error)) from None
         return {
             "reference_pipeline_run_id": reference,
             "is_recovery": self.is_recovery,
@@ -265,31 +283,6 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         except AdfReconcileError as error:
             raise AirflowException(str(error)) from None
 
-    def _checked_parameters(self) -> None:
-        """The run key's parameter is the operator's to fill: a value given for it is refused."""
-        name = self.run_key_parameter
-        if name and isinstance(self.parameters, dict) and name in self.parameters:
-            raise AirflowFailException(
-                str(
-                    AdfConfigurationError(
-                        f"parameters[{name!r}]",
-                        "is the run key parameter, which this operator fills itself",
-                        "remove it from parameters, or set run_key_parameter=None to send "
-                        "your own value",
-                    )
-                )
-            )
-
-    def _checked_reference(self) -> str | None:
-        """The rerun's reference run id, checked locally; ``None`` when not a rerun."""
-        value = self.reference_pipeline_run_id
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        try:
-            return check_run_id(value, field="reference_pipeline_run_id")
-        except AdfConfigurationError as error:
-            raise AirflowFailException(str(error)) from None
-
     def get_job_status(self, external_id: Any, context: Context) -> str:
         return self.hook.client.get_run(str(external_id)).status.value
 
@@ -304,7 +297,18 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
         if not self.wait_for_termination:
             return
         if self.deferrable:
-            self._defer()
+            self.defer(
+                trigger=self.run_trigger(
+                    str(external_id),
+                    poll_interval=self.check_interval,
+                    end_time=None if self.timeout is None else time.time() + self.timeout,
+                    cancel_on_timeout=True,
+                    cancel_on_kill=self.cancel_on_kill,
+                    outage_budget=self.outage_budget,
+                    pipeline_name=self.pipeline_name,
+                ),
+                method_name="execute_complete",
+            )
         self._wait_in_worker(str(external_id))
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
@@ -315,11 +319,11 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
     # ------------------------------------------------------------ waiting
 
     def _wait_in_worker(self, run_id: str) -> None:
-        from airflow_adf_trigger.core.errors import AdfOutageError, AdfWaitTimeoutError
+        from airflow_adf_trigger.core.errors import AdfError, AdfOutageError, AdfWaitTimeoutError
         from airflow_adf_trigger.core.runs.outcome import RunOutcome
 
         client = self.hook.client  # its sleeps end as soon as on_kill is called
-        budget = self._outage_budget()
+        budget = self.outage_budget
 
         def report(run: PipelineRun, changed: bool) -> None:
             still = "" if changed else "still "
@@ -358,10 +362,14 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             ) from None
         except AdfWaitTimeoutError as waited:
             last = waited.run
+            try:  # the run, child pipelines included; else the error says why not
+                cancel: CancelResult | AdfError = client.cancel_run(run_id, is_recursive=True)
+            except AdfError as error:
+                cancel = error
             outcome = RunOutcome.timed_out(
                 run_id,
                 limit=f"after the {self.timeout:.0f} s timeout",
-                cancel=self._cancel(run_id),
+                cancel=cancel,
                 pipeline_name=last.pipeline_name,
                 status=last.status,
                 run_page_url=self.hook.monitoring_url(run_id),
@@ -391,37 +399,6 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             if left <= 0:
                 return
             self._nap(min(left, KILL_CHECK_SECONDS))
-
-    def _outage_budget(self) -> float:
-        if self.outage_budget is not None:
-            return self.outage_budget
-        from airflow_adf_trigger.core.errors import DEFAULT_OUTAGE_BUDGET
-
-        return DEFAULT_OUTAGE_BUDGET
-
-    def _cancel(self, run_id: str) -> CancelResult | AdfError:
-        """Cancel the run after the timeout, child pipelines included; the error if it fails."""
-        from airflow_adf_trigger.core.errors import AdfError
-
-        try:
-            return self.hook.client.cancel_run(run_id, is_recursive=True)
-        except AdfError as error:
-            return error
-
-    def _defer(self) -> None:
-        assert self.run_id is not None
-        self.defer(
-            trigger=self.run_trigger(
-                self.run_id,
-                poll_interval=self.check_interval,
-                end_time=None if self.timeout is None else time.time() + self.timeout,
-                cancel_on_timeout=True,
-                cancel_on_kill=self.cancel_on_kill,
-                outage_budget=self._outage_budget(),
-                pipeline_name=self.pipeline_name,
-            ),
-            method_name="execute_complete",
-        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Back from the triggerer with the run's outcome."""
@@ -561,14 +538,11 @@ def runs_followed_by_others(context: Context, own: str | None = None) -> list[st
     Read tolerantly: an Airflow whose XCom cannot be asked this way (or no DAG in the
     context) gives no ids, and the search's other rules still apply.
     """
-    dag = context.get("dag")
-    ti = context.get("ti")
-    if dag is None or ti is None:
-        return []
     # Every task's: a mapped task is no AdfRunPipelineOperator instance in the DAG, and an id
     # another kind of task pushed under the same key is never an ADF run of this pipeline.
-    task_ids = list(getattr(dag, "task_ids", None) or ())
-    if not task_ids:
+    task_ids = list(getattr(context.get("dag"), "task_ids", None) or ())
+    ti = context.get("ti")
+    if ti is None or not task_ids:
         return []
     try:
         values = ti.xcom_pull(task_ids=task_ids, key=XCOM_RUN_ID, map_indexes=None)

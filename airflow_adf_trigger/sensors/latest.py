@@ -96,14 +96,13 @@ class AdfLatestPipelineRunSensor(AdfSensorBase):
         from airflow_adf_trigger.core.runs.models import RunFilter, RunQuery
 
         since = self._since()
-        now = datetime.now(UTC)
         query = RunQuery(
             last_updated_after=since,
-            last_updated_before=now + timedelta(days=1),
+            last_updated_before=datetime.now(UTC) + timedelta(days=1),
             filters=(RunFilter("PipelineName", "Equals", (self.pipeline_name,)),),
             order_by=(("RunStart", "DESC"),),
         )
-        wanted = {str(k): _as_string(v) for k, v in (self.parameters or {}).items()}
+        wanted = {str(k): str(v) for k, v in (self.parameters or {}).items()}
         candidates = [
             run
             for run in self.hook.client.query_pipeline_runs(query)
@@ -170,9 +169,3 @@ class AdfLatestPipelineRunSensor(AdfSensorBase):
         if isinstance(event, Mapping):
             self._run_end(event)
         self._check_or_defer(context)
-
-
-def _as_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    return value if isinstance(value, str) else str(value)

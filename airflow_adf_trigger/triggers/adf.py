@@ -9,12 +9,15 @@ which watches every run of one factory and credential with one query per tick; w
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from airflow_adf_trigger.compat import BaseTrigger, TriggerEvent
+from airflow_adf_trigger.core.config.settings import AdfSettings
 from airflow_adf_trigger.core.config.validation import check_run_id, check_seconds, poll_floor
 from airflow_adf_trigger.core.errors import (
     DEFAULT_OUTAGE_BUDGET,
@@ -39,6 +42,7 @@ class RunStatusSource(Protocol):
 AsyncSleep = Callable[[float], Awaitable[None]]
 
 
+@dataclass
 class DirectRunStatus:
     """One GET per poll interval, on the trigger's own client.
 
@@ -46,31 +50,51 @@ class DirectRunStatus:
     it; ``clock`` (monotonic seconds) and ``sleep`` are injectable for tests.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        poll_interval: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: AsyncSleep = asyncio.sleep,
-    ) -> None:
-        self._client = client
-        self._poll_interval = poll_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next_at: float | None = None
+    client: Any
+    poll_interval: float
+    _: KW_ONLY
+    clock: Callable[[], float] = time.monotonic
+    sleep: AsyncSleep = asyncio.sleep
+    _next_at: float | None = field(default=None, init=False)
 
     async def next_state(self, run_id: str, after: PipelineRun | None) -> PipelineRun:
-        if self._next_at is None:  # the first look is at once
-            await self._sleep(0.0)
-        else:
-            await self._sleep(max(0.0, self._next_at - self._clock()))
-        self._next_at = self._clock() + self._poll_interval
-        run: PipelineRun = await self._client.get_run(run_id)
+        # The first look is at once.
+        await self.sleep(0.0 if self._next_at is None else max(0.0, self._next_at - self.clock()))
+        self._next_at = self.clock() + self.poll_interval
+        run: PipelineRun = await self.client.get_run(run_id)
         return run
 
 
-class AdfPipelineRunTrigger(BaseTrigger):
+class FactoryTrigger:
+    """What both triggers share: a factory's hook and settings, and ``serialize()``."""
+
+    adf_conn_id: str
+    resource_group: str | None
+    factory_name: str | None
+    poll_interval: float
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and each ``__init__`` argument, as the attribute of its name holds it."""
+        cls = type(self)
+        names = list(inspect.signature(cls.__init__).parameters)[1:]  # all but self
+        return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(self, name) for name in names}
+
+    def _hook(self) -> AdfHook:
+        """The hook of this trigger's connection and factory."""
+        return AdfHook(
+            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
+        )
+
+    async def _settings(self) -> AdfSettings:
+        """The settings, read in the triggerer; ``poll_interval`` checked against the 1 s floor."""
+        settings = await self._hook().async_settings()
+        check_seconds(
+            "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
+        )
+        return settings
+
+
+class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
     """Wait for a pipeline run to end; yield one event: its
     :class:`~airflow_adf_trigger.core.runs.outcome.RunOutcome`, as ``to_event()``.
 
@@ -126,36 +150,10 @@ class AdfPipelineRunTrigger(BaseTrigger):
         self.wall_clock: Callable[[], float] = time.time
         self.sleep: AsyncSleep = asyncio.sleep
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "run_id": self.run_id,
-                "adf_conn_id": self.adf_conn_id,
-                "resource_group": self.resource_group,
-                "factory_name": self.factory_name,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "cancel_on_timeout": self.cancel_on_timeout,
-                "cancel_on_kill": self.cancel_on_kill,
-                "shared_poller": self.shared_poller,
-                "outage_budget": self.outage_budget,
-                "pipeline_name": self.pipeline_name,
-            },
-        )
-
-    def _hook(self) -> AdfHook:
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             check_run_id(self.run_id)  # before anything else: a bad id sends no request
-            settings = await self._hook().async_settings()
-            check_seconds(
-                "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
-            )
+            settings = await self._settings()
         except AdfError as error:  # a bad connection or a too-short poll_interval
             yield TriggerEvent(RunOutcome.error(self.run_id, error).to_event())
             return

@@ -1,43 +1,41 @@
 """AdfPipelineRunEventTrigger: an asset event each time a run of an ADF pipeline ends.
 
-For ``AssetWatcher``: a DAG scheduled on the asset runs after each run of the pipeline(s)
-that ADF itself started (its schedule or event triggers) or anyone else did. The runs come
-from the shared change feed (:meth:`SharedRunPoller.watching_pipelines`): one
-``queryPipelineRuns`` per tick per factory and credential for every watcher and every
-deferred run trigger of the triggerer process.
+For ``AssetWatcher``: a DAG scheduled on the asset runs after each run of the pipeline(s),
+whoever started it (ADF's schedule or event triggers, or anyone else). The runs come from the
+shared change feed (:meth:`SharedRunPoller.watching_pipelines`): one ``queryPipelineRuns`` per
+tick per factory and credential for every watcher and deferred run trigger of the triggerer.
 
 What is kept across triggerer restarts, and where
 --------------------------------------------------
-A *mark* — the highest ``lastUpdated`` reported and the ids of the runs reported within
-:data:`REPORTED_WINDOW` before it — is kept in the watched asset's **asset state store**
-(Airflow 3.3's per-asset key/value store, which the triggerer hands an event trigger as
-``asset_state_store``) under ``state_key``. A restarted trigger reads the feed again from the
-mark less that window and skips the ids it holds, so:
+A *mark* (the highest ``lastUpdated`` reported, and the ids of the runs reported within
+:data:`REPORTED_WINDOW` before it) is kept under ``state_key`` in the watched asset's **asset
+state store** (Airflow 3.3's per-asset key/value store, handed to an event trigger as
+``asset_state_store``). A restarted trigger reads the feed again from the mark less that
+window and skips the ids it holds, so:
 
-* **In the triggerer** the trigger uses Airflow's shared stream in *ack mode*: the mark is
-  advanced only in ``advance()``, which Airflow calls once the asset event derived from a run
-  was **persisted** in the metadata database. A crash before that re-reports the run after the
-  restart (at least once); a run whose event was persisted and whose mark was written is never
-  reported again (no duplicates). The one window left: a crash after the event was persisted
-  and before the mark write returned reports that run a second time.
-  If persistence is never confirmed (Airflow's ack timeout), the group is ended with an error
-  and the run is reported again when the trigger is started anew.
+* **In the triggerer** (Airflow's shared stream in *ack mode*) the mark advances only in
+  ``advance()``, which Airflow calls once the run's asset event was **persisted** in the
+  metadata database. A crash before that reports the run again after the restart (at least
+  once); a run whose event was persisted and whose mark was written is never reported again.
+  The one window left: a crash after the event was persisted and before the mark write
+  returned reports that run twice. If persistence is never confirmed (Airflow's ack timeout),
+  the group ends with an error and the run is reported again when the trigger starts anew.
 * **Through** :meth:`run` (tests, ``dag.test()``, a triggerer without shared streams) the mark
-  is written after the event was handed to Airflow, not after it was stored: a crash between
-  the two loses that run's event.
+  is written once the event was handed to Airflow, not stored: a crash between the two loses
+  that run's event.
 * Without an asset state store (no watched asset, or a trigger shared by several assets) the
   mark lives in memory: a restart begins again at "now" (or ``start_after``), and runs that
   ended while no triggerer ran are not reported.
-* While it runs, the shared poller measures ADF's monitoring lag and widens its re-read to
-  follow it (up to 30 minutes), so a run that shows up late is still reported, once.
-  :data:`REPORTED_WINDOW` is that bound plus five minutes, so a restart does the same. Runs
-  updated longer than that before the mark and first seen afterwards are not reported; at
-  most :data:`MAX_REPORTED` ids are kept, and a full mark resumes after the oldest it kept
-  (rather than report a run twice).
+* The shared poller widens its re-read to follow ADF's monitoring lag (up to 30 minutes), so
+  a run that shows up late is still reported, once; :data:`REPORTED_WINDOW` is that bound
+  plus five minutes, so a restart does the same. Runs updated longer than that before the mark
+  and first seen afterwards are not reported; at most :data:`MAX_REPORTED` ids are kept, and a
+  full mark resumes after the oldest it kept (rather than report a run twice).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,11 +45,12 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
-from airflow_adf_trigger.core.config.validation import check_pipeline, check_seconds, poll_floor
+from airflow_adf_trigger.core.config.validation import check_pipeline, check_seconds
 from airflow_adf_trigger.core.errors import AdfConfigurationError
 from airflow_adf_trigger.core.runs.models import PipelineRun, parse_timestamp
 from airflow_adf_trigger.core.runs.status import RunStatus
 from airflow_adf_trigger.hooks.adf import AdfHook
+from airflow_adf_trigger.triggers.adf import FactoryTrigger
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,7 @@ class MarkStore:
             await self._accessor.aset(self._key, mark.to_json())
 
 
-class AdfPipelineRunEventTrigger(BaseEventTrigger):
+class AdfPipelineRunEventTrigger(FactoryTrigger, BaseEventTrigger):
     """Fire an event each time a run of ``pipeline_names`` ends in one of ``statuses``.
 
     Use it in an ``AssetWatcher``. The event's payload (the asset event's
@@ -195,20 +194,9 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
                 "pipeline_names", "is empty", "give at least one pipeline name"
             )
         self.pipeline_names = sorted({check_pipeline(name) for name in names})
-        parsed = []
-        for status in statuses:
-            try:
-                value = RunStatus.parse(status)
-            except ValueError:
-                value = None
-            if value is None or not value.is_terminal:
-                raise AdfConfigurationError(
-                    "statuses", f"{status!r} is not an end state", END_STATES_FIX
-                )
-            parsed.append(value.value)
-        if not parsed:
+        self.statuses = sorted({_end_state(status) for status in statuses})
+        if not self.statuses:
             raise AdfConfigurationError("statuses", "is empty", END_STATES_FIX)
-        self.statuses = sorted(set(parsed))
         self.adf_conn_id = adf_conn_id
         self.resource_group = resource_group
         self.factory_name = factory_name
@@ -228,21 +216,6 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
         if not state_key:
             raise AdfConfigurationError("state_key", "is empty", "give a key name")
         self.state_key = state_key
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "pipeline_names": list(self.pipeline_names),
-                "adf_conn_id": self.adf_conn_id,
-                "resource_group": self.resource_group,
-                "factory_name": self.factory_name,
-                "statuses": list(self.statuses),
-                "poll_interval": self.poll_interval,
-                "start_after": self.start_after,
-                "state_key": self.state_key,
-            },
-        )
 
     # ------------------------------------------------------------ Airflow's shared stream
 
@@ -285,13 +258,14 @@ class AdfPipelineRunEventTrigger(BaseEventTrigger):
         finally:
             await producer.aclose()
 
-    # ------------------------------------------------------------ payload
+    hook = FactoryTrigger._hook
 
-    def hook(self) -> AdfHook:
-        """The hook of this trigger's connection and factory."""
-        return AdfHook(
-            self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
-        )
+
+def _end_state(status: str) -> str:
+    with contextlib.suppress(ValueError):
+        if (value := RunStatus.parse(status)).is_terminal:
+            return value.value
+    raise AdfConfigurationError("statuses", f"{status!r} is not an end state", END_STATES_FIX)
 
 
 def event_payload(run: PipelineRun, settings: Any) -> dict[str, Any]:
@@ -335,10 +309,7 @@ class RunEndProducer(SharedStreamProducer):
         from airflow_adf_trigger.core.runs.poller import SharedRunPoller
 
         trigger = self.trigger
-        settings = await trigger.hook().async_settings()
-        check_seconds(
-            "poll_interval", trigger.poll_interval, minimum=poll_floor(settings.cloud.is_local)
-        )
+        settings = await trigger._settings()
         mark = await self.store.load()
         since = mark.resume_from()
         if since is None and trigger.start_after is not None:
