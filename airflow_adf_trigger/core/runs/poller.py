@@ -308,12 +308,13 @@ class SharedRunPoller:
         Pollers are keyed by the whole settings (credential, endpoints, retry policy,
         timeouts): two connections differing in any of them never share one.
         """
-        async with cls._joined(settings, client_factory, options) as poller:
-            poller._add(run_id, poll_interval, pipeline_name)
-            try:
-                yield poller
-            finally:
-                poller._remove(run_id)
+        key, poller = cls._shared(settings, client_factory, options)
+        poller._add(run_id, poll_interval, pipeline_name)
+        try:
+            yield poller
+        finally:
+            poller._remove(run_id)
+            await cls._release(key, poller)
 
     @classmethod
     @asynccontextmanager
@@ -337,36 +338,41 @@ class SharedRunPoller:
         wanted = frozenset(statuses)
         if not wanted or any(not status.is_terminal for status in wanted):
             raise ValueError("statuses: give end states only (Succeeded, Failed, Cancelled)")
-        async with cls._joined(settings, client_factory, options) as poller:
-            start = since if since is not None else poller._server_moment(poller._clock())
-            feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
-            poller._feeds.append(feed)
-            poller._wake_up()
-            try:
-                yield feed
-            finally:
-                poller._feeds.remove(feed)
+        key, poller = cls._shared(settings, client_factory, options)
+        start = since if since is not None else poller._server_moment(poller._clock())
+        feed = PipelineFeed(frozenset(pipelines), wanted, poll_interval, start)
+        poller._feeds.append(feed)
+        poller._wake_up()
+        try:
+            yield feed
+        finally:
+            poller._feeds.remove(feed)
+            await cls._release(key, poller)
 
     @classmethod
-    @asynccontextmanager
-    async def _joined(
+    def _shared(
         cls,
         settings: AdfSettings,
         client_factory: Callable[[AdfSettings], AsyncAdfClient],
         options: dict[str, Any],
-    ) -> AsyncIterator[SharedRunPoller]:
-        """The poller of the running loop for ``settings`` (made if there is none), stopped on
-        leaving once nothing is watched through it."""
+    ) -> tuple[tuple[int, AdfSettings], SharedRunPoller]:
+        """The poller of the running loop for ``settings`` (made if there is none).
+
+        Not a context manager of its own: leaving a nested one while the watcher's generator
+        is closed left ``_stop`` half done (the HTTP client's close abandoned in another task).
+        """
         key = (id(asyncio.get_running_loop()), settings)
         poller = cls._pollers.get(key)
         if poller is None:
             poller = cls._pollers[key] = cls(settings, client_factory(settings), **options)
-        try:
-            yield poller
-        finally:
-            if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
-                del cls._pollers[key]
-                await poller._stop()
+        return key, poller
+
+    @classmethod
+    async def _release(cls, key: tuple[int, AdfSettings], poller: SharedRunPoller) -> None:
+        """Stop ``poller`` once nothing is watched through it."""
+        if not poller._watches and not poller._feeds and cls._pollers.get(key) is poller:
+            del cls._pollers[key]
+            await poller._stop()
 
     def _add(
         self, run_id: str, interval: float, pipeline_name: str | None, *, start: bool = True
