@@ -83,10 +83,11 @@ class EmulatorServer:
         handler = type("BoundHandler", (_Handler,), {"state": self.state})
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         self._certificate: CertificateFiles | None = None
-        self._httpd = _HTTPServer((host, port), handler)
-        if tls:
+        if tls:  # made before the port is bound, so that a failure here holds no port
             self._tls_dir = tempfile.TemporaryDirectory(prefix="adf-emulator-tls-")
             self._certificate = self_signed_certificate(Path(self._tls_dir.name))
+        self._httpd = _HTTPServer((host, port), handler)
+        if self._certificate is not None:
             self._httpd.tls_context = server_context(self._certificate)
         self._thread: threading.Thread | None = None
 

@@ -74,12 +74,21 @@ class FactoryTrigger:
     poll_interval: float
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """The class path and each ``__init__`` argument, as the attribute of its name holds it."""
+        """The class path and each argument of this package's trigger ``__init__``, as the
+        attribute of its name holds it (a list copied). A user's subclass is serialized as the
+        trigger it extends, exactly as before these were written once."""
         cls = type(self)
-        names = list(inspect.signature(cls.__init__).parameters)[1:]  # all but self
-        return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(self, name) for name in names}
+        init = next(
+            vars(k)["__init__"]
+            for k in cls.__mro__
+            if k.__module__.startswith(__package__ or "") and "__init__" in vars(k)
+        )
+        names = list(inspect.signature(init).parameters)[1:]  # all but self
+        values = {name: getattr(self, name) for name in names}
+        copied = {name: list(v) if isinstance(v, list) else v for name, v in values.items()}
+        return f"{cls.__module__}.{cls.__qualname__}", copied
 
-    def _hook(self) -> AdfHook:
+    def hook(self) -> AdfHook:
         """The hook of this trigger's connection and factory."""
         return AdfHook(
             self.adf_conn_id, resource_group=self.resource_group, factory_name=self.factory_name
@@ -87,7 +96,7 @@ class FactoryTrigger:
 
     async def _settings(self) -> AdfSettings:
         """The settings, read in the triggerer; ``poll_interval`` checked against the 1 s floor."""
-        settings = await self._hook().async_settings()
+        settings = await self.hook().async_settings()
         check_seconds(
             "poll_interval", self.poll_interval, minimum=poll_floor(settings.cloud.is_local)
         )
@@ -257,7 +266,7 @@ class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
         """A user stopped the deferred task: cancel the run (and its child pipelines)."""
         if not self.cancel_on_kill:
             return
-        client = await self._hook().async_client()
+        client = await self.hook().async_client()
         try:
             result = await client.cancel_run(self.run_id, is_recursive=True)
             log.info("Task stopped by a user: %s", result.describe())

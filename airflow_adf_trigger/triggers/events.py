@@ -258,8 +258,6 @@ class AdfPipelineRunEventTrigger(FactoryTrigger, BaseEventTrigger):
         finally:
             await producer.aclose()
 
-    hook = FactoryTrigger._hook
-
 
 def _end_state(status: str) -> str:
     with contextlib.suppress(ValueError):

@@ -171,7 +171,7 @@ def test_the_run_trigger_reads_the_merged_settings_in_the_triggerer(
     trigger = operator.run_trigger(RUN_ID)
     _, kwargs = trigger.serialize()
     assert (kwargs["resource_group"], kwargs["factory_name"]) == ("rg-analytics", "adf-demo")
-    settings = asyncio.run(trigger._hook().async_settings())
+    settings = asyncio.run(trigger.hook().async_settings())
     assert settings.factory.resource_id == FACTORY_ID
 
 

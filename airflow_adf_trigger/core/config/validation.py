@@ -125,10 +125,14 @@ def check_number(
     The errors name ``field`` and ``fix``; ``unreadable`` and ``unbounded`` word a value that
     is not a number and one that is NaN or infinite.
     """
-    try:  # the text of a boolean or None is not a number either
-        number = float(value if isinstance(value, float) else str(value))
-    except ValueError:
+    try:
+        if isinstance(value, bool) or value is None:
+            raise ValueError
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         raise AdfConfigurationError(field, f"{value!r} {unreadable}", fix) from None
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
     if not math.isfinite(number):
         raise AdfConfigurationError(field, f"{value!r} {unbounded}", fix)
     if whole and not number.is_integer():
