@@ -409,18 +409,19 @@ def stale_record_then_clear(harness: Harness) -> None:
 
 
 def clear_killed_at(step: str) -> Any:
-    """Series 1 starts a run; a user clears the task; the first try of series 2 dies while
-    forgetting series 1 (``step``); its retry finishes the forgetting: series 1's run is
-    cancelled, never reattached to, and one new run starts."""
+    """Series 1 starts a run and waits for it; a user clears the task; the first try of
+    series 2 dies while forgetting series 1 (``step``); its retry finishes the forgetting:
+    series 1's run is cancelled, never reattached to, and one new run starts."""
 
     def play(harness: Harness) -> None:
         world = harness.world
         world.create_plan = ["ok", "ok"]
-        task = harness.instance()
+        world.kill_in_wait = True
+        task = harness.instance(wait_for_termination=True, deferrable=False)
         task.run_try()
         task.clear()
-        assert task.store is not None
         if step == "remembering the cleared run":
+            assert task.store is not None
             task.store.kill_on = NOT_MINE_KEY
         else:  # cancelling it
             client = task.task.hook.client  # type: ignore[attr-defined]
@@ -697,6 +698,12 @@ SCENARIOS: list[Scenario] = [
         "clear, killed while cancelling the cleared run, retry",
         HOLDS,
         clear_killed_at("cancelling the cleared run"),
+    ),
+    Scenario(
+        "Variable store: clear, killed while cancelling the cleared run, retry",
+        HOLDS,
+        clear_killed_at("cancelling the cleared run"),
+        store_kind="variable",
     ),
     Scenario("mark failed mid create-run, then clear", HOLDS, mark_failed_mid_create_then_clear),
     Scenario("Variable store: answer lost", HOLDS, lost_then_retry, store_kind="variable"),
