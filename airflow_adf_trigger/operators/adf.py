@@ -195,7 +195,7 @@ class AdfRunPipelineOperator(AdfLineageMixin, AdfFactoryTask, ResumableJobMixin,
             # only, before the run is started; the waits below take the value as it is.
             self._interval_for_azure("check_interval", self.check_interval)
         self._check_request()
-        series = series_of(context, self.retries or 0)
+        series = series_of(context)
         if series is not None:
             first_try = is_first_try_of_series(context, self.retries or 0)
             self._starter(context).enter_series(series, first_try=first_try)
@@ -568,14 +568,15 @@ def is_first_try_of_series(context: Context, retries: int) -> bool:
     series and more for its retries. The task state store is *not* emptied by a clear, so
     this is what keeps a cleared task from reattaching to the run it was cleared from.
     """
-    series, try_number = series_of(context, retries), getattr(context.get("ti"), "try_number", None)
+    series, try_number = series_of(context), getattr(context.get("ti"), "try_number", None)
     if series is None or not isinstance(try_number, int):
         return False  # unknown: keep the retry behaviour (reattach)
-    return try_number - series <= 1
+    return try_number - (series - retries) <= 1
 
 
-def series_of(context: Context, retries: int) -> int | None:
-    """The series of tries this one belongs to, as the number of tries before it
-    (``max_tries - retries``, see :func:`is_first_try_of_series`); ``None`` when unknown."""
+def series_of(context: Context) -> int | None:
+    """The series of tries this one belongs to: ``max_tries``, which a clear raises (see
+    :func:`is_first_try_of_series`) and a retry keeps, even if the DAG's ``retries`` was
+    edited meanwhile; ``None`` when unknown."""
     max_tries = getattr(context.get("ti"), "max_tries", None)
-    return max_tries - retries if isinstance(max_tries, int) else None
+    return max_tries if isinstance(max_tries, int) else None

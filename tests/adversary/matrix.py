@@ -441,6 +441,21 @@ def clear_killed_at(step: str) -> Any:
     return play
 
 
+def retries_edited_between_tries(harness: Harness) -> None:
+    """The worker dies while the task waits on its run; before the retry, someone edits the
+    DAG's ``retries`` (3 to 1; a DAG folder without versions serves the new file). The retry
+    is no new series: it reattaches to the run and cancels nothing."""
+    world = harness.world
+    world.create_plan = ["ok", "ok"]
+    world.kill_in_wait = True
+    task = harness.instance(wait_for_termination=True, deferrable=False, retries=3)
+    task.run_try()
+    task.task.retries = 1
+    task.run_try()
+    (run,) = world.task_runs()
+    assert run.status is not RunStatus.CANCELLED, "the task's own run is not cancelled"
+
+
 def mark_failed_mid_create_then_clear(harness: Harness) -> None:
     """A user marks the task failed while its create-run hangs (on_kill: no run id yet),
     then clears it: the lost run is found and cancelled, one new run starts."""
@@ -705,6 +720,7 @@ SCENARIOS: list[Scenario] = [
         clear_killed_at("cancelling the cleared run"),
         store_kind="variable",
     ),
+    Scenario("retries edited between tries", HOLDS, retries_edited_between_tries),
     Scenario("mark failed mid create-run, then clear", HOLDS, mark_failed_mid_create_then_clear),
     Scenario("Variable store: answer lost", HOLDS, lost_then_retry, store_kind="variable"),
     Scenario(
