@@ -408,6 +408,16 @@ def stale_record_then_clear(harness: Harness) -> None:
     assert own.status is RunStatus.CANCELLED, "the cleared series' own run is cancelled"
 
 
+def waiting_then_cleared(harness: Harness) -> Instance:
+    """A task whose worker dies while it waits on its run, then cleared by a user."""
+    harness.world.create_plan = ["ok", "ok"]
+    harness.world.kill_in_wait = True
+    task = harness.instance(wait_for_termination=True, deferrable=False)
+    task.run_try()
+    task.clear()
+    return task
+
+
 def clear_killed_at(step: str) -> Any:
     """Series 1 starts a run and waits for it; a user clears the task; the first try of
     series 2 dies while forgetting series 1 (``step``); its retry finishes the forgetting:
@@ -415,11 +425,7 @@ def clear_killed_at(step: str) -> Any:
 
     def play(harness: Harness) -> None:
         world = harness.world
-        world.create_plan = ["ok", "ok"]
-        world.kill_in_wait = True
-        task = harness.instance(wait_for_termination=True, deferrable=False)
-        task.run_try()
-        task.clear()
+        task = waiting_then_cleared(harness)
         if step == "remembering the cleared run":
             assert task.store is not None
             task.store.kill_on = NOT_MINE_KEY
@@ -502,12 +508,7 @@ def cleared_on_old_airflow(harness: Harness) -> None:
     """Airflow 3.0 to 3.2: a user marks the waiting task failed, then clears it: the run is
     cancelled and one new run starts (it used to be reattached to)."""
     world = harness.world
-    world.create_plan = ["ok", "ok"]
-    world.kill_in_wait = True
-    task = harness.instance(wait_for_termination=True, deferrable=False)
-    task.run_try()
-    task.clear()
-    task.run_try()
+    waiting_then_cleared(harness).run_try()
     first, _second = world.task_runs()
     assert first.status is RunStatus.CANCELLED, "the cleared series' run is cancelled"
 
