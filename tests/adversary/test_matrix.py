@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_adf_trigger.compat import AirflowFailException
 from airflow_adf_trigger.core.runs.start import ATTEMPT_KEY
 from airflow_adf_trigger.core.runs.status import RunStatus
 from tests.adversary.matrix import SCENARIOS, Harness, Scenario, evaluate
@@ -45,3 +46,35 @@ def test_a_record_left_behind_never_adopts_a_stranger_after_the_run_failed() -> 
     assert followed not in (stranger, first.run_id)
     assert [run.run_id for run in world.task_runs()] == [first.run_id, followed]
     assert ATTEMPT_KEY not in task.store
+
+
+@pytest.mark.parametrize("key", [False, True], ids=["no run key", "run key"])
+@pytest.mark.parametrize("stranger", [False, True], ids=["alone", "stranger during"])
+def test_a_resubmission_after_a_failed_run_whose_answer_is_lost(key: bool, stranger: bool) -> None:
+    """The task's run fails; the retry resubmits (a new run, as Airflow's resumable mixin
+    does after a Failed one) and loses the answer; a stranger may start an equal run at that
+    moment. The next retry follows the lost run (the failed one is excluded), or, with a
+    stranger and no run key, fails safe naming both; it never follows the failed run or the
+    stranger's, and never starts a third."""
+    declared = {"region": "String", **({"airflow_run_key": "String"} if key else {})}
+    world = World(declared=declared)
+    harness = Harness(world)
+    world.create_plan = ["ok", "lost", "ok"]
+    world.kill_in_wait = True  # the first try dies waiting; its run then fails
+    task = harness.instance(wait_for_termination=True, deferrable=False)
+    assert task.run_try() == "killed"
+    (failed,) = world.task_runs()
+    failed.status = RunStatus.FAILED
+    if stranger:
+        world.on_create = lambda w: w.start({"region": "emea"}) if w.creates_sent == 2 else None
+    assert task.run_try() == "failed"
+    lost = world.task_runs()[1]
+    outcome = task.run_try()
+    assert len(world.task_runs()) == 2, "no third run"
+    if stranger and not key:
+        assert outcome == "failed"
+        assert isinstance(task.errors[-1], AirflowFailException)
+        assert "could be its run" in str(task.errors[-1])
+    else:
+        assert outcome == "success", task.errors
+        assert task.followed() == lost.run_id
