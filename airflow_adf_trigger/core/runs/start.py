@@ -197,7 +197,8 @@ class RunStarter:
         """Whether ``attempt``'s record outlived its run: a try died in ``_follow``, between
         storing the run id and dropping the record. The stored run id is then that attempt's
         own run (a run id stored before the record was written is in its ``excluded``), so
-        there is nothing to look for, and a search that excludes it could only find others'."""
+        there is nothing to look for, and a search that excludes it could only find others'.
+        The caller drops the record."""
         run_id = self.store.get(RUN_KEY)
         if not run_id or str(run_id) in attempt.excluded:
             return False
@@ -206,7 +207,6 @@ class RunStarter:
             "run id; dropping it (nothing to look for)",
             run_id,
         )
-        self.store.delete(ATTEMPT_KEY)
         return True
 
     def _not_mine(self) -> list[str]:
@@ -270,6 +270,7 @@ class RunStarter:
                 "start a new run."
             ) from None
         if self._left_behind(attempt):
+            self.store.delete(ATTEMPT_KEY)
             return None
         self.log.info(
             "An earlier try of this task got no answer to its create-run; looking for %s, until "
@@ -336,7 +337,7 @@ class RunStarter:
         """
         store = self.store
         followed, attempt = store.get(RUN_KEY), store.get(ATTEMPT_KEY)
-        earlier = (attempt and self._find_lost_run()) or followed
+        earlier = (attempt and self._find_lost_run(attempt)) or followed
         if earlier:
             known = [run for run in store.get(NOT_MINE_KEY) or [] if run != str(earlier)]
             store.set(NOT_MINE_KEY, [*known, str(earlier)][-NOT_MINE_KEPT:])
@@ -348,7 +349,7 @@ class RunStarter:
 
     def _cancel_earlier(self, earlier: str) -> None:
         try:
-            run = self.client.get_run(str(earlier))
+            run = self.client.get_run(earlier)
             if run.status.is_active:
                 result = self.client.cancel_run(run.run_id, is_recursive=True)
                 self.log.info(
@@ -370,11 +371,12 @@ class RunStarter:
                 error,
             )
 
-    def _find_lost_run(self) -> str | None:
-        """The cleared series' last create-run got no answer: its run, if it surely exists
-        (so that the clear cancels it too); otherwise a warning naming what was seen."""
+    def _find_lost_run(self, record: Any) -> str | None:
+        """The cleared series' last create-run (``record``) got no answer: its run, if it
+        surely exists (so that the clear cancels it too); otherwise a warning naming what was
+        seen."""
         try:
-            attempt = CreateAttempt.from_json(self.store.get(ATTEMPT_KEY))
+            attempt = CreateAttempt.from_json(record)
             if self._left_behind(attempt):
                 return None
             result = self._search(attempt)
