@@ -9,7 +9,6 @@ which watches every run of one factory and credential with one query per tick; w
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -66,27 +65,12 @@ class DirectRunStatus:
 
 
 class FactoryTrigger:
-    """What both triggers share: a factory's hook and settings, and ``serialize()``."""
+    """What both triggers share: a factory's hook and its settings."""
 
     adf_conn_id: str
     resource_group: str | None
     factory_name: str | None
     poll_interval: float
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """The class path and each argument of this package's trigger ``__init__``, as the
-        attribute of its name holds it (a list copied). A user's subclass is serialized as the
-        trigger it extends, exactly as before these were written once."""
-        cls = type(self)
-        init = next(
-            vars(k)["__init__"]
-            for k in cls.__mro__
-            if k.__module__.startswith(__package__ or "") and "__init__" in vars(k)
-        )
-        names = list(inspect.signature(init).parameters)[1:]  # all but self
-        values = {name: getattr(self, name) for name in names}
-        copied = {name: list(v) if isinstance(v, list) else v for name, v in values.items()}
-        return f"{cls.__module__}.{cls.__qualname__}", copied
 
     def hook(self) -> AdfHook:
         """The hook of this trigger's connection and factory."""
@@ -158,6 +142,24 @@ class AdfPipelineRunTrigger(FactoryTrigger, BaseTrigger):
         self.clock: Callable[[], float] = time.monotonic
         self.wall_clock: Callable[[], float] = time.time
         self.sleep: AsyncSleep = asyncio.sleep
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "run_id": self.run_id,
+                "adf_conn_id": self.adf_conn_id,
+                "resource_group": self.resource_group,
+                "factory_name": self.factory_name,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "cancel_on_timeout": self.cancel_on_timeout,
+                "cancel_on_kill": self.cancel_on_kill,
+                "shared_poller": self.shared_poller,
+                "outage_budget": self.outage_budget,
+                "pipeline_name": self.pipeline_name,
+            },
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:

@@ -217,6 +217,21 @@ class AdfPipelineRunEventTrigger(FactoryTrigger, BaseEventTrigger):
             raise AdfConfigurationError("state_key", "is empty", "give a key name")
         self.state_key = state_key
 
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "pipeline_names": list(self.pipeline_names),
+                "adf_conn_id": self.adf_conn_id,
+                "resource_group": self.resource_group,
+                "factory_name": self.factory_name,
+                "statuses": list(self.statuses),
+                "poll_interval": self.poll_interval,
+                "start_after": self.start_after,
+                "state_key": self.state_key,
+            },
+        )
+
     # ------------------------------------------------------------ Airflow's shared stream
 
     def shared_stream_key(self) -> Hashable:
